@@ -1,0 +1,28 @@
+package arches
+
+import "time"
+
+func init() {
+	register(&Arch{
+		Name:       "x86_64",
+		KernelArch: "x86_64",
+		MakeTarget: "bzImage",
+		Image:      "arch/x86/boot/bzImage",
+		Fragment: `CONFIG_64BIT=y
+CONFIG_SERIAL_8250=y
+CONFIG_SERIAL_8250_CONSOLE=y
+`,
+		QEMU:        "qemu-system-x86_64",
+		QEMUPackage: "qemu-system-x86",
+		Machine:     "q35",
+		MemoryMB:    512,
+		SMP:         2,
+		Console:     "ttyS0",
+		// qboot boots faster than SeaBIOS; -nic none skips the network ROM.
+		QEMUArgs:    []string{"-bios", "/usr/share/qemu/qboot.rom"},
+		KVMHost:     "amd64",
+		BootTimeout: 120 * time.Second,
+		GOARCH:      "amd64",
+		WordBits:    64,
+	})
+}

@@ -1,0 +1,3 @@
+module dirtygate
+
+go 1.24
