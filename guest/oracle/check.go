@@ -1,0 +1,355 @@
+package oracle
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// bijection is a known way bits get misplaced, applied to absolute bit
+// numbers (from the start of the checked range, which is word-aligned).
+type bijection struct {
+	name  string
+	cause string
+	f     func(uint64) uint64
+	fits  func(Layout) bool
+}
+
+var bijections = []bijection{
+	{"page XOR 32", "u32 words where the ABI has unsigned long (64-bit big-endian)",
+		func(b uint64) uint64 { return b ^ 32 }, func(l Layout) bool { return l.BigEndian && l.WordBits == 64 }},
+	{"page XOR 56", "byte-wise writes (the vhost-user formula) on a 64-bit big-endian host",
+		func(b uint64) uint64 { return b ^ 56 }, func(l Layout) bool { return l.BigEndian && l.WordBits == 64 }},
+	{"page XOR 24", "byte-wise writes (the vhost-user formula) on a 32-bit big-endian host",
+		func(b uint64) uint64 { return b ^ 24 }, func(l Layout) bool { return l.BigEndian && l.WordBits == 32 }},
+}
+
+// Evidence and listing bounds keep reports readable.
+const (
+	maxWords = 8
+	maxPages = 64
+	maxShown = 8
+)
+
+// checker holds one Check's state: bit sets and what is still unexplained.
+type checker struct {
+	log     Log
+	want    Expect
+	after   map[uint64]bool
+	before  map[uint64]bool
+	missing map[uint64]bool // absolute bits expected set and clear
+	stray   map[uint64]bool // absolute bits set that nobody may set
+	lost    map[uint64]bool // absolute bits pre-set and now clear
+}
+
+// Check compares the log with what the scenario made vhost do and returns
+// classified findings, in a deterministic order. No finding means the log
+// is exactly right: every written page set, nothing else changed.
+func Check(log Log, want Expect) []Finding {
+	c := &checker{log: log, want: want, after: set(Bits(log.After, log.Layout)), before: set(Bits(log.Before, log.Layout)),
+		missing: map[uint64]bool{}, stray: map[uint64]bool{}, lost: map[uint64]bool{}}
+	fb := log.FirstBit
+	for p := range want.Written {
+		if !c.after[fb+p] {
+			c.missing[fb+p] = true
+		}
+	}
+	for p := range want.Required {
+		if !c.after[fb+p] {
+			c.missing[fb+p] = true
+		}
+	}
+	for b := range c.after {
+		if c.before[b] {
+			continue
+		}
+		if b >= fb && b < fb+log.Pages {
+			p := b - fb
+			if _, ok := want.Written[p]; ok {
+				continue
+			}
+			if _, ok := want.Allowed[p]; ok {
+				continue
+			}
+		}
+		c.stray[b] = true
+	}
+	for b := range c.before {
+		if !c.after[b] {
+			c.lost[b] = true
+		}
+	}
+	var out []Finding
+	out = append(out, c.misplaced()...)
+	out = append(out, c.carries()...)
+	out = append(out, c.rest()...)
+	return out
+}
+
+func set(bits []uint64) map[uint64]bool {
+	m := make(map[uint64]bool, len(bits))
+	for _, b := range bits {
+		m[b] = true
+	}
+	return m
+}
+
+func sorted(m map[uint64]bool) []uint64 {
+	var s []uint64
+	for k, v := range m {
+		if v {
+			s = append(s, k)
+		}
+	}
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s
+}
+
+// page names absolute bit b as a page number (or its position outside the log).
+func (c *checker) page(b uint64) string {
+	fb := c.log.FirstBit
+	switch {
+	case b < fb:
+		return fmt.Sprintf("bit %d before the log", fb-b)
+	case b >= fb+c.log.Pages:
+		return fmt.Sprintf("bit %d past the last page", b-(fb+c.log.Pages))
+	}
+	return fmt.Sprintf("page %d", b-fb)
+}
+
+// misplaced explains missing bits whose image under a known bijection is
+// a stray bit. Only bijections that can happen on this layout are tried.
+func (c *checker) misplaced() []Finding {
+	var out []Finding
+	for _, bj := range bijections {
+		if !bj.fits(c.log.Layout) {
+			continue
+		}
+		var from, to []uint64
+		for _, b := range sorted(c.missing) {
+			if t := bj.f(b); c.stray[t] {
+				from = append(from, b)
+				to = append(to, t)
+			}
+		}
+		if len(from) == 0 {
+			continue
+		}
+		var eg []string
+		for i := range from {
+			if i == maxShown {
+				break
+			}
+			eg = append(eg, fmt.Sprintf("%s -> %s", c.page(from[i]), c.page(to[i])))
+		}
+		pages := c.pages(from)
+		out = append(out, Finding{
+			Kind:   Misplaced,
+			Detail: fmt.Sprintf("misplaced: %d page(s) landed at %s (%s), e.g. %s", len(from), bj.name, bj.cause, strings.Join(eg, ", ")),
+			Pages:  pages,
+			Cause:  bj.cause,
+			Words:  c.words(append(append([]uint64(nil), from...), to...)),
+		})
+		for i := range from {
+			delete(c.missing, from[i])
+			delete(c.stray, to[i])
+		}
+	}
+	return out
+}
+
+// count is how many times page p was logged, 0 when unknown.
+func (c *checker) count(p uint64) (int, bool) {
+	if n, ok := c.want.Written[p]; ok {
+		return n, true
+	}
+	if n, ok := c.want.Allowed[p]; ok {
+		return n, true
+	}
+	return 0, false
+}
+
+// carries explains anomalies the way an add (instead of an or) makes
+// them: a page logged more than once (or already dirty and logged again)
+// loses its bit and carries into the next one, or out of its 32-bit word.
+func (c *checker) carries() []Finding {
+	fb := c.log.FirstBit
+	var out []Finding
+	var sources []uint64
+	for p := range c.want.Written {
+		sources = append(sources, p)
+	}
+	for p := range c.want.Allowed {
+		if _, dup := c.want.Written[p]; !dup {
+			sources = append(sources, p)
+		}
+	}
+	sort.Slice(sources, func(i, j int) bool { return sources[i] < sources[j] })
+	addExplains := c.addExplains()
+	for _, p := range sources {
+		b := fb + p
+		n, _ := c.count(p)
+		wasSet := c.before[b]
+		repeated := n >= 2 || n == 0 || wasSet // 0: unknown, as for used-ring pages
+		if !repeated {
+			continue
+		}
+		cleared := c.missing[b] || c.lost[b]
+		next := b + 1
+		nextHit := c.stray[next] || c.lost[next]
+		// A neighbour that was itself written or allowed is set anyway, so
+		// it cannot prove the carry; but a page logged more than once whose
+		// bit vanished next to a set bit has no other known explanation.
+		nextSet := c.after[next] && !c.before[next]
+		wordEnd := b%32 == 31
+		var what string
+		switch {
+		case cleared && nextHit:
+			what = fmt.Sprintf("bit clear, %s %s", c.page(next), map[bool]string{true: "(pre-set) cleared", false: "set"}[c.lost[next]])
+		case cleared && nextSet:
+			what = fmt.Sprintf("bit clear, %s set (also written, so set either way)", c.page(next))
+		case cleared && wordEnd:
+			what = "bit clear, carry left the 32-bit word (p % 32 == 31)"
+		case !cleared && c.stray[next] && c.after[b]:
+			what = fmt.Sprintf("bit set, %s set too", c.page(next))
+		default:
+			continue
+		}
+		times := fmt.Sprintf("logged %d times", n)
+		switch {
+		case wasSet:
+			times = fmt.Sprintf("already dirty and logged %d more time(s)", n)
+		case n == 0:
+			times = "logged more than once (count unknown)"
+		}
+		cause := "log operation adds instead of setting bits (a FUTEX_OP_ADD-style read-modify-write)"
+		if addExplains {
+			cause += "; replaying every log call as an add on u32 words reproduces the log exactly"
+		}
+		out = append(out, Finding{
+			Kind:   Carry,
+			Detail: fmt.Sprintf("carry: page %d %s, %s", p, times, what),
+			Pages:  []uint64{p},
+			Cause:  cause,
+			Words:  c.words([]uint64{b, next}),
+		})
+		delete(c.missing, b)
+		delete(c.lost, b)
+		delete(c.stray, next)
+		delete(c.lost, next)
+	}
+	return out
+}
+
+// addExplains reports whether replaying the known log counts as adds on
+// u32 words gives exactly the bits read back.
+func (c *checker) addExplains() bool {
+	if c.log.FirstBit%32 != 0 {
+		return false
+	}
+	counts := map[uint64]int{}
+	for p, n := range c.want.Written {
+		counts[p] = n
+	}
+	for p, n := range c.want.Allowed {
+		if n == 0 {
+			if c.after[c.log.FirstBit+p] != c.before[c.log.FirstBit+p] {
+				return false // an allowed page changed and its count is unknown
+			}
+			continue
+		}
+		counts[p] += n
+	}
+	sim := SimulateAdd(c.log.Before, c.log.Layout, c.log.FirstBit, counts)
+	return string(sim) == string(c.log.After)
+}
+
+// rest reports what no mechanism explained.
+func (c *checker) rest() []Finding {
+	var out []Finding
+	if m := sorted(c.missing); len(m) > 0 {
+		out = append(out, Finding{Kind: Missing,
+			Detail: fmt.Sprintf("missing: %d written page(s) have no bit: %s", len(m), c.list(m)),
+			Pages:  c.pages(m), Words: c.words(m)})
+	}
+	if s := sorted(c.stray); len(s) > 0 {
+		out = append(out, Finding{Kind: Stray,
+			Detail: fmt.Sprintf("stray: %d bit(s) set that nobody wrote: %s", len(s), c.list(s)),
+			Pages:  c.pages(s), Words: c.words(s)})
+	}
+	if l := sorted(c.lost); len(l) > 0 {
+		out = append(out, Finding{Kind: PresetLost,
+			Detail: fmt.Sprintf("preset-lost: %d bit(s) set before the run were cleared: %s", len(l), c.list(l)),
+			Pages:  c.pages(l), Words: c.words(l)})
+	}
+	return out
+}
+
+// list names the first few bits as pages.
+func (c *checker) list(bits []uint64) string {
+	var s []string
+	for i, b := range bits {
+		if i == maxShown {
+			s = append(s, fmt.Sprintf("... (%d more)", len(bits)-maxShown))
+			break
+		}
+		s = append(s, c.page(b))
+	}
+	return strings.Join(s, ", ")
+}
+
+// pages converts absolute bits inside the log to page numbers, bounded.
+func (c *checker) pages(bits []uint64) []uint64 {
+	var p []uint64
+	for _, b := range bits {
+		if b >= c.log.FirstBit && b < c.log.FirstBit+c.log.Pages && len(p) < maxPages {
+			p = append(p, b-c.log.FirstBit)
+		}
+	}
+	return p
+}
+
+// words gives the evidence for the words holding bits: before, after,
+// and what they should hold.
+func (c *checker) words(bits []uint64) []Word {
+	l := c.log.Layout
+	seen := map[int]bool{}
+	var idx []int
+	for _, b := range bits {
+		i := int(b / uint64(l.WordBits))
+		if !seen[i] && i < Words(c.log.After, l) && i < Words(c.log.Before, l) {
+			seen[i] = true
+			idx = append(idx, i)
+		}
+	}
+	sort.Ints(idx)
+	if len(idx) > maxWords {
+		idx = idx[:maxWords]
+	}
+	var out []Word
+	for _, i := range idx {
+		out = append(out, Word{Index: i, Before: WordAt(c.log.Before, l, i), After: WordAt(c.log.After, l, i), Want: c.wantWord(i)})
+	}
+	return out
+}
+
+// wantWord is word i as it should be: before, plus written and required
+// pages, plus allowed pages as they are.
+func (c *checker) wantWord(i int) uint64 {
+	l := c.log.Layout
+	w := WordAt(c.log.Before, l, i)
+	lo := uint64(i * l.WordBits)
+	for k := uint64(0); k < uint64(l.WordBits); k++ {
+		b := lo + k
+		if b < c.log.FirstBit || b >= c.log.FirstBit+c.log.Pages {
+			continue
+		}
+		p := b - c.log.FirstBit
+		_, wr := c.want.Written[p]
+		_, al := c.want.Allowed[p]
+		if wr || c.want.Required[p] || (al && c.after[b]) {
+			w |= 1 << k
+		}
+	}
+	return w
+}
