@@ -40,10 +40,10 @@ type Scenario struct {
 	// Control says what the scenario's negative control showed.
 	Control string `json:"control,omitempty"`
 	// Notes are facts worth reporting that are not findings.
-	Notes    []string `json:"notes,omitempty"`
-	Packets  int      `json:"packets,omitempty"`
-	Pages    int      `json:"pages,omitempty"` // distinct pages expected
-	Millis   int64    `json:"millis"`
+	Notes   []string `json:"notes,omitempty"`
+	Packets int      `json:"packets,omitempty"`
+	Pages   int      `json:"pages,omitempty"` // distinct pages expected
+	Millis  int64    `json:"millis"`
 }
 
 // Final closes a run.

@@ -1,0 +1,186 @@
+package record
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// kernelLine is real printk output seen on the console of a 6.1 guest.
+const kernelLine = "[    1.234567] tun: Universal TUN/TAP device driver, 1.6\r\n"
+
+func stream(t testing.TB, bodies ...any) []byte {
+	var b bytes.Buffer
+	w := NewWriter(&b)
+	if err := w.Send(TypeHello, Hello{Agent: "test", WordBits: 64}); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range bodies {
+		if err := w.Send(TypeScenario, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Send(TypeFinal, Final{Records: w.Count(), Scenarios: len(bodies)}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestRoundTrip(t *testing.T) {
+	st, err := Parse(stream(t, Scenario{Name: "a", Status: Pass}, Scenario{Name: "b", Status: Fail}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Records) != 4 || st.Final == nil || st.Final.Scenarios != 2 || len(st.Problems) != 0 {
+		t.Fatalf("got %+v", st)
+	}
+	var s Scenario
+	if err := st.Records[2].Into(&s); err != nil || s.Name != "b" || s.Status != Fail {
+		t.Fatalf("record 2: %+v %v", s, err)
+	}
+}
+
+// A kernel message inserted at any byte of one copy is recovered from the
+// other copy and noted as a problem.
+func TestKernelMessageAtEveryPosition(t *testing.T) {
+	frames, _ := Encode(0, TypeHello, Hello{Agent: "x"})
+	fr := string(frames[0])
+	fin, _ := Encode(1, TypeFinal, Final{Records: 1})
+	for i := 1; i < len(fr)-1; i++ {
+		torn := fr[:i] + kernelLine + fr[i:]
+		console := "boot\n" + torn + fr + string(fin[0]) + string(fin[0])
+		st, err := Parse([]byte(console))
+		if err != nil {
+			t.Fatalf("position %d: %v", i, err)
+		}
+		if len(st.Records) != 2 {
+			t.Fatalf("position %d: %d records", i, len(st.Records))
+		}
+	}
+}
+
+func TestBothCopiesTorn(t *testing.T) {
+	frames, _ := Encode(0, TypeHello, Hello{Agent: "x"})
+	fr := string(frames[0])
+	fin, _ := Encode(1, TypeFinal, Final{Records: 1})
+	torn := fr[:20] + kernelLine + fr[20:]
+	_, err := Parse([]byte(torn + torn + string(fin[0])))
+	if err == nil || !strings.Contains(err.Error(), "record 0 lost") {
+		t.Fatalf("err = %v, want record 0 lost", err)
+	}
+}
+
+func TestLostRecordIsAGap(t *testing.T) {
+	full := stream(t, Scenario{Name: "a"}, Scenario{Name: "b"})
+	var keep []string
+	for _, l := range strings.Split(string(full), "\n") {
+		if !strings.HasPrefix(l, "DGR1 2 ") {
+			keep = append(keep, l)
+		}
+	}
+	_, err := Parse([]byte(strings.Join(keep, "\n")))
+	if err == nil || !strings.Contains(err.Error(), "record 2 lost") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestMissingFinal(t *testing.T) {
+	var b bytes.Buffer
+	w := NewWriter(&b)
+	w.Send(TypeHello, Hello{})
+	w.Send(TypeScenario, Scenario{Name: "a"})
+	_, err := Parse(b.Bytes())
+	if err == nil || !strings.Contains(err.Error(), "no final record") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := Parse([]byte("Kernel panic - not syncing: Attempted to kill init!\n")); err == nil {
+		t.Fatal("a console with no records parsed without error")
+	}
+}
+
+func TestFinalCountMismatch(t *testing.T) {
+	var b bytes.Buffer
+	w := NewWriter(&b)
+	w.Send(TypeHello, Hello{})
+	w.Send(TypeFinal, Final{Records: 5})
+	if _, err := Parse(b.Bytes()); err == nil || !strings.Contains(err.Error(), "counts 5") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestDisagreeingCopies(t *testing.T) {
+	a, _ := Encode(0, TypeHello, Hello{Agent: "a"})
+	b, _ := Encode(0, TypeHello, Hello{Agent: "b"})
+	fin, _ := Encode(1, TypeFinal, Final{Records: 1})
+	_, err := Parse([]byte(string(a[0]) + string(b[0]) + string(fin[0])))
+	if err == nil || !strings.Contains(err.Error(), "disagree") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRecordsAfterFinal(t *testing.T) {
+	s := stream(t)
+	extra, _ := Encode(2, TypeScenario, Scenario{Name: "late"})
+	if _, err := Parse(append(s, extra[0]...)); err == nil || !strings.Contains(err.Error(), "after the final") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestCRLFAndFragments(t *testing.T) {
+	big := Scenario{Name: "big", Notes: []string{strings.Repeat("0123456789abcdef", 1300)}}
+	s := stream(t, big)
+	if n := bytes.Count(s, []byte("DGR1 1 ")); n < 2*30 {
+		t.Fatalf("a 20 KB body made only %d frames", n)
+	}
+	crlf := bytes.ReplaceAll(s, []byte("\n"), []byte("\r\n"))
+	st, err := Parse(crlf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Scenario
+	if err := st.Records[1].Into(&got); err != nil || got.Notes[0] != big.Notes[0] {
+		t.Fatalf("fragmented body did not survive: %v", err)
+	}
+	// Drop one fragment in both copies.
+	var keep []string
+	for _, l := range strings.Split(string(s), "\n") {
+		if !strings.HasPrefix(l, "DGR1 1 7/") {
+			keep = append(keep, l)
+		}
+	}
+	if _, err := Parse([]byte(strings.Join(keep, "\n"))); err == nil || !strings.Contains(err.Error(), "fragment 7") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(stream(f, Scenario{Name: "a", Status: Pass}))
+	f.Add([]byte("DGR1 0 0/1 hello 00000000 e30=\n"))
+	frames, _ := Encode(0, TypeHello, Hello{})
+	f.Add(append([]byte(kernelLine), frames[0]...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := Parse(data)
+		if err != nil {
+			return
+		}
+		// Whatever parses cleanly is a contiguous, complete, final-terminated
+		// stream whose records re-encode to frames the parser accepts.
+		if st.Final == nil || st.Final.Records != len(st.Records)-1 {
+			t.Fatalf("accepted a stream without a matching final record: %+v", st)
+		}
+		for i, r := range st.Records {
+			if r.Seq != i {
+				t.Fatalf("record %d has seq %d", i, r.Seq)
+			}
+			fr, err := Encode(r.Seq, r.Type, r.Body)
+			if err != nil {
+				t.Fatalf("re-encode %d: %v", i, err)
+			}
+			for _, x := range fr {
+				if _, ok := parseFrame(strings.Trim(string(x), "\n")); !ok {
+					t.Fatalf("re-encoded frame does not verify: %q", x)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,399 @@
+//go:build linux
+
+package scenario
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"dirtygate/guest/oracle"
+	"dirtygate/guest/virtq"
+)
+
+// firstBufPage is the first guest page scenarios put buffers in.
+var firstBufPage = uint64(guestBase+bufBase) >> pageShift // 260
+
+var all = []Scenario{
+	{Name: "rx-spread", Doc: "RX frames land in buffers spread over many pages, at varied offsets; every page vhost wrote has its bit and nothing else is set.", run: rxSpread},
+	{Name: "page-cross", Doc: "Buffers that cross a page boundary, and chains whose descriptors sit on different pages, log every page they touch.", run: pageCross},
+	{Name: "last-byte", Doc: "A descriptor on the last byte of a page logs that page; a buffer that ends exactly on a page's last byte, or is longer than what was written, does not log the next page (logging is limited to bytes actually written).", run: lastByte},
+	{Name: "jumbo", Doc: "9000-byte frames (tap MTU 9000) in one descriptor log all 3 pages they span.", run: jumbo},
+	{Name: "mergeable", Doc: "With VIRTIO_NET_F_MRG_RXBUF one frame is merged over several buffers on different pages; every buffer's page is logged.", run: mergeable},
+	{Name: "used-ring", Doc: "With VHOST_VRING_F_LOG and log_guest_addr, the used ring, which spans two pages and wraps (300 completions on 256 entries), is logged at its guest-physical pages.", run: usedRing},
+	{Name: "carry", Doc: "Pages logged several times between two clears keep exactly their own bit (set_bit is an OR): no carry into the next page, no bit lost at p % 32 == 31.", run: carry},
+	{Name: "preset", Doc: "Bits set before the run (unrelated pages, neighbours of written pages, and pages already dirty that are written again) survive, as a QEMU that has not yet harvested them expects.", run: preset},
+	{Name: "bit-position", Doc: "Pages at p % 64 in {0, 5, 31, 32, 37, 63} land in the right bit of the right unsigned long (catches u32-word and byte-wise layouts on big-endian hosts).", run: bitPosition},
+	{Name: "misaligned-1", Doc: "A log base misaligned by 1 byte is accepted (SET_LOG_BASE returns 0) and bits land at 8*(base%8)+p, as 6.1 places them.", run: misaligned(1)},
+	{Name: "misaligned-2", Doc: "As misaligned-1, with 2 bytes.", run: misaligned(2)},
+	{Name: "misaligned-3", Doc: "As misaligned-1, with 3 bytes.", run: misaligned(3)},
+	{Name: "misaligned-4", Doc: "As misaligned-1, with 4 bytes (4-byte but not 8-byte aligned).", run: misaligned(4)},
+	{Name: "log-eventfd", Doc: "The eventfd given with VHOST_SET_LOG_FD is signalled after logging.", run: logEventfd},
+}
+
+const frameLen = 1000 // bytes; vhost writes headerSize more
+
+func rxSpread(name string) outcome {
+	var bufs [][]Seg
+	for i := 0; i < 32; i++ {
+		p := firstBufPage + uint64(3*i)
+		bufs = append(bufs, one(pageOff(p, (i*128)%2048), 2048))
+	}
+	r, _, o := rx(Config{Name: name}, bufs, frames(32, frameLen), false)
+	if r == nil {
+		return o
+	}
+	defer r.Close()
+	o.control = clearBit(sortedPages(o.expect.Written)[7])
+	return o
+}
+
+func pageCross(name string) outcome {
+	var bufs [][]Seg
+	for i := 0; i < 16; i++ {
+		p := firstBufPage + uint64(2*i)
+		bufs = append(bufs, one(pageOff(p, 4096-300), 2048))
+	}
+	for i := 0; i < 8; i++ {
+		p := firstBufPage + 40 + uint64(3*i)
+		bufs = append(bufs, []Seg{{pageOff(p, 4096-256), 256}, {pageOff(p+2, 0), 2048}})
+	}
+	r, _, o := rx(Config{Name: name}, bufs, frames(24, frameLen), false)
+	if r == nil {
+		return o
+	}
+	defer r.Close()
+	o.control = clearBit(firstBufPage + 1) // the second page of the first crossing buffer
+	return o
+}
+
+func lastByte(name string) outcome {
+	written := headerSize + frameLen
+	a := firstBufPage + 10 // 1-byte descriptor on the last byte of a, then a+2
+	b := firstBufPage + 20 // buffer ending exactly on the last byte of b
+	c := firstBufPage + 30 // long buffer from the middle of c, written only within c
+	bufs := [][]Seg{
+		{{pageOff(a, 4095), 1}, {pageOff(a+2, 0), 2048}},
+		one(pageOff(b, 4096-written), written),
+		one(pageOff(c, 2000), 4096),
+	}
+	r, _, o := rx(Config{Name: name}, bufs, frames(3, frameLen), false)
+	if r == nil {
+		return o
+	}
+	defer r.Close()
+	for _, p := range []uint64{a, a + 2, b, c} {
+		if o.expect.Written[p] == 0 {
+			o.err = fmt.Errorf("page %d not in the used ring's chains: vhost did not fill the buffers as laid out", p)
+		}
+	}
+	o.control = setBit(b + 1)
+	return o
+}
+
+func jumbo(name string) outcome {
+	var bufs [][]Seg
+	for i := 0; i < 4; i++ {
+		bufs = append(bufs, one(pageOff(firstBufPage+uint64(5*i), 100), 16384))
+	}
+	r, _, o := rx(Config{Name: name, MTU: 9000}, bufs, frames(4, 9014), false)
+	if r == nil {
+		return o
+	}
+	defer r.Close()
+	if n := len(o.expect.Written); n != 12 {
+		o.err = fmt.Errorf("4 jumbo frames should span 12 pages, the used ring says %d", n)
+	}
+	o.control = clearBit(firstBufPage + 1)
+	return o
+}
+
+func mergeable(name string) outcome {
+	var bufs [][]Seg
+	for i := 0; i < 24; i++ {
+		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 1000), 1024))
+	}
+	// 6 frames of 3000 bytes: each needs 3 buffers of 1024 (3012 bytes with
+	// the header), so vhost merges each frame over 3 buffers on 3 pages.
+	r, err := NewRig(Config{Name: name, Mergeable: true, MTU: 9000})
+	if err != nil {
+		return outcome{err: err}
+	}
+	defer r.Close()
+	if _, err := r.Post(bufs...); err != nil {
+		return outcome{err: err}
+	}
+	if err := r.Send(frames(6, 3000)...); err != nil {
+		return outcome{err: err}
+	}
+	used, err := r.WaitUsed(18)
+	if err == nil {
+		err = r.Stop()
+	}
+	if err != nil {
+		return outcome{err: err}
+	}
+	for i := 0; i < len(used); i += 3 {
+		chain, err := r.RX.Chain(uint16(used[i].ID))
+		if err != nil {
+			return outcome{err: err}
+		}
+		off, _ := r.Mem.Offset(chain[0].Addr)
+		if nb := le16(r.Mem.Buf[off+10:]); nb != 3 {
+			return outcome{err: fmt.Errorf("frame %d: num_buffers = %d, want 3: the frames were not merged", i/3, nb)}
+		}
+	}
+	w, err := r.Written(used)
+	if err != nil {
+		return outcome{err: err}
+	}
+	last, _ := r.RX.Chain(uint16(used[len(used)-1].ID))
+	return outcome{
+		log:     r.Log(),
+		expect:  oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}},
+		packets: 6,
+		notes:   []string{fmt.Sprintf("6 frames merged over %d buffers on %d pages", len(used), len(w))},
+		control: clearBit(last[0].Addr >> pageShift),
+	}
+}
+
+func le16(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
+
+func usedRing(name string) outcome {
+	var bufs [][]Seg
+	for i := 0; i < 64; i++ {
+		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 512), 2048))
+	}
+	cfg := Config{Name: name, LogUsed: true, UsedOff: 3*4096 - 1024}
+	r, used, o := rx(cfg, bufs, frames(300, frameLen), true)
+	if r == nil {
+		return o
+	}
+	defer r.Close()
+	// Entries 0..255 were all written (300 completions), and used->idx.
+	for p := range r.UsedPages() {
+		o.expect.Required[p] = true
+	}
+	o.notes = append(o.notes, fmt.Sprintf("used ring at guest-physical %#x, %d bytes over pages %v, %d completions on %d entries",
+		r.Mem.GPAOf(r.RX.UsedOff), virtq.UsedSize(ringNum), sortedPages(r.UsedPages()), len(used), ringNum))
+	o.control = clearBit(r.Page(r.RX.UsedOff + 4 + 8*(ringNum-1)))
+	return o
+}
+
+func carry(name string) outcome {
+	x := firstBufPage + 3  // logged 3 times
+	y := uint64(31 + 32*9) // p % 32 == 31, logged twice
+	z := firstBufPage + 40 // logged twice
+	bufs := [][]Seg{one(pageOff(x, 0), 2048), one(pageOff(y, 0), 2048), one(pageOff(z, 0), 2048)}
+	// Round 1 uses x, y, z; recycling re-offers them; round 2 again; then x.
+	r, err := NewRig(Config{Name: name})
+	if err != nil {
+		return outcome{err: err}
+	}
+	defer r.Close()
+	heads, err := r.Post(bufs...)
+	if err != nil {
+		return outcome{err: err}
+	}
+	var all []virtq.Used
+	for round, hs := range [][]uint16{heads, heads, heads[:1]} {
+		if round > 0 {
+			r.Offer(hs...)
+		}
+		if err := r.Send(frames(len(hs), frameLen)...); err != nil {
+			return outcome{err: err}
+		}
+		u, err := r.WaitUsed(len(hs))
+		if err != nil {
+			return outcome{err: err}
+		}
+		all = append(all, u...)
+	}
+	if err := r.Stop(); err != nil {
+		return outcome{err: err}
+	}
+	w, err := r.Written(all)
+	if err != nil {
+		return outcome{err: err}
+	}
+	if w[x] != 3 || w[y] != 2 || w[z] != 2 {
+		return outcome{err: fmt.Errorf("log counts x=%d y=%d z=%d, want 3, 2, 2", w[x], w[y], w[z])}
+	}
+	return outcome{
+		log:     r.Log(),
+		expect:  oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}},
+		control: addInsteadOfOr(),
+		packets: 7,
+		notes:   []string{fmt.Sprintf("page %d logged 3 times, page %d (p%%32 == 31) twice, page %d twice", x, y, z)},
+	}
+}
+
+func preset(name string) outcome {
+	var bufs [][]Seg
+	var pre []uint64
+	for i := 0; i < 16; i++ {
+		p := firstBufPage + uint64(4*i)
+		bufs = append(bufs, one(pageOff(p, 0), 2048))
+		pre = append(pre, p+1) // a neighbour a carry would hit
+		if i%4 == 0 {
+			pre = append(pre, p) // already dirty, written again
+		}
+	}
+	for p := uint64(1024); p < 1024+64; p++ {
+		pre = append(pre, p) // a whole unrelated word
+	}
+	r, _, o := rx(Config{Name: name, Preset: pre}, bufs, frames(16, frameLen), false)
+	if r == nil {
+		return o
+	}
+	defer r.Close()
+	o.control = control{
+		what: "clearing pre-set bit of page 1030",
+		mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
+			oracle.ClearBit(l.After, l.Layout, l.FirstBit+1030)
+		},
+		want: []oracle.Kind{oracle.PresetLost},
+	}
+	return o
+}
+
+// positionPages covers p % 64 in {0, 5, 31, 32, 37, 63} over groups of 64
+// pages. That set is closed under XOR 32, and the seed patch's big-endian
+// misplacement is exactly p -> p^32, so writing all six would hide it: each
+// group writes one page of each pair (0|32, 5|37, 31|63), the choice
+// varying by group so every position is covered.
+func positionPages(groups int) []uint64 {
+	var ps []uint64
+	for g := uint64(0); g < uint64(groups); g++ {
+		base := 64 * (5 + g)
+		for i, pair := range [][2]uint64{{0, 32}, {5, 37}, {31, 63}} {
+			ps = append(ps, base+pair[(g>>i)&1])
+		}
+	}
+	return ps
+}
+
+func positionRun(cfg Config, groups int) outcome {
+	var bufs [][]Seg
+	pages := positionPages(groups)
+	for _, p := range pages {
+		bufs = append(bufs, one(pageOff(p, 64), 1024))
+	}
+	r, _, o := rx(cfg, bufs, frames(len(pages), 500), false)
+	if r == nil {
+		return o
+	}
+	defer r.Close()
+	o.control = control{
+		what: "moving every written page's bit to page XOR 32",
+		mutate: func(l *oracle.Log, e *oracle.Expect, _ *[]oracle.Finding) {
+			for p := range e.Written {
+				oracle.ClearBit(l.After, l.Layout, l.FirstBit+p)
+			}
+			for p := range e.Written {
+				oracle.PutBit(l.After, l.Layout, l.FirstBit+(p^32))
+			}
+		},
+		want: []oracle.Kind{oracle.Misplaced, oracle.Missing},
+	}
+	return o
+}
+
+func bitPosition(name string) outcome { return positionRun(Config{Name: name}, 14) }
+
+func misaligned(k int) func(string) outcome {
+	return func(name string) outcome {
+		o := positionRun(Config{Name: name, LogMisalign: k}, 8)
+		var se *SetupError
+		if o.err != nil && errors.As(o.err, &se) && se.Step == "VHOST_SET_LOG_BASE" {
+			errno, _ := errnoOf(o.err)
+			// The ABI regression is the finding; the scenario is decided.
+			return outcome{
+				findings: []oracle.Finding{{
+					Kind: oracle.ABI,
+					Detail: fmt.Sprintf("abi: VHOST_SET_LOG_BASE rejected a log base misaligned by %d byte(s) with %s; 6.1 accepts any alignment",
+						k, unix.ErrnoName(errno)),
+				}},
+				expect:  oracle.Expect{},
+				control: abiControl(k),
+				log:     emptyLog(),
+			}
+		}
+		if o.err != nil {
+			return o
+		}
+		o.control = control{
+			what: fmt.Sprintf("reading the log as if the %d-byte misalignment were ignored", k),
+			mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
+				l.FirstBit -= uint64(8 * k)
+			},
+			want: []oracle.Kind{oracle.Missing, oracle.Misplaced, oracle.Stray},
+		}
+		return o
+	}
+}
+
+// abiControl: had the ioctl failed on an aligned base too, that would be an
+// ABI finding as well; the control checks the finding survives judging.
+func abiControl(k int) control {
+	return control{
+		what: "keeping the rejected ioctl as the result",
+		mutate: func(_ *oracle.Log, _ *oracle.Expect, extra *[]oracle.Finding) {
+			*extra = append(*extra, oracle.Finding{Kind: oracle.ABI, Detail: fmt.Sprintf("control: misaligned by %d", k)})
+		},
+		want: []oracle.Kind{oracle.ABI},
+	}
+}
+
+func emptyLog() oracle.Log { return oracle.Log{Layout: Native()} }
+
+func logEventfd(name string) outcome {
+	var bufs [][]Seg
+	for i := 0; i < 8; i++ {
+		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 0), 2048))
+	}
+	r, err := NewRig(Config{Name: name})
+	if err != nil {
+		return outcome{err: err}
+	}
+	defer r.Close()
+	heads, err := r.Post(bufs...)
+	if err != nil {
+		return outcome{err: err}
+	}
+	used, err := deliver(r, heads, frames(8, frameLen), false)
+	if err == nil {
+		err = r.Stop()
+	}
+	if err != nil {
+		return outcome{err: err}
+	}
+	w, err := r.Written(used)
+	if err != nil {
+		return outcome{err: err}
+	}
+	events := r.LogEvents()
+	o := outcome{
+		log:     r.Log(),
+		expect:  oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}},
+		packets: 8,
+		notes:   []string{fmt.Sprintf("log eventfd counter %d after 8 frames", events)},
+	}
+	o.findings = eventfdFindings(events)
+	o.control = control{
+		what: "a log eventfd that was never signalled",
+		mutate: func(_ *oracle.Log, _ *oracle.Expect, extra *[]oracle.Finding) {
+			*extra = append(*extra, eventfdFindings(0)...)
+		},
+		want: []oracle.Kind{oracle.EventFD},
+	}
+	return o
+}
+
+func eventfdFindings(events uint64) []oracle.Finding {
+	if events > 0 {
+		return nil
+	}
+	return []oracle.Finding{{Kind: oracle.EventFD, Detail: "eventfd: the log eventfd was not signalled after 8 logged frames"}}
+}

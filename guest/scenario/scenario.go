@@ -1,0 +1,259 @@
+//go:build linux
+
+// Package scenario holds the scenarios the agent runs inside the guest. Each
+// one builds a vhost-net rig, makes vhost write guest memory, computes what
+// must be logged from the used ring and the descriptor chains, checks the
+// log with the oracle, and then runs a negative control: the same oracle on
+// a copy of the real bitmap mutated the way the bug class it targets would
+// mutate it. A control that does not fail makes the scenario an error: a
+// scenario that cannot fail proves nothing.
+package scenario
+
+import (
+	"fmt"
+	"runtime/debug"
+	"sort"
+	"time"
+
+	"dirtygate/guest/oracle"
+	"dirtygate/guest/record"
+	"dirtygate/guest/tap"
+	"dirtygate/guest/virtq"
+)
+
+// Scenario is one named check.
+type Scenario struct {
+	Name string
+	Doc  string // what a pass proves, for the README
+	run  func(name string) outcome
+}
+
+// outcome is what a scenario body hands back for judging.
+type outcome struct {
+	log      oracle.Log
+	expect   oracle.Expect
+	findings []oracle.Finding // decided outside the bitmap (ABI, eventfd)
+	control  control
+	notes    []string
+	packets  int
+	err      error // could not decide
+}
+
+// control mutates a copy of the real log (and what was expected of it) the
+// way a broken kernel would, and names the finding kinds that must follow.
+type control struct {
+	what   string
+	mutate func(l *oracle.Log, e *oracle.Expect, extra *[]oracle.Finding)
+	want   []oracle.Kind
+}
+
+// All is every scenario, in run order.
+func All() []Scenario { return all }
+
+// Run executes one scenario and judges it; it never panics.
+func Run(s Scenario) (res record.Scenario) {
+	start := time.Now()
+	res.Name = s.Name
+	defer func() {
+		if p := recover(); p != nil {
+			res.Status = record.Error
+			res.Error = fmt.Sprintf("agent panic: %v\n%s", p, debug.Stack())
+		}
+		res.Millis = time.Since(start).Milliseconds()
+	}()
+	o := s.run(s.Name)
+	res.Notes = o.notes
+	res.Packets = o.packets
+	res.Pages = len(o.expect.Written)
+	if o.err != nil {
+		res.Status = record.Error
+		res.Error = o.err.Error()
+		return res
+	}
+	res.Findings = append(append([]oracle.Finding(nil), o.findings...), oracle.Check(o.log, o.expect)...)
+	res.Status = record.Pass
+	if len(res.Findings) > 0 {
+		res.Status = record.Fail
+	}
+	res.Control = runControl(o)
+	if res.Control != "" && res.Control[0] == '!' {
+		res.Control = res.Control[1:]
+		res.Status = record.Error
+		res.Error = "negative control did not fail: " + res.Control
+		res.Findings = append(res.Findings, oracle.Finding{Kind: oracle.Control, Detail: res.Control})
+	}
+	return res
+}
+
+// runControl applies the control to copies and reports what the oracle said;
+// a leading "!" marks a control that did not fail.
+func runControl(o outcome) string {
+	c := o.control
+	if c.mutate == nil {
+		return "!no negative control defined"
+	}
+	l := o.log
+	l.After = append([]byte(nil), o.log.After...)
+	l.Before = append([]byte(nil), o.log.Before...)
+	e := oracle.Expect{Written: copyMap(o.expect.Written), Allowed: copyMap(o.expect.Allowed), Required: map[uint64]bool{}}
+	for k, v := range o.expect.Required {
+		e.Required[k] = v
+	}
+	var extra []oracle.Finding
+	c.mutate(&l, &e, &extra)
+	got := append(extra, oracle.Check(l, e)...)
+	for _, f := range got {
+		for _, k := range c.want {
+			if f.Kind == k {
+				return fmt.Sprintf("%s -> %s", c.what, f.Detail)
+			}
+		}
+	}
+	var kinds []string
+	for _, f := range got {
+		kinds = append(kinds, string(f.Kind))
+	}
+	return fmt.Sprintf("!%s gave %v, want one of %v", c.what, kinds, c.want)
+}
+
+func copyMap(m map[uint64]int) map[uint64]int {
+	c := make(map[uint64]int, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// sortedPages lists the keys of m in order.
+func sortedPages(m map[uint64]int) []uint64 {
+	var p []uint64
+	for k := range m {
+		p = append(p, k)
+	}
+	sort.Slice(p, func(i, j int) bool { return p[i] < p[j] })
+	return p
+}
+
+// Controls shared by several scenarios.
+
+// clearBit drops the log bit of page p: a lost write.
+func clearBit(p uint64) control {
+	return control{
+		what: fmt.Sprintf("clearing the bit of written page %d", p),
+		mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
+			oracle.ClearBit(l.After, l.Layout, l.FirstBit+p)
+		},
+		want: []oracle.Kind{oracle.Missing},
+	}
+}
+
+// setBit adds a bit for page p that nobody wrote.
+func setBit(p uint64) control {
+	return control{
+		what: fmt.Sprintf("setting the bit of unwritten page %d", p),
+		mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
+			oracle.PutBit(l.After, l.Layout, l.FirstBit+p)
+		},
+		want: []oracle.Kind{oracle.Stray},
+	}
+}
+
+// addInsteadOfOr replays the scenario's log calls as FUTEX_OP_ADD on u32
+// words, as the seed patch does.
+func addInsteadOfOr() control {
+	return control{
+		what: "replaying the log calls as adds on u32 words",
+		mutate: func(l *oracle.Log, e *oracle.Expect, _ *[]oracle.Finding) {
+			counts := copyMap(e.Written)
+			l.After = oracle.SimulateAdd(l.Before, l.Layout, l.FirstBit, counts)
+		},
+		want: []oracle.Kind{oracle.Carry},
+	}
+}
+
+// --- the traffic driver ---
+
+// deliver sends frames through the rig, refilling the given buffers in
+// rounds when recycle is set, and returns every used buffer.
+func deliver(r *Rig, heads []uint16, frames [][]byte, recycle bool) ([]virtq.Used, error) {
+	var used []virtq.Used
+	for len(frames) > 0 {
+		n := min(len(frames), len(heads))
+		if !recycle && len(used)+n > len(heads) {
+			return used, fmt.Errorf("more frames than buffers")
+		}
+		if err := r.Send(frames[:n]...); err != nil {
+			return used, err
+		}
+		u, err := r.WaitUsed(n)
+		used = append(used, u...)
+		if err != nil {
+			return used, err
+		}
+		frames = frames[n:]
+		if recycle && len(frames) > 0 {
+			var again []uint16
+			for _, x := range u {
+				again = append(again, uint16(x.ID))
+			}
+			r.Offer(again...)
+		}
+	}
+	return used, nil
+}
+
+// frames makes n frames of size bytes.
+func frames(n, size int) [][]byte {
+	f := make([][]byte, n)
+	for i := range f {
+		f[i] = tap.Frame(size, uint32(i))
+	}
+	return f
+}
+
+// rx is the common body: build the rig, post bufs, deliver frames, stop the
+// device, and compute E from the used ring.
+func rx(cfg Config, bufs [][]Seg, fr [][]byte, recycle bool) (*Rig, []virtq.Used, outcome) {
+	var o outcome
+	r, err := NewRig(cfg)
+	if err != nil {
+		o.err = err
+		return nil, nil, o
+	}
+	heads, err := r.Post(bufs...)
+	if err != nil {
+		r.Close()
+		o.err = err
+		return nil, nil, o
+	}
+	used, err := deliver(r, heads, fr, recycle)
+	if err == nil {
+		err = r.Stop()
+	}
+	if err != nil {
+		r.Close()
+		o.err = err
+		return nil, nil, o
+	}
+	o.packets = len(fr)
+	o.log = r.Log()
+	w, err := r.Written(used)
+	if err != nil {
+		r.Close()
+		o.err = err
+		return nil, nil, o
+	}
+	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+	if cfg.LogUsed {
+		o.expect.Allowed = r.UsedPages()
+	}
+	o.notes = append(o.notes, fmt.Sprintf("%d frames, %d used buffers, %d pages written, log eventfd count %d",
+		len(fr), len(used), len(w), r.LogEvents()))
+	return r, used, o
+}
+
+// one returns a buffer of a single descriptor.
+func one(off, n int) []Seg { return []Seg{{Off: off, Len: n}} }
+
+// pageOff is the guest memory offset of byte b of page p.
+func pageOff(p uint64, b int) int { return OffOfPage(p) + b }
