@@ -13,7 +13,7 @@ import (
 )
 
 // firstBufPage is the first guest page scenarios put buffers in.
-var firstBufPage = uint64(guestBase+bufBase) >> pageShift // 260
+var firstBufPage = uint64(guestBase+bufBase) >> pageShift // 288
 
 var all = []Scenario{
 	{Name: "rx-spread", Doc: "RX frames land in buffers spread over many pages, at varied offsets; every page vhost wrote has its bit and nothing else is set.", run: rxSpread},
@@ -183,7 +183,7 @@ func usedRing(name string) outcome {
 
 func carry(name string) outcome {
 	x := firstBufPage + 3  // logged 3 times
-	y := uint64(31 + 32*9) // p % 32 == 31, logged twice
+	y := firstBufPage + 63 // p % 32 == 31 (351), logged twice
 	z := firstBufPage + 40 // logged twice
 	bufs := [][]Seg{one(pageOff(x, 0), 2048), one(pageOff(y, 0), 2048), one(pageOff(z, 0), 2048)}
 	// Round 1 uses x, y, z; recycling re-offers them; round 2 again; then x.

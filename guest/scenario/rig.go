@@ -28,9 +28,11 @@ const (
 	descOff    = 0        // page 256
 	availOff   = 4096     // page 257
 	usedOff    = 2 * 4096 // page 258 (used-ring scenarios move it)
-	bufBase    = 4 * 4096 // first page scenarios put buffers in: 260
-	canary     = 64       // bytes of canary words on each side of the log
-	rxQueue    = 0        // vhost-net queue index of RX
+	// Buffers start at page 288, outside the u32 word of the ring pages
+	// (256..287), so an add replay explains data words on its own.
+	bufBase    = 32 * 4096
+	canary     = 64 // bytes of canary words on each side of the log
+	rxQueue    = 0  // vhost-net queue index of RX
 	waitUsed   = 10 * time.Second
 	pageShift  = 12
 	headerSize = 12 // virtio_net_hdr_mrg_rxbuf: VERSION_1 is always acked
@@ -87,13 +89,15 @@ func (e *SetupError) Error() string { return e.Step + ": " + e.Err.Error() }
 func (e *SetupError) Unwrap() error { return e.Err }
 
 // NewRig builds the device up to the point where RX buffers can be posted.
-func NewRig(cfg Config) (r *Rig, err error) {
-	r = &Rig{Cfg: cfg, Layout: Native(), kick: -1, call: -1, logFD: -1}
+func NewRig(cfg Config) (*Rig, error) {
+	r := &Rig{Cfg: cfg, Layout: Native(), kick: -1, call: -1, logFD: -1}
+	built := false
 	defer func() {
-		if err != nil {
+		if !built {
 			r.Close()
 		}
 	}()
+	var err error
 	step := func(name string, e error) error {
 		if e != nil {
 			return &SetupError{Step: name, Err: e}
@@ -186,6 +190,7 @@ func NewRig(cfg Config) (r *Rig, err error) {
 		return nil, err
 	}
 	r.attached = true
+	built = true
 	return r, nil
 }
 

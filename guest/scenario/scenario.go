@@ -143,7 +143,9 @@ func clearBit(p uint64) control {
 		mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
 			oracle.ClearBit(l.After, l.Layout, l.FirstBit+p)
 		},
-		want: []oracle.Kind{oracle.Missing},
+		// On a kernel that already lost the bit another way, the
+		// oracle names that way: any lost-bit kind shows it can fail.
+		want: []oracle.Kind{oracle.Missing, oracle.Carry, oracle.Misplaced},
 	}
 }
 
