@@ -3,7 +3,12 @@
 // interleaved with them. Both sides import it.
 package record
 
-import "dirtygate/guest/oracle"
+import (
+	"encoding/hex"
+	"sort"
+
+	"dirtygate/guest/oracle"
+)
 
 // Record types, in the order the agent sends them.
 const (
@@ -40,10 +45,13 @@ type Scenario struct {
 	// Control says what the scenario's negative control showed.
 	Control string `json:"control,omitempty"`
 	// Notes are facts worth reporting that are not findings.
-	Notes   []string `json:"notes,omitempty"`
-	Packets int      `json:"packets,omitempty"`
-	Pages   int      `json:"pages,omitempty"` // distinct pages expected
-	Millis  int64    `json:"millis"`
+	Notes []string `json:"notes,omitempty"`
+	// Evidence is the raw log and what was expected of it, so the host
+	// can re-run the oracle and a failure can be replayed offline.
+	Evidence *Evidence `json:"evidence,omitempty"`
+	Packets  int       `json:"packets,omitempty"`
+	Pages    int       `json:"pages,omitempty"` // distinct pages expected
+	Millis   int64     `json:"millis"`
 }
 
 // Final closes a run.
@@ -51,4 +59,50 @@ type Final struct {
 	Records   int   `json:"records"` // records sent before this one, hello included
 	Scenarios int   `json:"scenarios"`
 	Millis    int64 `json:"millis"` // agent run time
+}
+
+// Evidence is one scenario's bitmap as read back, in the target's layout.
+type Evidence struct {
+	WordBits  int            `json:"word_bits"`
+	BigEndian bool           `json:"big_endian"`
+	FirstBit  uint64         `json:"first_bit"`
+	Pages     uint64         `json:"pages"`
+	Before    string         `json:"before"` // hex
+	After     string         `json:"after"`  // hex
+	Written   map[uint64]int `json:"written"`
+	Allowed   map[uint64]int `json:"allowed,omitempty"`
+	Required  []uint64       `json:"required,omitempty"`
+}
+
+// NewEvidence captures a log and its expectation.
+func NewEvidence(l oracle.Log, e oracle.Expect) *Evidence {
+	ev := &Evidence{WordBits: l.WordBits, BigEndian: l.BigEndian, FirstBit: l.FirstBit, Pages: l.Pages,
+		Before: hex.EncodeToString(l.Before), After: hex.EncodeToString(l.After),
+		Written: e.Written, Allowed: e.Allowed}
+	for p, ok := range e.Required {
+		if ok {
+			ev.Required = append(ev.Required, p)
+		}
+	}
+	sort.Slice(ev.Required, func(i, j int) bool { return ev.Required[i] < ev.Required[j] })
+	return ev
+}
+
+// Oracle turns the evidence back into the oracle's inputs.
+func (ev *Evidence) Oracle() (oracle.Log, oracle.Expect, error) {
+	before, err := hex.DecodeString(ev.Before)
+	if err != nil {
+		return oracle.Log{}, oracle.Expect{}, err
+	}
+	after, err := hex.DecodeString(ev.After)
+	if err != nil {
+		return oracle.Log{}, oracle.Expect{}, err
+	}
+	l := oracle.Log{Layout: oracle.Layout{WordBits: ev.WordBits, BigEndian: ev.BigEndian},
+		Before: before, After: after, FirstBit: ev.FirstBit, Pages: ev.Pages}
+	e := oracle.Expect{Written: ev.Written, Allowed: ev.Allowed, Required: map[uint64]bool{}}
+	for _, p := range ev.Required {
+		e.Required[p] = true
+	}
+	return l, e, nil
 }

@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -183,4 +184,27 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Real consoles: kernel messages interleave with the frames.
+func TestCapturedConsoles(t *testing.T) {
+	for _, f := range []string{"console-x86_64-baseline.txt", "console-x86_64-rfc-v2.txt"} {
+		b, err := os.ReadFile("testdata/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := Parse(b)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if st.Final == nil || st.Final.Scenarios != 14 || len(st.Records) != 16 {
+			t.Fatalf("%s: %d records, final %+v", f, len(st.Records), st.Final)
+		}
+		// Cut the console just before the final record: that is a run
+		// that could not decide.
+		i := bytes.Index(b, []byte("DGR1 15 "))
+		if _, err := Parse(b[:bytes.LastIndex(b[:i-1], []byte("\n"))]); err == nil {
+			t.Fatalf("%s: truncated console parsed without error", f)
+		}
+	}
 }

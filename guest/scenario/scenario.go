@@ -71,6 +71,9 @@ func Run(s Scenario) (res record.Scenario) {
 		return res
 	}
 	res.Findings = append(append([]oracle.Finding(nil), o.findings...), oracle.Check(o.log, o.expect)...)
+	if len(o.log.After) > 0 {
+		res.Evidence = record.NewEvidence(o.log, o.expect)
+	}
 	res.Status = record.Pass
 	if len(res.Findings) > 0 {
 		res.Status = record.Fail
