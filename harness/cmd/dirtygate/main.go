@@ -1,0 +1,219 @@
+// Command dirtygate decides whether a change to vhost's dirty-page logging
+// is safe: it builds kernels carrying the change, boots them under QEMU with
+// the guest agent, and reports per architecture and scenario.
+//
+//	dirtygate run --arch x86_64 [--patch P]... [--kernel-src DIR] [--json FILE]
+//	dirtygate arches
+//	dirtygate parse CONSOLE_LOG
+//
+// Exit status: 0 pass, 1 findings, 2 could not decide.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"dirtygate/arches"
+	"dirtygate/guest/record"
+	"dirtygate/harness/kbuild"
+	"dirtygate/harness/qemu"
+	"dirtygate/harness/report"
+	"dirtygate/harness/run"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var code int
+	switch os.Args[1] {
+	case "run":
+		code = cmdRun(ctx, os.Args[2:])
+	case "arches":
+		code = cmdArches()
+	case "parse":
+		code = cmdParse(os.Args[2:])
+	case "version":
+		fmt.Println("dirtygate 0.1")
+	case "-h", "--help", "help":
+		usage()
+	default:
+		fmt.Fprintf(os.Stderr, "dirtygate: unknown command %q\n", os.Args[1])
+		usage()
+		code = 2
+	}
+	os.Exit(code)
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage:
+  dirtygate run --arch ARCH[,ARCH...] [--patch P]... [--kernel-src DIR] [--json FILE] [--out DIR]
+                [--cache DIR] [--accel auto|kvm|tcg] [-j N] [--only SCENARIO,...]
+  dirtygate arches           targets, and what each is missing on this machine
+  dirtygate parse LOG        judge a console log captured elsewhere (real hardware)
+exit status: 0 pass, 1 findings, 2 could not decide
+`)
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func defaultCache() string {
+	if c := os.Getenv("DIRTYGATE_CACHE"); c != "" {
+		return c
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "dirtygate")
+	}
+	return filepath.Join(os.TempDir(), "dirtygate-cache")
+}
+
+func cmdRun(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	archList := fs.String("arch", strings.Join(arches.Default, ","), "architectures, comma-separated")
+	var patches multi
+	fs.Var(&patches, "patch", "built-in patch name or patch/mbox file; repeat for a series")
+	src := fs.String("kernel-src", "", "kernel tree (default: Debian's linux-source-6.1)")
+	jsonOut := fs.String("json", "", "write the JSON report here")
+	out := fs.String("out", "", "directory for console logs, QEMU command lines and reports")
+	cache := fs.String("cache", defaultCache(), "cache directory ($DIRTYGATE_CACHE)")
+	accel := fs.String("accel", "auto", "auto (probe KVM, fall back to TCG), kvm or tcg")
+	jobs := fs.Int("j", runtime.NumCPU(), "make -j for kernel builds")
+	only := fs.String("only", "", "run only these scenarios, comma-separated")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var as []*arches.Arch
+	for _, n := range strings.Split(*archList, ",") {
+		a, err := arches.Lookup(strings.TrimSpace(n))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate:", err)
+			return 2
+		}
+		as = append(as, a)
+	}
+	var reports []*report.Report
+	code := 0
+	for i, a := range as {
+		fmt.Fprintf(os.Stderr, "dirtygate: %s (%d of %d)\n", a.Name, i+1, len(as))
+		o := run.Options{Arch: a, Patches: patches, KernelSrc: *src, CacheDir: *cache, Accel: *accel,
+			Jobs: *jobs, Progress: os.Stderr}
+		if *out != "" {
+			name := a.Name + "-baseline"
+			if len(patches) > 0 {
+				name = a.Name + "-" + strings.Join(patches, "+")
+			}
+			o.OutDir = filepath.Join(*out, safe(name))
+		}
+		if *only != "" {
+			o.Only = strings.Split(*only, ",")
+		}
+		r := run.Run(ctx, o)
+		r.WriteText(os.Stdout)
+		reports = append(reports, r)
+		code = max(code, report.ExitCode(r.Verdict))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if *jsonOut != "" {
+		var v any = reports
+		if len(reports) == 1 {
+			v = reports[0]
+		}
+		b, _ := json.MarshalIndent(v, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate:", err)
+			return 2
+		}
+	}
+	return code
+}
+
+func safe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == ' ' || r == '#' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+func cmdArches() int {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ARCH\tQEMU\tCOMPILER\tAGENT\tLAYOUT\tNOTE")
+	for _, n := range arches.Names() {
+		a, _ := arches.Lookup(n)
+		q := "ok"
+		if err := qemu.Check(a); err != nil {
+			q = "missing: apt-get install " + a.QEMUPackage
+		}
+		c := "ok"
+		if err := kbuild.CheckToolchain(a); err != nil {
+			c = "missing: " + err.Error()
+		}
+		g := "go " + a.GOARCH
+		if a.GOARCH == "" {
+			g = "none (executor)"
+		}
+		order := "LE"
+		if a.BigEndian {
+			order = "BE"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%d\t%s\n", a.Name, q, c, g, order, a.WordBits, a.Unsupported)
+	}
+	tw.Flush()
+	return 0
+}
+
+// cmdParse judges a console log captured from a run elsewhere, e.g. the
+// agent on real hardware over a serial line.
+func cmdParse(args []string) int {
+	if len(args) != 1 {
+		usage()
+		return 2
+	}
+	b, err := os.ReadFile(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
+	}
+	st, err := record.Parse(b)
+	r := &report.Report{Arch: "unknown", ConsoleLog: args[0]}
+	if st != nil {
+		for _, rec := range st.Records {
+			switch rec.Type {
+			case record.TypeHello:
+				var h record.Hello
+				if rec.Into(&h) == nil {
+					r.Agent, r.Arch, r.Kernel.Version = &h, h.Machine, h.Kernel
+				}
+			case record.TypeScenario:
+				var s record.Scenario
+				if rec.Into(&s) == nil {
+					r.Scenarios = append(r.Scenarios, s)
+				}
+			}
+		}
+	}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	r.Decide()
+	r.WriteText(os.Stdout)
+	return report.ExitCode(r.Verdict)
+}

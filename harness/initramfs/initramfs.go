@@ -1,0 +1,49 @@
+// Package initramfs writes the guest's initramfs: the agent as /init, the
+// directories it mounts on, and /dev/console, without which 6.1 gives init
+// no stdio (the kernel opens it before devtmpfs is mounted).
+package initramfs
+
+import (
+	"compress/gzip"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/u-root/u-root/pkg/cpio"
+)
+
+// Write writes a gzip-compressed newc archive to path with init as /init.
+// It writes a temporary file and renames it, so a half-written archive is
+// never left at path.
+func Write(path string, init []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".initramfs-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	zw := gzip.NewWriter(tmp)
+	w := cpio.Newc.Writer(zw)
+	recs := []cpio.Record{
+		cpio.Directory("dev", 0o755),
+		cpio.CharDev("dev/console", 0o600, 5, 1),
+		cpio.Directory("proc", 0o755),
+		cpio.Directory("sys", 0o755),
+		cpio.Directory("tmp", 0o1777),
+		cpio.Directory("run", 0o755),
+		cpio.StaticRecord(init, cpio.Info{Name: "init", Mode: cpio.S_IFREG | 0o755}),
+	}
+	cpio.MakeAllReproducible(recs)
+	if err := cpio.WriteRecords(w, recs); err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	if err := cpio.WriteTrailer(w); err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,226 @@
+// Package kbuild builds kernels for dirtygate and caches them.
+//
+// Two levels of reuse. A finished kernel is cached by (source identity,
+// arch, config fragments, patches): asking again returns it without running
+// make. And each (source, arch, config) has one working tree and one O=
+// build directory, reused across patch sets: switching patches restores
+// the files the previous set touched (with a fresh mtime) and applies the
+// new set, so only what the patches touch recompiles. Cache entries are
+// written to a temporary directory and renamed into place after the build
+// succeeded, so a failed or interrupted build never leaves one that looks
+// good.
+package kbuild
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"dirtygate/arches"
+	"dirtygate/kernels"
+)
+
+// Request is one kernel to build.
+type Request struct {
+	Arch     *arches.Arch
+	Source   kernels.Source
+	Patches  []kernels.Patch // applied in order; none = baseline
+	Extra    string          // extra Kconfig lines, may be ""
+	CacheDir string
+	Jobs     int
+	Progress io.Writer // human progress lines; io.Discard for none
+}
+
+// Kernel is a built (or cached) kernel.
+type Kernel struct {
+	Image      string        `json:"image"`
+	Config     string        `json:"config"`
+	ConfigHash string        `json:"config_hash"`
+	Version    string        `json:"version"`
+	Source     string        `json:"source"`
+	Patches    []string      `json:"patches"`
+	Patchfile  string        `json:"patchfile,omitempty"`
+	Cached     bool          `json:"-"`
+	BuildTime  time.Duration `json:"build_time"`
+}
+
+// Error is a build that failed, with the stage, the cause and the fix,
+// and the full log.
+type Error struct {
+	Stage string // toolchain, source, patch, config, compile
+	Msg   string
+	Log   string
+}
+
+func (e *Error) Error() string {
+	s := e.Stage + ": " + e.Msg
+	if e.Log != "" {
+		s += "\n(full log: " + e.Log + ")"
+	}
+	return s
+}
+
+// Fragment is the whole Kconfig fragment a request builds with.
+func (r Request) Fragment() string {
+	return kernels.CommonFragment() + "\n# arch " + r.Arch.Name + "\n" + r.Arch.Fragment + "\n# extra\n" + r.Extra
+}
+
+// Key identifies the finished kernel.
+func (r Request) Key() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "source %s\narch %s\nfragment %s\n", r.Source.ID, r.Arch.Name, r.Fragment())
+	for _, p := range r.Patches {
+		fmt.Fprintf(h, "patch %s\n", p.Hash)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// treeKey identifies the working tree: everything but the patches.
+func (r Request) treeKey() string {
+	h := sha256.Sum256([]byte("source " + r.Source.ID + "\narch " + r.Arch.Name + "\nfragment " + r.Fragment()))
+	return hex.EncodeToString(h[:])
+}
+
+func (r Request) label() string {
+	if len(r.Patches) == 0 {
+		return r.Arch.Name + " baseline"
+	}
+	var n []string
+	for _, p := range r.Patches {
+		n = append(n, p.Name)
+	}
+	return r.Arch.Name + " " + strings.Join(n, "+")
+}
+
+// EntryDir is where the finished kernel is cached.
+func (r Request) EntryDir() string {
+	return filepath.Join(r.CacheDir, "kernels", r.Arch.Name, r.Key()[:16])
+}
+
+// Build returns the kernel, from the cache when it is there.
+func Build(ctx context.Context, r Request) (*Kernel, error) {
+	if r.Progress == nil {
+		r.Progress = io.Discard
+	}
+	if r.Jobs <= 0 {
+		r.Jobs = 1
+	}
+	entry := r.EntryDir()
+	if k, err := readEntry(entry); err == nil {
+		k.Cached = true
+		return k, nil
+	}
+	if err := CheckToolchain(r.Arch); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	w := &workTree{req: r, dir: filepath.Join(r.CacheDir, "build", r.Arch.Name+"-"+r.treeKey()[:12])}
+	unlock, err := w.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Another process may have finished the same kernel while we waited.
+	if k, err := readEntry(entry); err == nil {
+		k.Cached = true
+		return k, nil
+	}
+	fmt.Fprintf(r.Progress, "[%s] kernel %s: preparing tree %s\n", r.label(), r.Source.Version, w.dir)
+	if err := w.prepare(ctx); err != nil {
+		return nil, err
+	}
+	if err := w.applyPatches(ctx); err != nil {
+		return nil, err
+	}
+	if err := w.configure(ctx); err != nil {
+		return nil, err
+	}
+	if err := w.compile(ctx); err != nil {
+		return nil, err
+	}
+	k, err := w.store(entry, time.Since(start))
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(r.Progress, "[%s] kernel built in %.0fs\n", r.label(), k.BuildTime.Seconds())
+	return k, nil
+}
+
+func readEntry(dir string) (*Kernel, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+	if err != nil {
+		return nil, err
+	}
+	var k Kernel
+	if err := json.Unmarshal(b, &k); err != nil {
+		return nil, err
+	}
+	k.Image = filepath.Join(dir, filepath.Base(k.Image))
+	k.Config = filepath.Join(dir, "config")
+	if k.Patchfile != "" {
+		k.Patchfile = filepath.Join(dir, "patches")
+	}
+	if _, err := os.Stat(k.Image); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+// CheckToolchain reports a missing compiler or build tool with the Debian
+// package that provides it.
+func CheckToolchain(a *arches.Arch) error {
+	gcc := a.CrossCompile + "gcc"
+	pkg := a.CrossPackage
+	if a.CrossCompile == "" {
+		pkg = "gcc"
+	}
+	if _, err := exec.LookPath(gcc); err != nil {
+		return &Error{Stage: "toolchain", Msg: fmt.Sprintf("%s not found: install the cross compiler with `apt-get install %s`", gcc, pkg)}
+	}
+	var missing []string
+	for tool, pkg := range map[string]string{"make": "make", "flex": "flex", "bison": "bison", "bc": "bc", "patch": "patch", "perl": "perl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, pkg)
+		}
+	}
+	if len(missing) > 0 {
+		return &Error{Stage: "toolchain", Msg: "kernel build tools missing: install them with `apt-get install " + strings.Join(missing, " ") + " libelf-dev libssl-dev`"}
+	}
+	return nil
+}
+
+// run executes a command in the tree, its output appended to the log,
+// killing its whole process group on cancellation.
+func (w *workTree) run(ctx context.Context, log io.Writer, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = w.src()
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	if _, err := os.Stat("/usr/lib/ccache"); err == nil {
+		cmd.Env = append(cmd.Env, "PATH=/usr/lib/ccache:"+os.Getenv("PATH"))
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+func (w *workTree) makeArgs(target ...string) []string {
+	a := []string{"O=" + w.out(), "ARCH=" + w.req.Arch.KernelArch}
+	if w.req.Arch.CrossCompile != "" {
+		a = append(a, "CROSS_COMPILE="+w.req.Arch.CrossCompile)
+	}
+	return append(a, target...)
+}

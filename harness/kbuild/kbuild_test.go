@@ -1,0 +1,88 @@
+package kbuild
+
+import (
+	"strings"
+	"testing"
+
+	"dirtygate/arches"
+	"dirtygate/kernels"
+)
+
+func TestVerifyConfig(t *testing.T) {
+	frag := "CONFIG_VHOST_NET=y\nCONFIG_PANIC_TIMEOUT=-1\n# CONFIG_MODULES is not set\nCONFIG_KPROBES=y\n# a comment\n"
+	// Lines as olddefconfig writes them.
+	cfg := "CONFIG_VHOST_NET=y\nCONFIG_PANIC_TIMEOUT=0\nCONFIG_MODULES=y\n# CONFIG_KPROBES is not set\n"
+	got := VerifyConfig(frag, cfg)
+	want := []string{
+		"CONFIG_KPROBES=y requested, got it unset",
+		"CONFIG_MODULES=n requested, got CONFIG_MODULES=y",
+		"CONFIG_PANIC_TIMEOUT=-1 requested, got CONFIG_PANIC_TIMEOUT=0",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if bad := VerifyConfig(frag, "CONFIG_VHOST_NET=y\nCONFIG_PANIC_TIMEOUT=-1\nCONFIG_KPROBES=y\n"); len(bad) != 0 {
+		t.Fatalf("absent MODULES should satisfy 'is not set': %v", bad)
+	}
+}
+
+// Real output of GNU patch 2.7.6 for a hunk that does not apply.
+const patchOut = `patching file drivers/vhost/vhost.c
+Hunk #1 succeeded at 31 (offset 1 line).
+Hunk #2 FAILED at 1653.
+Hunk #3 succeeded at 1886 with fuzz 2.
+1 out of 3 hunks FAILED
+`
+
+func TestPatchFailure(t *testing.T) {
+	got := PatchFailure(patchOut)
+	if got != "hunk #2 of drivers/vhost/vhost.c (at line 1653) FAILED" {
+		t.Fatalf("got %q", got)
+	}
+	if got := PatchFailure("patch: **** Only garbage was found in the patch input."); !strings.Contains(got, "garbage") {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestTouchedFiles(t *testing.T) {
+	p := "--- a/drivers/vhost/vhost.c\n+++ b/drivers/vhost/vhost.c\n@@ -1 +1 @@\n" +
+		"--- /dev/null\n+++ b/drivers/vhost/new.h\n" +
+		"--- a/old.c\n+++ /dev/null\n"
+	got := strings.Join(touchedFiles([]byte(p)), " ")
+	if got != "drivers/vhost/new.h drivers/vhost/vhost.c old.c" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestKeys(t *testing.T) {
+	a, _ := arches.Lookup("x86_64")
+	src := kernels.Source{ID: "debian:linux-source-6.1:6.1.192-1", Dir: "/x", Version: "6.1.192"}
+	base := Request{Arch: a, Source: src}
+	p1 := Request{Arch: a, Source: src, Patches: []kernels.Patch{{Name: "a", Hash: "1"}}}
+	p2 := Request{Arch: a, Source: src, Patches: []kernels.Patch{{Name: "a", Hash: "2"}}}
+	extra := Request{Arch: a, Source: src, Extra: "CONFIG_KASAN=y"}
+	other := Request{Arch: a, Source: kernels.Source{ID: "tree:/l:git-abc"}}
+	keys := map[string]string{}
+	for name, r := range map[string]Request{"base": base, "p1": p1, "p2": p2, "extra": extra, "other": other} {
+		k := r.Key()
+		if prev, dup := keys[k]; dup {
+			t.Fatalf("%s and %s share a cache key", name, prev)
+		}
+		keys[k] = name
+	}
+	if base.Key() != (Request{Arch: a, Source: src}).Key() {
+		t.Fatal("key not stable")
+	}
+	// Patches share the working tree; config and source do not.
+	if base.treeKey() != p1.treeKey() || base.treeKey() == extra.treeKey() || base.treeKey() == other.treeKey() {
+		t.Fatal("tree keys wrong")
+	}
+}
+
+func TestMissingCrossCompiler(t *testing.T) {
+	a := &arches.Arch{Name: "nope", CrossCompile: "nonexistent-linux-gnu-", CrossPackage: "gcc-nonexistent-linux-gnu"}
+	err := CheckToolchain(a)
+	if err == nil || !strings.Contains(err.Error(), "apt-get install gcc-nonexistent-linux-gnu") {
+		t.Fatalf("err = %v", err)
+	}
+}

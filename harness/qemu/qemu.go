@@ -1,0 +1,217 @@
+// Package qemu boots one kernel and initramfs under QEMU and captures the
+// console. A VM never outlives its timeout; a missing binary is an error
+// naming the Debian package.
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"dirtygate/arches"
+)
+
+// Config is one VM.
+type Config struct {
+	Arch       *arches.Arch
+	Kernel     string
+	Initrd     string
+	Append     []string // kernel arguments after console= and panic=
+	Accel      string   // "kvm" or "tcg"
+	Timeout    time.Duration
+	ConsoleLog string    // the console is teed to this file as it arrives
+	Watch      io.Writer // and to this one (progress), may be nil
+}
+
+// Result is what came out of the VM.
+type Result struct {
+	Console  []byte
+	Cmdline  []string
+	Exit     error // QEMU's exit status; nil when it exited 0
+	TimedOut bool
+	Duration time.Duration
+}
+
+// Command is the full QEMU command line, deterministic, for running and
+// for printing so a failure can be reproduced by hand.
+func Command(c Config) []string {
+	a := c.Arch
+	args := []string{a.QEMU, "-M", a.Machine}
+	if a.CPU != "" {
+		args = append(args, "-cpu", a.CPU)
+	}
+	args = append(args, "-m", strconv.Itoa(a.MemoryMB))
+	if a.SMP > 1 {
+		args = append(args, "-smp", strconv.Itoa(a.SMP))
+	}
+	accel := c.Accel
+	if accel == "" {
+		accel = "tcg"
+	}
+	args = append(args, "-accel", accel)
+	// -no-reboot: the agent ends the VM with reboot(), and a panic
+	// (PANIC_TIMEOUT=-1) reboots too; both then exit QEMU. -nic none
+	// skips the network boot ROM.
+	args = append(args, "-nographic", "-nodefaults", "-no-reboot", "-nic", "none",
+		"-serial", "stdio", "-monitor", "none")
+	args = append(args, a.QEMUArgs...)
+	if c.Kernel == "" { // firmware only: used to test hangs
+		return args
+	}
+	args = append(args, "-kernel", c.Kernel)
+	if c.Initrd != "" {
+		args = append(args, "-initrd", c.Initrd)
+	}
+	kargs := append([]string{"console=" + a.Console, "panic=-1"}, c.Append...)
+	args = append(args, "-append", strings.Join(kargs, " "))
+	return args
+}
+
+// Quote renders a command line for a shell.
+func Quote(args []string) string {
+	var b strings.Builder
+	for i, a := range args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if a != "" && !strings.ContainsAny(a, " '\"$\\|&;<>()*?[]#~`!{}") {
+			b.WriteString(a)
+			continue
+		}
+		b.WriteString("'" + strings.ReplaceAll(a, "'", `'\''`) + "'")
+	}
+	return b.String()
+}
+
+// MissingError is a QEMU binary that is not installed.
+type MissingError struct{ Binary, Package string }
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("%s not found: install it with `apt-get install %s`", e.Binary, e.Package)
+}
+
+// Check reports whether the arch's QEMU binary is installed.
+func Check(a *arches.Arch) error {
+	if _, err := exec.LookPath(a.QEMU); err != nil {
+		return &MissingError{Binary: a.QEMU, Package: a.QEMUPackage}
+	}
+	return nil
+}
+
+// Run boots the VM and waits for it to end by itself, for the timeout, or
+// for ctx. The error is for failures to start QEMU at all.
+func Run(ctx context.Context, c Config) (*Result, error) {
+	if err := Check(c.Arch); err != nil {
+		return nil, err
+	}
+	args := Command(c)
+	res := &Result{Cmdline: args}
+	var console bytes.Buffer
+	outs := []io.Writer{&console}
+	if c.ConsoleLog != "" {
+		f, err := os.Create(c.ConsoleLog)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		outs = append(outs, f)
+	}
+	if c.Watch != nil {
+		outs = append(outs, c.Watch)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin = nil
+	cmd.Stdout = io.MultiWriter(outs...)
+	cmd.Stderr = cmd.Stdout
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", args[0], err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	timer := time.NewTimer(c.Timeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		res.Exit = err
+	case <-timer.C:
+		res.TimedOut = true
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	case <-ctx.Done():
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		res.Exit = ctx.Err()
+	}
+	res.Duration = time.Since(start)
+	res.Console = console.Bytes()
+	return res, nil
+}
+
+// firstOutput is an io.Writer that closes a channel on the first byte.
+type firstOutput struct {
+	ch   chan struct{}
+	seen bool
+}
+
+func (f *firstOutput) Write(p []byte) (int, error) {
+	if len(p) > 0 && !f.seen {
+		f.seen = true
+		close(f.ch)
+	}
+	return len(p), nil
+}
+
+var errNoKVM = errors.New("no usable KVM")
+
+// ProbeKVM decides whether KVM can run this guest here: only when the
+// host matches and /dev/kvm opens, and then only if a real boot of the
+// kernel under KVM prints something within a few seconds (on some hosts
+// /dev/kvm exists but a KVM guest hangs). It never waits longer than that.
+func ProbeKVM(ctx context.Context, a *arches.Arch, kernel, initrd string, hostGOARCH string) (bool, string) {
+	if a.KVMHost == "" || a.KVMHost != hostGOARCH {
+		return false, fmt.Sprintf("tcg: KVM cannot run %s guests on a %s host", a.Name, hostGOARCH)
+	}
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return false, "tcg: /dev/kvm not usable: " + err.Error()
+	}
+	f.Close()
+	const probe = 5 * time.Second
+	first := &firstOutput{ch: make(chan struct{})}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type out struct {
+		r   *Result
+		err error
+	}
+	resc := make(chan out, 1)
+	go func() {
+		r, err := Run(pctx, Config{Arch: a, Kernel: kernel, Initrd: initrd, Accel: "kvm",
+			Timeout: probe, Watch: first, Append: []string{"dirtygate.only=none"}})
+		resc <- out{r, err}
+	}()
+	select {
+	case <-first.ch:
+		cancel()
+		<-resc
+		return true, "kvm: a probe boot under KVM printed to the console"
+	case o := <-resc:
+		if o.err != nil {
+			return false, "tcg: KVM probe could not start QEMU: " + o.err.Error()
+		}
+		if o.r.TimedOut {
+			return false, fmt.Sprintf("tcg: a KVM guest printed nothing within %v (KVM present but hangs)", probe)
+		}
+		return false, fmt.Sprintf("tcg: KVM probe exited without output: %v", o.r.Exit)
+	}
+}

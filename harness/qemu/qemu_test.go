@@ -1,0 +1,59 @@
+package qemu
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"dirtygate/arches"
+)
+
+func TestCommand(t *testing.T) {
+	a, _ := arches.Lookup("x86_64")
+	c := Config{Arch: a, Kernel: "/k/bzImage", Initrd: "/k/i.gz", Accel: "tcg", Append: []string{"dirtygate.only=carry"}}
+	got := Quote(Command(c))
+	for _, s := range []string{"qemu-system-x86_64 -M q35", "-accel tcg", "-no-reboot", "-nic none", "-kernel /k/bzImage",
+		"-initrd /k/i.gz", "-append 'console=ttyS0 panic=-1 dirtygate.only=carry'"} {
+		if !strings.Contains(got, s) {
+			t.Errorf("command lacks %q: %s", s, got)
+		}
+	}
+	if Quote(Command(c)) != got {
+		t.Fatal("command line not deterministic")
+	}
+}
+
+func TestMissingBinary(t *testing.T) {
+	a := &arches.Arch{Name: "x", QEMU: "qemu-system-nonexistent", QEMUPackage: "qemu-system-misc"}
+	_, err := Run(context.Background(), Config{Arch: a, Timeout: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "apt-get install qemu-system-misc") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A VM that never ends is killed at its timeout and says so. QEMU with no
+// kernel sits in firmware (SeaBIOS: no bootable device) forever: a real
+// hang, no guest needed.
+func TestTimeoutKills(t *testing.T) {
+	a, _ := arches.Lookup("x86_64")
+	if err := Check(a); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(t.TempDir(), "console.log")
+	hang := *a
+	hang.QEMUArgs = nil // SeaBIOS finds nothing to boot and waits
+	start := time.Now()
+	res, err := Run(context.Background(), Config{Arch: &hang, Accel: "tcg", Timeout: 3 * time.Second, ConsoleLog: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.TimedOut || time.Since(start) > 20*time.Second {
+		t.Fatalf("timed out %v after %v (exit %v)\n%s", res.TimedOut, time.Since(start), res.Exit, res.Console)
+	}
+	if _, err := os.Stat(log); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,231 @@
+// Package report holds the result of one run (an arch, a kernel, a patch
+// set) and renders it: JSON for machines, a table for people, an exit code
+// for scripts.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"dirtygate/guest/oracle"
+	"dirtygate/guest/record"
+)
+
+// Verdicts.
+const (
+	Pass  = "pass"
+	Fail  = "fail"
+	Error = "error"
+)
+
+// Report is one run. Every field is documented in the README.
+type Report struct {
+	Arch    string   `json:"arch"`
+	Kernel  Kernel   `json:"kernel"`
+	Patches []string `json:"patches"` // names, in order; empty = baseline
+	Verdict string   `json:"verdict"` // pass | fail | error
+	// Error says why the run could not decide (verdict error).
+	Error         string            `json:"error,omitempty"`
+	Accel         string            `json:"accel,omitempty"` // tcg or kvm, and why
+	Timings       Timings           `json:"timings"`
+	ConsoleLog    string            `json:"console_log,omitempty"`
+	QEMUCmdline   string            `json:"qemu_cmdline,omitempty"`
+	Agent         *record.Hello     `json:"agent,omitempty"` // what the agent saw
+	EmulationNote string            `json:"emulation_note"`
+	Problems      []string          `json:"problems,omitempty"` // recovered console damage
+	Scenarios     []record.Scenario `json:"scenarios"`
+}
+
+// Kernel identifies what was booted.
+type Kernel struct {
+	Source     string `json:"source"`
+	Version    string `json:"version,omitempty"`
+	ConfigHash string `json:"config_hash,omitempty"`
+	Config     string `json:"config,omitempty"`    // path of the .config
+	Patchfile  string `json:"patchfile,omitempty"` // path of the applied patches
+	Cached     bool   `json:"cached"`
+}
+
+// Timings in seconds.
+type Timings struct {
+	Build float64 `json:"build_s"`
+	Boot  float64 `json:"boot_s"`  // QEMU start to the agent's first record
+	Agent float64 `json:"agent_s"` // the agent's own run time
+	Total float64 `json:"total_s"`
+}
+
+// KernelHealth is the synthetic scenario that carries console splats.
+const KernelHealth = "kernel-health"
+
+// AddSplat records a kernel splat as a finding: it fails the run.
+func (r *Report) AddSplat(title, quote string) {
+	for i := range r.Scenarios {
+		if r.Scenarios[i].Name == KernelHealth {
+			s := &r.Scenarios[i]
+			s.Status = record.Fail
+			s.Findings = append(s.Findings, oracle.Finding{Kind: oracle.Splat, Detail: "splat: " + title})
+			s.Notes = append(s.Notes, quote)
+			return
+		}
+	}
+	r.Scenarios = append(r.Scenarios, record.Scenario{Name: KernelHealth, Status: record.Fail,
+		Findings: []oracle.Finding{{Kind: oracle.Splat, Detail: "splat: " + title}}, Notes: []string{quote}})
+}
+
+// Decide sets the verdict from the scenarios, unless an error was set.
+func (r *Report) Decide() {
+	if r.Error != "" {
+		r.Verdict = Error
+		return
+	}
+	if len(r.Scenarios) == 0 {
+		r.Verdict, r.Error = Error, "no scenario ran"
+		return
+	}
+	r.Verdict = Pass
+	for _, s := range r.Scenarios {
+		switch s.Status {
+		case record.Error:
+			r.Verdict = Error
+			r.Error = fmt.Sprintf("scenario %s could not decide: %s", s.Name, firstLine(s.Error))
+			return
+		case record.Fail:
+			r.Verdict = Fail
+		}
+	}
+}
+
+// ExitCode maps a verdict to dirtygate's exit status.
+func ExitCode(verdict string) int {
+	switch verdict {
+	case Pass:
+		return 0
+	case Fail:
+		return 1
+	}
+	return 2
+}
+
+// WriteJSON writes the report to path.
+func (r *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// Name is how the run is called in output: arch and patches.
+func (r *Report) Name() string {
+	p := "baseline"
+	if len(r.Patches) > 0 {
+		p = strings.Join(r.Patches, "+")
+	}
+	return r.Arch + " " + p
+}
+
+// WriteText renders the table, the findings, and what is needed to
+// reproduce the run.
+func (r *Report) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "\n== %s: kernel %s (%s)\n", r.Name(), r.Kernel.Version, r.Kernel.Source)
+	if len(r.Scenarios) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SCENARIO\tSTATUS\tFINDING")
+		for _, s := range r.Scenarios {
+			f := ""
+			switch {
+			case len(s.Findings) > 0:
+				f = s.Findings[0].Detail
+				if n := len(s.Findings); n > 1 {
+					f += fmt.Sprintf(" (+%d more)", n-1)
+				}
+			case s.Error != "":
+				f = firstLine(s.Error)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.Status, truncate(f, 110))
+		}
+		tw.Flush()
+	}
+	var any bool
+	for _, s := range r.Scenarios {
+		if len(s.Findings) == 0 && s.Error == "" {
+			continue
+		}
+		if !any {
+			fmt.Fprintln(w, "\nFindings:")
+			any = true
+		}
+		for _, f := range s.Findings {
+			fmt.Fprintf(w, "  %s: %s\n", s.Name, f.Detail)
+			if f.Cause != "" {
+				fmt.Fprintf(w, "      cause: %s\n", f.Cause)
+			}
+			for _, wd := range f.Words {
+				fmt.Fprintf(w, "      word %d: before %#x after %#x want %#x\n", wd.Index, wd.Before, wd.After, wd.Want)
+			}
+		}
+		if s.Error != "" {
+			fmt.Fprintf(w, "  %s: could not decide: %s\n", s.Name, s.Error)
+		}
+		if s.Name == KernelHealth {
+			for _, q := range s.Notes {
+				fmt.Fprintf(w, "%s\n", indent(q, "      | "))
+			}
+		}
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "  note: %s\n", p)
+	}
+	fmt.Fprintf(w, "\nverdict: %s", strings.ToUpper(r.Verdict))
+	if r.Error != "" {
+		fmt.Fprintf(w, " (could not decide: %s)", r.Error)
+	}
+	fmt.Fprintf(w, "\ntime: build %.1fs, boot %.1fs, agent %.1fs, total %.1fs; %s\n",
+		r.Timings.Build, r.Timings.Boot, r.Timings.Agent, r.Timings.Total, r.Accel)
+	if r.EmulationNote != "" {
+		fmt.Fprintf(w, "note: %s\n", r.EmulationNote)
+	}
+	if r.ConsoleLog != "" {
+		fmt.Fprintf(w, "console log: %s\n", r.ConsoleLog)
+	}
+	if r.Kernel.Config != "" {
+		fmt.Fprintf(w, "kernel config: %s\n", r.Kernel.Config)
+	}
+	if r.Kernel.Patchfile != "" {
+		fmt.Fprintf(w, "patches: %s\n", r.Kernel.Patchfile)
+	}
+	if r.QEMUCmdline != "" && r.Verdict != Pass {
+		fmt.Fprintf(w, "reproduce: %s\n", r.QEMUCmdline)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
+func indent(s, p string) string {
+	return p + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+p)
+}
+
+// EmulationNote says what this run can and cannot establish.
+func EmulationNote(arch string, aliasing bool) string {
+	n := "QEMU does not model caches: this run checks placement, carries, alignment, the eventfd and error paths, not cache coherence."
+	if aliasing {
+		n += " Real " + arch + " hardware has virtually indexed or aliasing caches: only a run there can show the kmap alias bug."
+	} else {
+		n += " Real " + arch + " hardware has no aliasing caches, so coherence is not at stake there."
+	}
+	return n
+}

@@ -1,0 +1,67 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"dirtygate/guest/oracle"
+	"dirtygate/guest/record"
+)
+
+func TestVerdicts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    Report
+		want string
+		code int
+	}{
+		{"all pass", Report{Scenarios: []record.Scenario{{Name: "a", Status: record.Pass}}}, Pass, 0},
+		{"a finding", Report{Scenarios: []record.Scenario{{Name: "a", Status: record.Pass}, {Name: "b", Status: record.Fail}}}, Fail, 1},
+		{"a scenario could not decide", Report{Scenarios: []record.Scenario{{Name: "a", Status: record.Fail}, {Name: "b", Status: record.Error, Error: "x"}}}, Error, 2},
+		{"run error beats passes", Report{Error: "boot timeout", Scenarios: []record.Scenario{{Name: "a", Status: record.Pass}}}, Error, 2},
+		{"nothing ran", Report{}, Error, 2},
+	} {
+		tc.r.Decide()
+		if tc.r.Verdict != tc.want || ExitCode(tc.r.Verdict) != tc.code {
+			t.Errorf("%s: verdict %s (%d), want %s (%d)", tc.name, tc.r.Verdict, ExitCode(tc.r.Verdict), tc.want, tc.code)
+		}
+	}
+}
+
+func TestSplatFailsRun(t *testing.T) {
+	r := Report{Scenarios: []record.Scenario{{Name: "a", Status: record.Pass}}}
+	r.AddSplat("WARNING: CPU: 1 PID: 57 at drivers/vhost/vhost.c:1903", "quote")
+	r.Decide()
+	if r.Verdict != Fail || r.Scenarios[1].Name != KernelHealth || r.Scenarios[1].Findings[0].Kind != oracle.Splat {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestJSONAndText(t *testing.T) {
+	r := Report{Arch: "x86_64", Patches: []string{"rfc-v2"}, Kernel: Kernel{Source: "debian", Version: "6.1.192"},
+		Scenarios:  []record.Scenario{{Name: "carry", Status: record.Fail, Findings: []oracle.Finding{{Kind: oracle.Carry, Detail: "carry: page 291 logged 3 times, bit set, page 292 set too"}}}},
+		ConsoleLog: "/tmp/c.log", QEMUCmdline: "qemu-system-x86_64 -M q35"}
+	r.Decide()
+	b, _ := json.Marshal(r)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	for _, k := range []string{"arch", "kernel", "patches", "verdict", "scenarios", "timings", "emulation_note"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, b)
+		}
+	}
+	sc := m["scenarios"].([]any)[0].(map[string]any)
+	f := sc["findings"].([]any)[0].(map[string]any)
+	if sc["status"] != "fail" || f["kind"] != "carry" || f["detail"] == "" {
+		t.Errorf("scenario JSON: %v", sc)
+	}
+	var out bytes.Buffer
+	r.WriteText(&out)
+	for _, s := range []string{"carry  ", "fail", "verdict: FAIL", "console log: /tmp/c.log", "reproduce: qemu-system-x86_64"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("text lacks %q:\n%s", s, out.String())
+		}
+	}
+}

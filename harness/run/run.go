@@ -1,0 +1,260 @@
+// Package run does one dirtygate run: kernel, agent, initramfs, VM,
+// records, verdict. Anything that stops it from deciding becomes an
+// "error" verdict with the cause and the paths needed to reproduce it;
+// nothing that could not decide is ever reported as a pass.
+package run
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"dirtygate/arches"
+	"dirtygate/guest/oracle"
+	"dirtygate/guest/record"
+	"dirtygate/harness/agentbuild"
+	"dirtygate/harness/console"
+	"dirtygate/harness/initramfs"
+	"dirtygate/harness/kbuild"
+	"dirtygate/harness/qemu"
+	"dirtygate/harness/report"
+	"dirtygate/kernels"
+)
+
+// Options of one run.
+type Options struct {
+	Arch      *arches.Arch
+	Patches   []string // --patch arguments, in order
+	KernelSrc string   // "" = Debian's linux-source-6.1
+	CacheDir  string
+	OutDir    string // "" = a new directory under CacheDir/runs
+	Accel     string // auto, kvm or tcg
+	Jobs      int
+	Only      []string // scenarios; empty = all
+	Progress  io.Writer
+}
+
+// Run performs the run; the report is never nil.
+func Run(ctx context.Context, o Options) *report.Report {
+	start := time.Now()
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	r := &report.Report{Arch: o.Arch.Name, Patches: []string{},
+		EmulationNote: report.EmulationNote(o.Arch.Name, o.Arch.AliasingCaches)}
+	defer func() {
+		r.Timings.Total = time.Since(start).Seconds()
+		r.Decide()
+		if o.OutDir != "" {
+			if err := r.WriteJSON(filepath.Join(o.OutDir, "report.json")); err != nil {
+				fmt.Fprintf(o.Progress, "writing report: %v\n", err)
+			}
+		}
+	}()
+	fail := func(format string, a ...any) *report.Report {
+		r.Error = fmt.Sprintf(format, a...)
+		return r
+	}
+
+	// Source and patches.
+	var src kernels.Source
+	var err error
+	if o.KernelSrc != "" {
+		src, err = kernels.TreeSource(o.KernelSrc)
+	} else {
+		src, err = kernels.DebianSource(ctx, o.CacheDir, o.Progress)
+	}
+	if err != nil {
+		return fail("kernel source: %v", err)
+	}
+	r.Kernel.Source, r.Kernel.Version = src.ID, src.Version
+	var patches []kernels.Patch
+	for _, a := range o.Patches {
+		ps, err := kernels.ResolvePatch(a)
+		if err != nil {
+			return fail("%v", err)
+		}
+		patches = append(patches, ps...)
+	}
+	for _, p := range patches {
+		r.Patches = append(r.Patches, p.Name)
+	}
+	if o.OutDir == "" {
+		o.OutDir = filepath.Join(o.CacheDir, "runs", fmt.Sprintf("%s-%s-%s", o.Arch.Name, label(r.Patches), time.Now().Format("20060102-150405.000")))
+	}
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return fail("output directory: %v", err)
+	}
+	if err := qemu.Check(o.Arch); err != nil {
+		return fail("%v", err)
+	}
+
+	// Kernel.
+	k, err := kbuild.Build(ctx, kbuild.Request{Arch: o.Arch, Source: src, Patches: patches,
+		CacheDir: o.CacheDir, Jobs: o.Jobs, Progress: o.Progress})
+	if err != nil {
+		return fail("kernel build: %v", err)
+	}
+	r.Kernel.ConfigHash, r.Kernel.Config, r.Kernel.Patchfile, r.Kernel.Cached = k.ConfigHash, k.Config, k.Patchfile, k.Cached
+	if !k.Cached {
+		r.Timings.Build = k.BuildTime.Seconds()
+	}
+
+	// Agent and initramfs.
+	agent, err := agentbuild.Build(ctx, o.Arch, o.OutDir)
+	if err != nil {
+		return fail("%v", err)
+	}
+	init, err := os.ReadFile(agent)
+	if err != nil {
+		return fail("%v", err)
+	}
+	initrd := filepath.Join(o.OutDir, "initramfs.cpio.gz")
+	if err := initramfs.Write(initrd, init); err != nil {
+		return fail("%v", err)
+	}
+
+	// VM.
+	accel, why := o.Accel, "tcg: requested"
+	switch o.Accel {
+	case "", "auto":
+		ok, w := qemu.ProbeKVM(ctx, o.Arch, k.Image, initrd, runtime.GOARCH)
+		accel, why = map[bool]string{true: "kvm", false: "tcg"}[ok], w
+	case "kvm":
+		why = "kvm: requested"
+	}
+	r.Accel = why
+	var args []string
+	if len(o.Only) > 0 {
+		args = append(args, "dirtygate.only="+strings.Join(o.Only, ","))
+	}
+	cfg := qemu.Config{Arch: o.Arch, Kernel: k.Image, Initrd: initrd, Append: args, Accel: accel,
+		Timeout: o.Arch.BootTimeout, ConsoleLog: filepath.Join(o.OutDir, "console.log"),
+		Watch: &progressLines{w: o.Progress, prefix: "[" + o.Arch.Name + " " + label(r.Patches) + "] "}}
+	r.ConsoleLog = cfg.ConsoleLog
+	r.QEMUCmdline = qemu.Quote(qemu.Command(cfg))
+	os.WriteFile(filepath.Join(o.OutDir, "qemu-cmdline.sh"), []byte("#!/bin/sh\n"+r.QEMUCmdline+"\n"), 0o755)
+	fmt.Fprintf(o.Progress, "[%s %s] booting under %s\n", o.Arch.Name, label(r.Patches), accel)
+	res, err := qemu.Run(ctx, cfg)
+	if err != nil {
+		return fail("%v", err)
+	}
+	judge(r, res, cfg)
+	return r
+}
+
+// judge fills the report from what the VM printed.
+func judge(r *report.Report, res *qemu.Result, cfg qemu.Config) {
+	for _, s := range console.Scan(res.Console) {
+		r.AddSplat(s.Title, s.Quote)
+	}
+	st, perr := record.Parse(res.Console)
+	if st != nil {
+		r.Problems = st.Problems
+		for _, rec := range st.Records {
+			switch rec.Type {
+			case record.TypeHello:
+				var h record.Hello
+				if rec.Into(&h) == nil {
+					r.Agent = &h
+				}
+			case record.TypeScenario:
+				var s record.Scenario
+				if err := rec.Into(&s); err != nil {
+					r.Error = err.Error()
+					continue
+				}
+				if msg := crossCheck(s); msg != "" && r.Error == "" {
+					r.Error = msg
+				}
+				r.Scenarios = append(r.Scenarios, s)
+			}
+		}
+	}
+	agent := 0.0
+	if st != nil && st.Final != nil {
+		agent = float64(st.Final.Millis) / 1000
+	}
+	r.Timings.Agent = agent
+	r.Timings.Boot = max(0, res.Duration.Seconds()-agent)
+	switch {
+	case res.TimedOut:
+		r.Error = fmt.Sprintf("the VM did not end within %v (boot hang or agent hang); see the console log", cfg.Timeout)
+	case perr != nil && len(console.Scan(res.Console)) > 0:
+		r.Error = fmt.Sprintf("the kernel crashed before the agent finished (%v)", perr)
+	case perr != nil:
+		r.Error = fmt.Sprintf("the agent's results are incomplete: %v", perr)
+	case r.Agent == nil:
+		r.Error = "no hello record from the agent"
+	}
+	if r.Error != "" && res.Exit != nil {
+		r.Error += fmt.Sprintf(" (QEMU: %v)", res.Exit)
+	}
+}
+
+// crossCheck re-runs the oracle on the scenario's evidence on the host: a
+// guest whose oracle disagrees with the host's cannot be trusted.
+func crossCheck(s record.Scenario) string {
+	if s.Evidence == nil {
+		return ""
+	}
+	l, e, err := s.Evidence.Oracle()
+	if err != nil {
+		return fmt.Sprintf("scenario %s: unreadable evidence: %v", s.Name, err)
+	}
+	host := map[oracle.Kind]int{}
+	for _, f := range oracle.Check(l, e) {
+		host[f.Kind]++
+	}
+	guest := map[oracle.Kind]int{}
+	for _, f := range s.Findings {
+		if f.Kind != oracle.ABI && f.Kind != oracle.EventFD && f.Kind != oracle.Control {
+			guest[f.Kind]++
+		}
+	}
+	if fmt.Sprint(host) != fmt.Sprint(guest) {
+		return fmt.Sprintf("scenario %s: the host's oracle (%v) disagrees with the guest's (%v)", s.Name, host, guest)
+	}
+	return ""
+}
+
+func label(patches []string) string {
+	if len(patches) == 0 {
+		return "baseline"
+	}
+	return strings.Join(patches, "+")
+}
+
+// progressLines forwards the agent's own progress lines from the console.
+type progressLines struct {
+	w      io.Writer
+	prefix string
+	mu     sync.Mutex
+	buf    []byte
+}
+
+func (p *progressLines) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	last := strings.LastIndexByte(string(p.buf), '\n')
+	if last < 0 {
+		return len(b), nil
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(p.buf[:last])))
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(l, "dirtygate: scenario ") && !strings.HasSuffix(l, "running") {
+			fmt.Fprintf(p.w, "%s%s\n", p.prefix, strings.TrimPrefix(l, "dirtygate: "))
+		}
+	}
+	p.buf = append([]byte(nil), p.buf[last+1:]...)
+	return len(b), nil
+}

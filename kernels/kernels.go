@@ -1,0 +1,28 @@
+// Package kernels says where kernel source comes from and which patches go
+// on it: Debian's linux-source-6.1 by default or any tree, the built-in
+// patch series, and the common Kconfig fragment. Building is harness/kbuild.
+package kernels
+
+import (
+	"embed"
+	"strings"
+)
+
+//go:embed config/common.config
+var commonConfig string
+
+// CommonFragment is the Kconfig fragment every arch gets.
+func CommonFragment() string { return commonConfig }
+
+//go:embed patches/*.patch
+var builtin embed.FS
+
+// Builtin lists the built-in patch names.
+func Builtin() []string {
+	ents, _ := builtin.ReadDir("patches")
+	var n []string
+	for _, e := range ents {
+		n = append(n, strings.TrimSuffix(e.Name(), ".patch"))
+	}
+	return n
+}

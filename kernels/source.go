@@ -1,0 +1,181 @@
+package kernels
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Source is a kernel source tree and a stable identity for caching.
+type Source struct {
+	Dir     string
+	ID      string // "debian:linux-source-6.1:<package version>" or "tree:<path>:<state>"
+	Version string // VERSION.PATCHLEVEL.SUBLEVEL+EXTRAVERSION
+}
+
+const (
+	debianPackage = "linux-source-6.1"
+	debianTarball = "/usr/src/linux-source-6.1.tar.xz"
+)
+
+// DebianSource returns Debian's linux-source-6.1, installing the package
+// if needed and unpacking it once under cacheDir/src.
+func DebianSource(ctx context.Context, cacheDir string, log io.Writer) (Source, error) {
+	if _, err := os.Stat(debianTarball); err != nil {
+		if err := aptInstall(ctx, log, debianPackage); err != nil {
+			return Source{}, err
+		}
+	}
+	ver, err := exec.CommandContext(ctx, "dpkg-query", "-W", "-f=${Version}", debianPackage).Output()
+	if err != nil {
+		return Source{}, fmt.Errorf("dpkg-query %s: %w", debianPackage, err)
+	}
+	id := "debian:" + debianPackage + ":" + strings.TrimSpace(string(ver))
+	dir := filepath.Join(cacheDir, "src", debianPackage+"_"+safe(strings.TrimSpace(string(ver))))
+	if _, err := os.Stat(filepath.Join(dir, "linux-source-6.1", "Makefile")); err != nil {
+		fmt.Fprintf(log, "unpacking %s into %s\n", debianTarball, dir)
+		// Unpack beside the destination and rename: an interrupted unpack
+		// never looks complete.
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return Source{}, err
+		}
+		tmp, err := os.MkdirTemp(filepath.Dir(dir), ".unpack-")
+		if err != nil {
+			return Source{}, err
+		}
+		defer os.RemoveAll(tmp)
+		cmd := exec.CommandContext(ctx, "tar", "-xf", debianTarball, "-C", tmp)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return Source{}, fmt.Errorf("unpacking %s: %v\n%s", debianTarball, err, out)
+		}
+		os.RemoveAll(dir)
+		if err := os.Rename(tmp, dir); err != nil {
+			return Source{}, err
+		}
+	}
+	tree := filepath.Join(dir, "linux-source-6.1")
+	v, err := makefileVersion(tree)
+	if err != nil {
+		return Source{}, err
+	}
+	return Source{Dir: tree, ID: id, Version: v}, nil
+}
+
+func aptInstall(ctx context.Context, log io.Writer, pkg string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%s is not installed and installing needs root: run `sudo apt-get install %s`", pkg, pkg)
+	}
+	fmt.Fprintf(log, "installing %s with apt-get\n", pkg)
+	run := func(args ...string) error {
+		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("apt-get %s: %v\n%s", strings.Join(args, " "), err, tail(out, 20))
+		}
+		return nil
+	}
+	if err := run("install", "-y", "-q", pkg); err != nil {
+		// Stale package lists are the common cause on a fresh machine.
+		if uerr := run("update", "-q"); uerr != nil {
+			return uerr
+		}
+		return run("install", "-y", "-q", pkg)
+	}
+	return nil
+}
+
+// TreeSource uses a kernel tree the user points at. Its identity covers
+// the git commit and any uncommitted change, so a cache entry never
+// outlives an edit; outside git it hashes the files the build depends on
+// most (Makefile, drivers/vhost, the vhost uapi headers) and says so.
+func TreeSource(dir string) (Source, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Source{}, err
+	}
+	for _, f := range []string{"Makefile", "drivers/vhost/vhost.c", "scripts/kconfig/merge_config.sh"} {
+		if _, err := os.Stat(filepath.Join(abs, f)); err != nil {
+			return Source{}, fmt.Errorf("%s does not look like a kernel tree: no %s", abs, f)
+		}
+	}
+	v, err := makefileVersion(abs)
+	if err != nil {
+		return Source{}, err
+	}
+	state, err := treeState(abs)
+	if err != nil {
+		return Source{}, err
+	}
+	return Source{Dir: abs, ID: "tree:" + abs + ":" + state, Version: v}, nil
+}
+
+func treeState(dir string) (string, error) {
+	if head, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output(); err == nil {
+		diff, err := exec.Command("git", "-C", dir, "diff", "HEAD").Output()
+		if err != nil {
+			return "", fmt.Errorf("git diff in %s: %w", dir, err)
+		}
+		untracked, _ := exec.Command("git", "-C", dir, "status", "--porcelain").Output()
+		h := sha256.Sum256(append(diff, untracked...))
+		return "git-" + strings.TrimSpace(string(head)) + "-" + hex.EncodeToString(h[:6]), nil
+	}
+	h := sha256.New()
+	for _, g := range []string{"Makefile", "drivers/vhost/*", "include/uapi/linux/vhost*.h", "arch/*/include/asm/futex.h"} {
+		files, _ := filepath.Glob(filepath.Join(dir, g))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			fmt.Fprintf(h, "%s %d\n", f, len(b))
+			h.Write(b)
+		}
+	}
+	return "files-" + hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+// makefileVersion reads VERSION, PATCHLEVEL, SUBLEVEL and EXTRAVERSION.
+func makefileVersion(dir string) (string, error) {
+	f, err := os.Open(filepath.Join(dir, "Makefile"))
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	v := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for i := 0; sc.Scan() && i < 20; i++ {
+		k, val, ok := strings.Cut(sc.Text(), "=")
+		if ok {
+			v[strings.TrimSpace(k)] = strings.TrimSpace(val)
+		}
+	}
+	if v["VERSION"] == "" {
+		return "", fmt.Errorf("%s/Makefile has no VERSION", dir)
+	}
+	return fmt.Sprintf("%s.%s.%s%s", v["VERSION"], v["PATCHLEVEL"], v["SUBLEVEL"], v["EXTRAVERSION"]), nil
+}
+
+func safe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == ' ' || r == ':' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+func tail(b []byte, n int) string {
+	l := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
