@@ -11,6 +11,7 @@ package scenario
 
 import (
 	"fmt"
+	"maps"
 	"runtime/debug"
 	"sort"
 	"time"
@@ -98,10 +99,7 @@ func runControl(o outcome) string {
 	l := o.log
 	l.After = append([]byte(nil), o.log.After...)
 	l.Before = append([]byte(nil), o.log.Before...)
-	e := oracle.Expect{Written: copyMap(o.expect.Written), Allowed: copyMap(o.expect.Allowed), Required: map[uint64]bool{}}
-	for k, v := range o.expect.Required {
-		e.Required[k] = v
-	}
+	e := oracle.Expect{Written: maps.Clone(o.expect.Written), Allowed: maps.Clone(o.expect.Allowed), Required: maps.Clone(o.expect.Required)}
 	var extra []oracle.Finding
 	c.mutate(&l, &e, &extra)
 	got := append(extra, oracle.Check(l, e)...)
@@ -117,14 +115,6 @@ func runControl(o outcome) string {
 		kinds = append(kinds, string(f.Kind))
 	}
 	return fmt.Sprintf("!%s gave %v, want one of %v", c.what, kinds, c.want)
-}
-
-func copyMap(m map[uint64]int) map[uint64]int {
-	c := make(map[uint64]int, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // sortedPages lists the keys of m in order.
@@ -169,8 +159,7 @@ func addInsteadOfOr() control {
 	return control{
 		what: "replaying the log calls as adds on u32 words",
 		mutate: func(l *oracle.Log, e *oracle.Expect, _ *[]oracle.Finding) {
-			counts := copyMap(e.Written)
-			l.After = oracle.SimulateAdd(l.Before, l.Layout, l.FirstBit, counts)
+			l.After = oracle.SimulateAdd(l.Before, l.Layout, l.FirstBit, e.Written)
 		},
 		want: []oracle.Kind{oracle.Carry},
 	}

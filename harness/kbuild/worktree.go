@@ -222,7 +222,11 @@ func (w *workTree) configure(ctx context.Context) error {
 		return err
 	}
 	cfg := filepath.Join(w.out(), ".config")
-	if _, err := os.Stat(cfg); err != nil {
+	// The marker is written after the merge: a .config left by an
+	// interrupted merge is regenerated, never trusted.
+	merged := filepath.Join(w.dir, "config.merged")
+	if _, err := os.Stat(merged); err != nil {
+		os.Remove(cfg)
 		fmt.Fprintf(w.req.Progress, "[%s] configuring: tinyconfig + fragments\n", w.req.label())
 		os.MkdirAll(w.out(), 0o755)
 		if err := w.run(ctx, log, "make", w.makeArgs("tinyconfig")...); err != nil {
@@ -232,9 +236,12 @@ func (w *workTree) configure(ctx context.Context) error {
 			os.Remove(cfg)
 			return &Error{Stage: "config", Msg: "merge_config.sh failed", Log: logPath}
 		}
+		if err := os.WriteFile(merged, nil, 0o644); err != nil {
+			return err
+		}
 	}
 	if err := w.run(ctx, log, "make", w.makeArgs("olddefconfig")...); err != nil {
-		os.Remove(cfg)
+		os.Remove(merged)
 		return &Error{Stage: "config", Msg: "make olddefconfig failed", Log: logPath}
 	}
 	got, err := os.ReadFile(cfg)
@@ -242,7 +249,7 @@ func (w *workTree) configure(ctx context.Context) error {
 		return err
 	}
 	if dropped := VerifyConfig(w.req.Fragment(), string(got)); len(dropped) > 0 {
-		os.Remove(cfg) // never keep a config that is not what was asked
+		os.Remove(merged) // never keep a config that is not what was asked
 		return &Error{Stage: "config", Log: cfg, Msg: fmt.Sprintf(
 			"olddefconfig dropped %d requested option(s), probably a missing dependency (see `depends on` in Kconfig, or make menuconfig): %s",
 			len(dropped), strings.Join(dropped, "; "))}

@@ -6,7 +6,6 @@ package qemu
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,7 +32,8 @@ type Config struct {
 
 // Result is what came out of the VM.
 type Result struct {
-	Console  []byte
+	Console  []byte // the guest's serial console
+	Stderr   []byte // QEMU's own messages, kept apart from the guest's
 	Cmdline  []string
 	Exit     error // QEMU's exit status; nil when it exited 0
 	TimedOut bool
@@ -127,10 +127,11 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if c.Watch != nil {
 		outs = append(outs, c.Watch)
 	}
+	var stderr bytes.Buffer
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin = nil
 	cmd.Stdout = io.MultiWriter(outs...)
-	cmd.Stderr = cmd.Stdout
+	cmd.Stderr = &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -154,29 +155,39 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	res.Duration = time.Since(start)
 	res.Console = console.Bytes()
+	res.Stderr = stderr.Bytes()
 	return res, nil
 }
 
-// firstOutput is an io.Writer that closes a channel on the first byte.
-type firstOutput struct {
+// marker is an io.Writer that closes a channel when a string has passed
+// through it.
+type marker struct {
+	want string
 	ch   chan struct{}
 	seen bool
+	tail []byte
 }
 
-func (f *firstOutput) Write(p []byte) (int, error) {
-	if len(p) > 0 && !f.seen {
-		f.seen = true
-		close(f.ch)
+func (m *marker) Write(p []byte) (int, error) {
+	if m.seen {
+		return len(p), nil
+	}
+	m.tail = append(m.tail, p...)
+	if bytes.Contains(m.tail, []byte(m.want)) {
+		m.seen = true
+		close(m.ch)
+	}
+	if len(m.tail) > 4096 {
+		m.tail = m.tail[len(m.tail)-len(m.want):]
 	}
 	return len(p), nil
 }
 
-var errNoKVM = errors.New("no usable KVM")
-
 // ProbeKVM decides whether KVM can run this guest here: only when the
 // host matches and /dev/kvm opens, and then only if a real boot of the
-// kernel under KVM prints something within a few seconds (on some hosts
-// /dev/kvm exists but a KVM guest hangs). It never waits longer than that.
+// kernel under KVM reaches the agent (its first record on the console)
+// within a few seconds: on some hosts /dev/kvm exists but a KVM guest
+// hangs. It never waits longer than that.
 func ProbeKVM(ctx context.Context, a *arches.Arch, kernel, initrd string, hostGOARCH string) (bool, string) {
 	if a.KVMHost == "" || a.KVMHost != hostGOARCH {
 		return false, fmt.Sprintf("tcg: KVM cannot run %s guests on a %s host", a.Name, hostGOARCH)
@@ -186,8 +197,8 @@ func ProbeKVM(ctx context.Context, a *arches.Arch, kernel, initrd string, hostGO
 		return false, "tcg: /dev/kvm not usable: " + err.Error()
 	}
 	f.Close()
-	const probe = 5 * time.Second
-	first := &firstOutput{ch: make(chan struct{})}
+	const probe = 8 * time.Second
+	first := &marker{want: "DGR1 0 ", ch: make(chan struct{})}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type out struct {
@@ -204,14 +215,14 @@ func ProbeKVM(ctx context.Context, a *arches.Arch, kernel, initrd string, hostGO
 	case <-first.ch:
 		cancel()
 		<-resc
-		return true, "kvm: a probe boot under KVM printed to the console"
+		return true, "kvm: a probe boot under KVM reached the agent"
 	case o := <-resc:
 		if o.err != nil {
 			return false, "tcg: KVM probe could not start QEMU: " + o.err.Error()
 		}
 		if o.r.TimedOut {
-			return false, fmt.Sprintf("tcg: a KVM guest printed nothing within %v (KVM present but hangs)", probe)
+			return false, fmt.Sprintf("tcg: a KVM guest did not reach the agent within %v (/dev/kvm present but guests hang)", probe)
 		}
-		return false, fmt.Sprintf("tcg: KVM probe exited without output: %v", o.r.Exit)
+		return false, fmt.Sprintf("tcg: the KVM probe ended without reaching the agent: %v %s", o.r.Exit, bytes.TrimSpace(o.r.Stderr))
 	}
 }

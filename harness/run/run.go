@@ -6,12 +6,12 @@ package run
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -125,8 +125,7 @@ func Run(ctx context.Context, o Options) *report.Report {
 	accel, why := o.Accel, "tcg: requested"
 	switch o.Accel {
 	case "", "auto":
-		ok, w := qemu.ProbeKVM(ctx, o.Arch, k.Image, initrd, runtime.GOARCH)
-		accel, why = map[bool]string{true: "kvm", false: "tcg"}[ok], w
+		accel, why = chooseAccel(ctx, o.Arch, o.CacheDir, k.Image, initrd)
 	case "kvm":
 		why = "kvm: requested"
 	}
@@ -196,6 +195,9 @@ func judge(r *report.Report, res *qemu.Result, cfg qemu.Config) {
 	}
 	if r.Error != "" && res.Exit != nil {
 		r.Error += fmt.Sprintf(" (QEMU: %v)", res.Exit)
+	}
+	if r.Error != "" && len(bytes.TrimSpace(res.Stderr)) > 0 {
+		r.Error += "; QEMU said: " + string(bytes.TrimSpace(res.Stderr))
 	}
 }
 

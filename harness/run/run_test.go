@@ -1,0 +1,83 @@
+package run
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"dirtygate/guest/record"
+	"dirtygate/harness/qemu"
+	"dirtygate/harness/report"
+)
+
+func captured(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func judged(res *qemu.Result) *report.Report {
+	r := &report.Report{}
+	judge(r, res, qemu.Config{Timeout: 120 * time.Second})
+	r.Decide()
+	return r
+}
+
+func TestJudgeCapturedRuns(t *testing.T) {
+	base := captured(t, "../../guest/record/testdata/console-x86_64-baseline.txt")
+	if r := judged(&qemu.Result{Console: base}); r.Verdict != report.Pass || len(r.Scenarios) != 14 || r.Agent == nil {
+		t.Fatalf("baseline: %s %q, %d scenarios", r.Verdict, r.Error, len(r.Scenarios))
+	}
+	rfc := captured(t, "../../guest/record/testdata/console-x86_64-rfc-v2.txt")
+	if r := judged(&qemu.Result{Console: rfc}); r.Verdict != report.Fail {
+		t.Fatalf("rfc-v2: %s %q", r.Verdict, r.Error)
+	}
+}
+
+func TestJudgeCouldNotDecide(t *testing.T) {
+	base := captured(t, "../../guest/record/testdata/console-x86_64-baseline.txt")
+	cut := base[:bytes.Index(base, []byte("DGR1 9 "))]
+	for name, tc := range map[string]struct {
+		res  *qemu.Result
+		want string
+	}{
+		"lost output": {&qemu.Result{Console: cut}, "incomplete"},
+		"timeout":     {&qemu.Result{Console: cut, TimedOut: true}, "did not end within"},
+		"panic":       {&qemu.Result{Console: captured(t, "../console/testdata/panic-x86_64.txt")}, "kernel crashed"},
+		"nothing":     {&qemu.Result{Stderr: []byte("qemu: could not load kernel")}, "QEMU said: qemu: could not load kernel"},
+	} {
+		r := judged(tc.res)
+		if r.Verdict != report.Error || !strings.Contains(r.Error, tc.want) {
+			t.Errorf("%s: verdict %s, error %q, want error with %q", name, r.Verdict, r.Error, tc.want)
+		}
+	}
+}
+
+// A guest whose findings do not match its own evidence is not believed.
+func TestCrossCheckCatchesATamperedResult(t *testing.T) {
+	rfc := captured(t, "../../guest/record/testdata/console-x86_64-rfc-v2.txt")
+	st, err := record.Parse(rfc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range st.Records {
+		var s record.Scenario
+		if rec.Type != record.TypeScenario || rec.Into(&s) != nil || s.Name != "carry" {
+			continue
+		}
+		if msg := crossCheck(s); msg != "" {
+			t.Fatalf("honest record rejected: %s", msg)
+		}
+		s.Findings, s.Status = nil, record.Pass
+		if msg := crossCheck(s); !strings.Contains(msg, "disagrees") {
+			t.Fatalf("tampered record accepted: %q", msg)
+		}
+		return
+	}
+	t.Fatal("no carry scenario in the captured console")
+}
