@@ -225,7 +225,7 @@ func (c *checker) carries() []Finding {
 		}
 		cause := "log operation adds instead of setting bits (a FUTEX_OP_ADD-style read-modify-write)"
 		if addExplains {
-			cause += "; replaying every log call as an add on u32 words reproduces the log exactly"
+			cause += "; replaying every log call as an add on u32 words reproduces every word whose log counts are known"
 		}
 		out = append(out, Finding{
 			Kind:   Carry,

@@ -126,11 +126,13 @@ func firstLine(s string) string {
 
 // Name is how the run is called in output: arch and patches.
 func (r *Report) Name() string {
-	p := "baseline"
-	if len(r.Patches) > 0 {
-		p = strings.Join(r.Patches, "+")
+	switch {
+	case r.Patches == nil: // a console judged after the fact
+		return r.Arch + " (patches unknown)"
+	case len(r.Patches) == 0:
+		return r.Arch + " baseline"
 	}
-	return r.Arch + " " + p
+	return r.Arch + " " + strings.Join(r.Patches, "+")
 }
 
 // WriteText renders the table, the findings, and what is needed to

@@ -95,7 +95,7 @@ func TestEndToEndX86(t *testing.T) {
 
 	// A patch that does not apply names its hunk and decides nothing.
 	bad := filepath.Join(out, "bad.patch")
-	os.WriteFile(bad, []byte("--- a/drivers/vhost/vhost.c\n+++ b/drivers/vhost/vhost.c\n@@ -1,3 +1,3 @@\n-no such line one\n-no such line two\n+x\n no such line three\n"), 0o644)
+	os.WriteFile(bad, []byte("--- a/drivers/vhost/vhost.c\n+++ b/drivers/vhost/vhost.c\n@@ -1,3 +1,3 @@\n-no such line one\n-no such line two\n+x\n+y\n no such line three\n"), 0o644)
 	code, br, _ := dg("--patch", bad)
 	if code != 2 || br.Verdict != report.Error || !strings.Contains(br.Error, "hunk #1 of drivers/vhost/vhost.c") {
 		t.Fatalf("bad patch: exit %d, verdict %s, error %q", code, br.Verdict, br.Error)

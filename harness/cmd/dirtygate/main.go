@@ -193,7 +193,7 @@ func cmdParse(args []string) int {
 		return 2
 	}
 	st, err := record.Parse(b)
-	r := &report.Report{Arch: "unknown", ConsoleLog: args[0]}
+	r := &report.Report{Arch: "unknown", ConsoleLog: args[0], Kernel: report.Kernel{Source: "console log " + args[0]}}
 	if st != nil {
 		for _, rec := range st.Records {
 			switch rec.Type {
