@@ -40,13 +40,8 @@ func rxSpread(name string) outcome {
 		p := firstBufPage + uint64(3*i)
 		bufs = append(bufs, one(pageOff(p, (i*128)%2048), 2048))
 	}
-	r, _, o := rx(Config{Name: name}, bufs, frames(32, frameLen), false)
-	if r == nil {
-		return o
-	}
-	defer r.Close()
-	o.control = clearBit(sortedPages(o.expect.Written)[7])
-	return o
+	return rx(traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(32, frameLen)},
+		func(_ *Rig, _ []virtq.Used, o *outcome) { o.control = clearBit(sortedPages(o.expect.Written)[7]) })
 }
 
 func pageCross(name string) outcome {
@@ -59,13 +54,10 @@ func pageCross(name string) outcome {
 		p := firstBufPage + 40 + uint64(3*i)
 		bufs = append(bufs, []Seg{{pageOff(p, 4096-256), 256}, {pageOff(p+2, 0), 2048}})
 	}
-	r, _, o := rx(Config{Name: name}, bufs, frames(24, frameLen), false)
-	if r == nil {
-		return o
-	}
-	defer r.Close()
-	o.control = clearBit(firstBufPage + 1) // the second page of the first crossing buffer
-	return o
+	return rx(traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(24, frameLen)},
+		func(_ *Rig, _ []virtq.Used, o *outcome) {
+			o.control = clearBit(firstBufPage + 1) // the second page of the first crossing buffer
+		})
 }
 
 func lastByte(name string) outcome {
@@ -78,18 +70,15 @@ func lastByte(name string) outcome {
 		one(pageOff(b, 4096-written), written),
 		one(pageOff(c, 2000), 4096),
 	}
-	r, _, o := rx(Config{Name: name}, bufs, frames(3, frameLen), false)
-	if r == nil {
-		return o
-	}
-	defer r.Close()
-	for _, p := range []uint64{a, a + 2, b, c} {
-		if o.expect.Written[p] == 0 {
-			o.err = fmt.Errorf("page %d not in the used ring's chains: vhost did not fill the buffers as laid out", p)
-		}
-	}
-	o.control = setBit(b + 1)
-	return o
+	return rx(traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(3, frameLen)},
+		func(_ *Rig, _ []virtq.Used, o *outcome) {
+			for _, p := range []uint64{a, a + 2, b, c} {
+				if o.expect.Written[p] == 0 {
+					o.err = fmt.Errorf("page %d not in the used ring's chains: vhost did not fill the buffers as laid out", p)
+				}
+			}
+			o.control = setBit(b + 1)
+		})
 }
 
 func jumbo(name string) outcome {
@@ -97,65 +86,40 @@ func jumbo(name string) outcome {
 	for i := 0; i < 4; i++ {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(5*i), 100), 16384))
 	}
-	r, _, o := rx(Config{Name: name, MTU: 9000}, bufs, frames(4, 9014), false)
-	if r == nil {
-		return o
-	}
-	defer r.Close()
-	if n := len(o.expect.Written); n != 12 {
-		o.err = fmt.Errorf("4 jumbo frames should span 12 pages, the used ring says %d", n)
-	}
-	o.control = clearBit(firstBufPage + 1)
-	return o
+	return rx(traffic{cfg: Config{Name: name, MTU: 9000}, bufs: bufs, frames: frames(4, 9014)},
+		func(_ *Rig, _ []virtq.Used, o *outcome) {
+			if n := len(o.expect.Written); n != 12 {
+				o.err = fmt.Errorf("4 jumbo frames should span 12 pages, the used ring says %d", n)
+			}
+			o.control = clearBit(firstBufPage + 1)
+		})
 }
 
+// mergeable sends 6 frames of 3000 bytes into 1024-byte buffers: each
+// needs 3 (3012 bytes with the header), so vhost merges each frame over 3
+// buffers on 3 pages.
 func mergeable(name string) outcome {
 	var bufs [][]Seg
 	for i := 0; i < 24; i++ {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 1000), 1024))
 	}
-	// 6 frames of 3000 bytes: each needs 3 buffers of 1024 (3012 bytes with
-	// the header), so vhost merges each frame over 3 buffers on 3 pages.
-	r, err := NewRig(Config{Name: name, Mergeable: true, MTU: 9000})
-	if err != nil {
-		return outcome{err: err}
-	}
-	defer r.Close()
-	if _, err := r.Post(bufs...); err != nil {
-		return outcome{err: err}
-	}
-	if err := r.Send(frames(6, 3000)...); err != nil {
-		return outcome{err: err}
-	}
-	used, err := r.WaitUsed(18)
-	if err == nil {
-		err = r.Stop()
-	}
-	if err != nil {
-		return outcome{err: err}
-	}
-	for i := 0; i < len(used); i += 3 {
-		chain, err := r.RX.Chain(uint16(used[i].ID))
-		if err != nil {
-			return outcome{err: err}
+	t := traffic{cfg: Config{Name: name, Mergeable: true, MTU: 9000}, bufs: bufs, frames: frames(6, 3000), perFrame: 3}
+	return rx(t, func(r *Rig, used []virtq.Used, o *outcome) {
+		for i := 0; i < len(used); i += 3 {
+			chain, err := r.RX.Chain(uint16(used[i].ID))
+			if err != nil {
+				o.err = err
+				return
+			}
+			off, _ := r.Mem.Offset(chain[0].Addr)
+			if nb := le16(r.Mem.Buf[off+10:]); nb != 3 {
+				o.err = fmt.Errorf("frame %d: num_buffers = %d, want 3: the frames were not merged", i/3, nb)
+				return
+			}
 		}
-		off, _ := r.Mem.Offset(chain[0].Addr)
-		if nb := le16(r.Mem.Buf[off+10:]); nb != 3 {
-			return outcome{err: fmt.Errorf("frame %d: num_buffers = %d, want 3: the frames were not merged", i/3, nb)}
-		}
-	}
-	w, err := r.Written(used)
-	if err != nil {
-		return outcome{err: err}
-	}
-	last, _ := r.RX.Chain(uint16(used[len(used)-1].ID))
-	return outcome{
-		log:     r.Log(),
-		expect:  oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}},
-		packets: 6,
-		notes:   []string{fmt.Sprintf("6 frames merged over %d buffers on %d pages", len(used), len(w))},
-		control: clearBit(last[0].Addr >> pageShift),
-	}
+		last, _ := r.RX.Chain(uint16(used[len(used)-1].ID))
+		o.control = clearBit(last[0].Addr >> pageShift)
+	})
 }
 
 func le16(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
@@ -166,67 +130,34 @@ func usedRing(name string) outcome {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 512), 2048))
 	}
 	cfg := Config{Name: name, LogUsed: true, UsedOff: 3*4096 - 1024}
-	r, used, o := rx(cfg, bufs, frames(300, frameLen), true)
-	if r == nil {
-		return o
-	}
-	defer r.Close()
-	// Entries 0..255 were all written (300 completions), and used->idx.
-	for p := range r.UsedPages() {
-		o.expect.Required[p] = true
-	}
-	o.notes = append(o.notes, fmt.Sprintf("used ring at guest-physical %#x, %d bytes over pages %v, %d completions on %d entries",
-		r.Mem.GPAOf(r.RX.UsedOff), virtq.UsedSize(ringNum), sortedPages(r.UsedPages()), len(used), ringNum))
-	o.control = clearBit(r.Page(r.RX.UsedOff + 4 + 8*(ringNum-1)))
-	return o
+	return rx(traffic{cfg: cfg, bufs: bufs, frames: frames(300, frameLen)}, func(r *Rig, used []virtq.Used, o *outcome) {
+		// 300 completions wrote all 256 entries, and used->idx.
+		for p := range r.UsedPages() {
+			o.expect.Required[p] = true
+		}
+		o.notes = append(o.notes, fmt.Sprintf("used ring at guest-physical %#x, %d bytes over pages %v, %d completions on %d entries",
+			r.Mem.GPAOf(r.RX.UsedOff), virtq.UsedSize(ringNum), sortedPages(r.UsedPages()), len(used), ringNum))
+		o.control = clearBit(r.Page(r.RX.UsedOff + 4 + 8*(ringNum-1)))
+	})
 }
 
+// carry logs x three times, y (p % 32 == 31) and z twice, between two
+// clears: three rounds re-offer the same buffers.
 func carry(name string) outcome {
-	x := firstBufPage + 3  // logged 3 times
-	y := firstBufPage + 63 // p % 32 == 31 (351), logged twice
-	z := firstBufPage + 40 // logged twice
-	bufs := [][]Seg{one(pageOff(x, 0), 2048), one(pageOff(y, 0), 2048), one(pageOff(z, 0), 2048)}
-	// Round 1 uses x, y, z; recycling re-offers them; round 2 again; then x.
-	r, err := NewRig(Config{Name: name})
-	if err != nil {
-		return outcome{err: err}
-	}
-	defer r.Close()
-	heads, err := r.Post(bufs...)
-	if err != nil {
-		return outcome{err: err}
-	}
-	var all []virtq.Used
-	for round, hs := range [][]uint16{heads, heads, heads[:1]} {
-		if round > 0 {
-			r.Offer(hs...)
+	x := firstBufPage + 3
+	y := firstBufPage + 63
+	z := firstBufPage + 40
+	t := traffic{cfg: Config{Name: name},
+		bufs:   [][]Seg{one(pageOff(x, 0), 2048), one(pageOff(y, 0), 2048), one(pageOff(z, 0), 2048)},
+		frames: frames(7, frameLen), rounds: [][]int{{0, 1, 2}, {0, 1, 2}, {0}}}
+	return rx(t, func(_ *Rig, _ []virtq.Used, o *outcome) {
+		w := o.expect.Written
+		if w[x] != 3 || w[y] != 2 || w[z] != 2 {
+			o.err = fmt.Errorf("log counts x=%d y=%d z=%d, want 3, 2, 2", w[x], w[y], w[z])
 		}
-		if err := r.Send(frames(len(hs), frameLen)...); err != nil {
-			return outcome{err: err}
-		}
-		u, err := r.WaitUsed(len(hs))
-		if err != nil {
-			return outcome{err: err}
-		}
-		all = append(all, u...)
-	}
-	if err := r.Stop(); err != nil {
-		return outcome{err: err}
-	}
-	w, err := r.Written(all)
-	if err != nil {
-		return outcome{err: err}
-	}
-	if w[x] != 3 || w[y] != 2 || w[z] != 2 {
-		return outcome{err: fmt.Errorf("log counts x=%d y=%d z=%d, want 3, 2, 2", w[x], w[y], w[z])}
-	}
-	return outcome{
-		log:     r.Log(),
-		expect:  oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}},
-		control: addInsteadOfOr(),
-		packets: 7,
-		notes:   []string{fmt.Sprintf("page %d logged 3 times, page %d (p%%32 == 31) twice, page %d twice", x, y, z)},
-	}
+		o.notes = append(o.notes, fmt.Sprintf("page %d logged 3 times, page %d (p%%32 == 31) twice, page %d twice", x, y, z))
+		o.control = addInsteadOfOr()
+	})
 }
 
 func preset(name string) outcome {
@@ -243,19 +174,16 @@ func preset(name string) outcome {
 	for p := uint64(1024); p < 1024+64; p++ {
 		pre = append(pre, p) // a whole unrelated word
 	}
-	r, _, o := rx(Config{Name: name, Preset: pre}, bufs, frames(16, frameLen), false)
-	if r == nil {
-		return o
-	}
-	defer r.Close()
-	o.control = control{
-		what: "clearing pre-set bit of page 1030",
-		mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
-			oracle.ClearBit(l.After, l.Layout, l.FirstBit+1030)
-		},
-		want: []oracle.Kind{oracle.PresetLost},
-	}
-	return o
+	return rx(traffic{cfg: Config{Name: name, Preset: pre}, bufs: bufs, frames: frames(16, frameLen)},
+		func(_ *Rig, _ []virtq.Used, o *outcome) {
+			o.control = control{
+				what: "clearing pre-set bit of page 1030",
+				mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
+					oracle.ClearBit(l.After, l.Layout, l.FirstBit+1030)
+				},
+				want: []oracle.Kind{oracle.PresetLost},
+			}
+		})
 }
 
 // positionPages covers p % 64 in {0, 5, 31, 32, 37, 63} over groups of 64
@@ -280,24 +208,20 @@ func positionRun(cfg Config, groups int) outcome {
 	for _, p := range pages {
 		bufs = append(bufs, one(pageOff(p, 64), 1024))
 	}
-	r, _, o := rx(cfg, bufs, frames(len(pages), 500), false)
-	if r == nil {
-		return o
-	}
-	defer r.Close()
-	o.control = control{
-		what: "moving every written page's bit to page XOR 32",
-		mutate: func(l *oracle.Log, e *oracle.Expect, _ *[]oracle.Finding) {
-			for p := range e.Written {
-				oracle.ClearBit(l.After, l.Layout, l.FirstBit+p)
-			}
-			for p := range e.Written {
-				oracle.PutBit(l.After, l.Layout, l.FirstBit+(p^32))
-			}
-		},
-		want: []oracle.Kind{oracle.Misplaced, oracle.Missing},
-	}
-	return o
+	return rx(traffic{cfg: cfg, bufs: bufs, frames: frames(len(pages), 500)}, func(_ *Rig, _ []virtq.Used, o *outcome) {
+		o.control = control{
+			what: "moving every written page's bit to page XOR 32",
+			mutate: func(l *oracle.Log, e *oracle.Expect, _ *[]oracle.Finding) {
+				for p := range e.Written {
+					oracle.ClearBit(l.After, l.Layout, l.FirstBit+p)
+				}
+				for p := range e.Written {
+					oracle.PutBit(l.After, l.Layout, l.FirstBit+(p^32))
+				}
+			},
+			want: []oracle.Kind{oracle.Misplaced, oracle.Missing},
+		}
+	})
 }
 
 func bitPosition(name string) outcome { return positionRun(Config{Name: name}, 14) }
@@ -353,42 +277,17 @@ func logEventfd(name string) outcome {
 	for i := 0; i < 8; i++ {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 0), 2048))
 	}
-	r, err := NewRig(Config{Name: name})
-	if err != nil {
-		return outcome{err: err}
-	}
-	defer r.Close()
-	heads, err := r.Post(bufs...)
-	if err != nil {
-		return outcome{err: err}
-	}
-	used, err := deliver(r, heads, frames(8, frameLen), false)
-	if err == nil {
-		err = r.Stop()
-	}
-	if err != nil {
-		return outcome{err: err}
-	}
-	w, err := r.Written(used)
-	if err != nil {
-		return outcome{err: err}
-	}
-	events := r.LogEvents()
-	o := outcome{
-		log:     r.Log(),
-		expect:  oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}},
-		packets: 8,
-		notes:   []string{fmt.Sprintf("log eventfd counter %d after 8 frames", events)},
-	}
-	o.findings = eventfdFindings(events)
-	o.control = control{
-		what: "a log eventfd that was never signalled",
-		mutate: func(_ *oracle.Log, _ *oracle.Expect, extra *[]oracle.Finding) {
-			*extra = append(*extra, eventfdFindings(0)...)
-		},
-		want: []oracle.Kind{oracle.EventFD},
-	}
-	return o
+	return rx(traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(8, frameLen)},
+		func(_ *Rig, _ []virtq.Used, o *outcome) {
+			o.findings = eventfdFindings(o.logEvents)
+			o.control = control{
+				what: "a log eventfd that was never signalled",
+				mutate: func(_ *oracle.Log, _ *oracle.Expect, extra *[]oracle.Finding) {
+					*extra = append(*extra, eventfdFindings(0)...)
+				},
+				want: []oracle.Kind{oracle.EventFD},
+			}
+		})
 }
 
 func eventfdFindings(events uint64) []oracle.Finding {

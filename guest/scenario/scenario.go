@@ -31,13 +31,14 @@ type Scenario struct {
 
 // outcome is what a scenario body hands back for judging.
 type outcome struct {
-	log      oracle.Log
-	expect   oracle.Expect
-	findings []oracle.Finding // decided outside the bitmap (ABI, eventfd)
-	control  control
-	notes    []string
-	packets  int
-	err      error // could not decide
+	log       oracle.Log
+	expect    oracle.Expect
+	findings  []oracle.Finding // decided outside the bitmap (ABI, eventfd)
+	control   control
+	notes     []string
+	packets   int
+	logEvents uint64 // the log eventfd's counter after the traffic
+	err       error  // could not decide
 }
 
 // control mutates a copy of the real log (and what was expected of it) the
@@ -167,6 +168,100 @@ func addInsteadOfOr() control {
 
 // --- the traffic driver ---
 
+// traffic is what a scenario makes vhost do.
+type traffic struct {
+	cfg    Config
+	bufs   [][]Seg  // posted (offered) once, in order
+	frames [][]byte // sent in order
+	// rounds, when set, splits the frames: round 0 uses the posted
+	// buffers, each later round re-offers the listed buffers (indexes
+	// into bufs) first; a round sends one frame per listed buffer.
+	rounds [][]int
+	// perFrame is how many buffers each frame takes (mergeable); 0 = 1.
+	perFrame int
+}
+
+// rx drives traffic through a fresh rig, stops the device, computes E from
+// the used ring, and lets inspect add checks and the control before the
+// rig is closed.
+func rx(t traffic, inspect func(r *Rig, used []virtq.Used, o *outcome)) outcome {
+	var o outcome
+	r, err := NewRig(t.cfg)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	defer r.Close()
+	heads, err := r.Post(t.bufs...)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	used, err := t.send(r, heads)
+	if err == nil {
+		err = r.Stop()
+	}
+	if err != nil {
+		o.err = err
+		return o
+	}
+	o.packets = len(t.frames)
+	o.log = r.Log()
+	w, err := r.Written(used)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+	if t.cfg.LogUsed {
+		o.expect.Allowed = r.UsedPages()
+	}
+	o.logEvents = r.LogEvents()
+	o.notes = append(o.notes, fmt.Sprintf("%d frames, %d used buffers, %d pages written, log eventfd count %d",
+		len(t.frames), len(used), len(w), o.logEvents))
+	if inspect != nil {
+		inspect(r, used, &o)
+	}
+	return o
+}
+
+// send delivers the frames and returns every used buffer.
+func (t traffic) send(r *Rig, heads []uint16) ([]virtq.Used, error) {
+	switch {
+	case t.perFrame > 1:
+		if err := r.Send(t.frames...); err != nil {
+			return nil, err
+		}
+		return r.WaitUsed(len(t.frames) * t.perFrame)
+	case t.rounds != nil:
+		var used []virtq.Used
+		fr := t.frames
+		for i, round := range t.rounds {
+			if i > 0 {
+				var hs []uint16
+				for _, b := range round {
+					hs = append(hs, heads[b])
+				}
+				r.Offer(hs...)
+			}
+			if len(fr) < len(round) {
+				return used, fmt.Errorf("round %d needs %d frames, %d left", i, len(round), len(fr))
+			}
+			if err := r.Send(fr[:len(round)]...); err != nil {
+				return used, err
+			}
+			u, err := r.WaitUsed(len(round))
+			used = append(used, u...)
+			if err != nil {
+				return used, err
+			}
+			fr = fr[len(round):]
+		}
+		return used, nil
+	}
+	return deliver(r, heads, t.frames, len(t.frames) > len(heads))
+}
+
 // deliver sends frames through the rig, refilling the given buffers in
 // rounds when recycle is set, and returns every used buffer.
 func deliver(r *Rig, heads []uint16, frames [][]byte, recycle bool) ([]virtq.Used, error) {
@@ -203,47 +298,6 @@ func frames(n, size int) [][]byte {
 		f[i] = tap.Frame(size, uint32(i))
 	}
 	return f
-}
-
-// rx is the common body: build the rig, post bufs, deliver frames, stop the
-// device, and compute E from the used ring.
-func rx(cfg Config, bufs [][]Seg, fr [][]byte, recycle bool) (*Rig, []virtq.Used, outcome) {
-	var o outcome
-	r, err := NewRig(cfg)
-	if err != nil {
-		o.err = err
-		return nil, nil, o
-	}
-	heads, err := r.Post(bufs...)
-	if err != nil {
-		r.Close()
-		o.err = err
-		return nil, nil, o
-	}
-	used, err := deliver(r, heads, fr, recycle)
-	if err == nil {
-		err = r.Stop()
-	}
-	if err != nil {
-		r.Close()
-		o.err = err
-		return nil, nil, o
-	}
-	o.packets = len(fr)
-	o.log = r.Log()
-	w, err := r.Written(used)
-	if err != nil {
-		r.Close()
-		o.err = err
-		return nil, nil, o
-	}
-	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
-	if cfg.LogUsed {
-		o.expect.Allowed = r.UsedPages()
-	}
-	o.notes = append(o.notes, fmt.Sprintf("%d frames, %d used buffers, %d pages written, log eventfd count %d",
-		len(fr), len(used), len(w), r.LogEvents()))
-	return r, used, o
 }
 
 // one returns a buffer of a single descriptor.
