@@ -10,7 +10,7 @@ import (
 )
 
 // Consoles captured from real runs: the agent booted on Debian's 6.1.192
-// x86_64 tinyconfig kernel, without and with the rfc-v2 patch. Each
+// x86_64 and s390x tinyconfig kernels, without and with the rfc-v2 patch. Each
 // scenario record carries its bitmap; the oracle must judge them again
 // exactly as the guest did.
 func replay(t *testing.T, file string) map[string][]oracle.Finding {
@@ -55,14 +55,34 @@ func replay(t *testing.T, file string) map[string][]oracle.Finding {
 }
 
 func TestCapturedBaselineIsClean(t *testing.T) {
-	res := replay(t, "console-x86_64-baseline.txt")
-	if len(res) < 10 {
-		t.Fatalf("only %d scenarios with evidence", len(res))
-	}
-	for name, f := range res {
-		if len(f) != 0 {
-			t.Errorf("%s: %+v", name, f)
+	for _, file := range []string{"console-x86_64-baseline.txt", "console-s390x-baseline.txt"} {
+		res := replay(t, file)
+		if len(res) < 10 {
+			t.Fatalf("%s: only %d scenarios with evidence", file, len(res))
 		}
+		for name, f := range res {
+			if len(f) != 0 {
+				t.Errorf("%s %s: %+v", file, name, f)
+			}
+		}
+	}
+}
+
+// On big-endian 64-bit s390x the seed's u32 words put every page at
+// page XOR 32 of where a reader of unsigned longs looks.
+func TestCapturedRFCv2BigEndian(t *testing.T) {
+	res := replay(t, "console-s390x-rfc-v2.txt")
+	for _, name := range []string{"rx-spread", "bit-position", "jumbo", "misaligned-4"} {
+		if len(res[name]) != 1 || res[name][0].Kind != oracle.Misplaced || !strings.Contains(res[name][0].Detail, "XOR 32") {
+			t.Errorf("%s: want one XOR-32 misplacement, got %+v", name, res[name])
+		}
+	}
+	var kinds []string
+	for _, f := range res["carry"] {
+		kinds = append(kinds, string(f.Kind))
+	}
+	if !strings.Contains(strings.Join(kinds, ","), "carry") {
+		t.Errorf("carry: no carry finding in %v", kinds)
 	}
 }
 

@@ -188,7 +188,7 @@ func FuzzParse(f *testing.F) {
 
 // Real consoles: kernel messages interleave with the frames.
 func TestCapturedConsoles(t *testing.T) {
-	for _, f := range []string{"console-x86_64-baseline.txt", "console-x86_64-rfc-v2.txt"} {
+	for _, f := range []string{"console-x86_64-baseline.txt", "console-x86_64-rfc-v2.txt", "console-s390x-baseline.txt", "console-s390x-rfc-v2.txt"} {
 		b, err := os.ReadFile("testdata/" + f)
 		if err != nil {
 			t.Fatal(err)

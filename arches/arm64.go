@@ -1,0 +1,29 @@
+package arches
+
+import "time"
+
+// arm64: little-endian, 64-bit; no aliasing caches on ARMv8.
+func init() {
+	register(&Arch{
+		Name:         "arm64",
+		KernelArch:   "arm64",
+		CrossCompile: "aarch64-linux-gnu-",
+		CrossPackage: "gcc-aarch64-linux-gnu",
+		MakeTarget:   "Image",
+		Image:        "arch/arm64/boot/Image",
+		Fragment: `CONFIG_SERIAL_AMBA_PL011=y
+CONFIG_SERIAL_AMBA_PL011_CONSOLE=y
+`,
+		QEMU:        "qemu-system-aarch64",
+		QEMUPackage: "qemu-system-arm",
+		Machine:     "virt",
+		CPU:         "cortex-a57",
+		MemoryMB:    512,
+		SMP:         2,
+		Console:     "ttyAMA0",
+		KVMHost:     "arm64",
+		BootTimeout: 180 * time.Second,
+		GOARCH:      "arm64",
+		WordBits:    64,
+	})
+}
