@@ -65,3 +65,18 @@ func TestJSONAndText(t *testing.T) {
 		}
 	}
 }
+
+func TestMatrix(t *testing.T) {
+	a := &Report{Arch: "x86_64", Patches: []string{}, Scenarios: []record.Scenario{{Name: "carry", Status: "pass"}, {Name: "jumbo", Status: "pass"}}}
+	b := &Report{Arch: "s390x", Patches: []string{"rfc-v2"}, Error: "boot timeout", Scenarios: []record.Scenario{{Name: "carry", Status: "fail"}}}
+	a.Decide()
+	b.Decide()
+	var out bytes.Buffer
+	WriteMatrix(&out, []*Report{a, b})
+	got := out.String()
+	for _, s := range []string{"SCENARIO  x86_64 baseline  s390x rfc-v2", "carry     ok               FAIL", "jumbo     ok               -", "VERDICT   PASS             ERROR", "s390x rfc-v2 could not decide: boot timeout"} {
+		if !strings.Contains(got, s) {
+			t.Errorf("matrix lacks %q:\n%s", s, got)
+		}
+	}
+}

@@ -130,6 +130,9 @@ func cmdRun(ctx context.Context, args []string) int {
 			break
 		}
 	}
+	if len(reports) > 1 {
+		report.WriteMatrix(os.Stdout, reports)
+	}
 	if *jsonOut != "" {
 		var v any = reports
 		if len(reports) == 1 {
