@@ -84,7 +84,7 @@ func defaultCache() string {
 
 func cmdRun(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	archList := fs.String("arch", strings.Join(arches.Default, ","), "architectures, comma-separated")
+	archList := fs.String("arch", strings.Join(arches.Default, ","), "architectures, comma-separated, or all")
 	var patches multi
 	fs.Var(&patches, "patch", "built-in patch name or patch/mbox file; repeat for a series")
 	src := fs.String("kernel-src", "", "kernel tree (default: Debian's linux-source-6.1)")
@@ -98,7 +98,11 @@ func cmdRun(ctx context.Context, args []string) int {
 		return 2
 	}
 	var as []*arches.Arch
-	for _, n := range strings.Split(*archList, ",") {
+	names := strings.Split(*archList, ",")
+	if *archList == "all" {
+		names = arches.Names()
+	}
+	for _, n := range names {
 		a, err := arches.Lookup(strings.TrimSpace(n))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "dirtygate:", err)

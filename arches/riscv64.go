@@ -1,0 +1,34 @@
+package arches
+
+import "time"
+
+// riscv64: little-endian, 64-bit; QEMU's virt machine with the OpenSBI
+// firmware the qemu package ships. Go needs the FPU.
+func init() {
+	register(&Arch{
+		Name:         "riscv64",
+		KernelArch:   "riscv",
+		CrossCompile: "riscv64-linux-gnu-",
+		CrossPackage: "gcc-riscv64-linux-gnu",
+		MakeTarget:   "Image",
+		Image:        "arch/riscv/boot/Image",
+		Fragment: `CONFIG_MMU=y
+CONFIG_ARCH_RV64I=y
+CONFIG_SOC_VIRT=y
+CONFIG_FPU=y
+CONFIG_SERIAL_8250=y
+CONFIG_SERIAL_8250_CONSOLE=y
+CONFIG_SERIAL_OF_PLATFORM=y
+`,
+		QEMU:        "qemu-system-riscv64",
+		QEMUPackage: "qemu-system-misc",
+		Machine:     "virt",
+		MemoryMB:    512,
+		SMP:         2,
+		Console:     "ttyS0",
+		KVMHost:     "riscv64",
+		BootTimeout: 180 * time.Second,
+		GOARCH:      "riscv64",
+		WordBits:    64,
+	})
+}
