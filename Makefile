@@ -6,7 +6,7 @@ GO ?= go
 ARCHES ?= x86_64,s390x
 CANDIDATE ?= rfc-v2
 
-.PHONY: all deps build run test vet fuzz clean
+.PHONY: all deps build run test bench vet fuzz clean
 
 all: build
 
@@ -27,6 +27,11 @@ run: build
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 45m ./...
+
+# Cold build, warm verdict, patch swap and boot floor per arch, as a table
+# (cold builds: several minutes per arch).
+bench: build
+	bin/dirtygate bench --arch $(ARCHES) --cold
 
 vet:
 	$(GO) vet ./...

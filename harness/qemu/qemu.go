@@ -38,6 +38,7 @@ type Result struct {
 	Exit     error // QEMU's exit status; nil when it exited 0
 	TimedOut bool
 	Duration time.Duration
+	MaxRSS   int64 // QEMU's peak resident memory, bytes
 }
 
 // Command is the full QEMU command line, deterministic, for running and
@@ -154,6 +155,9 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		res.Exit = ctx.Err()
 	}
 	res.Duration = time.Since(start)
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.MaxRSS = ru.Maxrss * 1024 // Linux reports KiB
+	}
 	res.Console = console.Bytes()
 	res.Stderr = stderr.Bytes()
 	return res, nil

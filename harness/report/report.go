@@ -56,6 +56,8 @@ type Timings struct {
 	Boot  float64 `json:"boot_s"`  // QEMU start to the agent's first record
 	Agent float64 `json:"agent_s"` // the agent's own run time
 	Total float64 `json:"total_s"`
+	// VMMaxRSS is QEMU's peak resident memory in MiB.
+	VMMaxRSS float64 `json:"vm_max_rss_mib,omitempty"`
 }
 
 // KernelHealth is the synthetic scenario that carries console splats.

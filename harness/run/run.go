@@ -183,6 +183,7 @@ func judge(r *report.Report, res *qemu.Result, cfg qemu.Config) {
 	}
 	r.Timings.Agent = agent
 	r.Timings.Boot = max(0, res.Duration.Seconds()-agent)
+	r.Timings.VMMaxRSS = float64(res.MaxRSS) / (1 << 20)
 	switch {
 	case res.TimedOut:
 		r.Error = fmt.Sprintf("the VM did not end within %v (boot hang or agent hang); see the console log", cfg.Timeout)

@@ -24,6 +24,7 @@ import (
 
 	"dirtygate/arches"
 	"dirtygate/guest/record"
+	"dirtygate/harness/bench"
 	"dirtygate/harness/kbuild"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
@@ -45,6 +46,8 @@ func main() {
 		code = cmdArches()
 	case "parse":
 		code = cmdParse(os.Args[2:])
+	case "bench":
+		code = cmdBench(ctx, os.Args[2:])
 	case "version":
 		fmt.Println("dirtygate 0.1")
 	case "-h", "--help", "help":
@@ -63,6 +66,7 @@ func usage() {
                 [--cache DIR] [--accel auto|kvm|tcg] [-j N] [--only SCENARIO,...]
   dirtygate arches           targets, and what each is missing on this machine
   dirtygate parse LOG        judge a console log captured elsewhere (real hardware)
+  dirtygate bench [--arch LIST] [--cold]   time builds, verdicts, patch swaps, boots
 exit status: 0 pass, 1 findings, 2 could not decide
 `)
 }
@@ -223,4 +227,32 @@ func cmdParse(args []string) int {
 	r.Decide()
 	r.WriteText(os.Stdout)
 	return report.ExitCode(r.Verdict)
+}
+
+func cmdBench(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	archList := fs.String("arch", strings.Join(arches.Default, ","), "architectures, comma-separated")
+	cold := fs.Bool("cold", false, "also time a cold kernel build (empty cache, ccache off): minutes per arch")
+	cache := fs.String("cache", defaultCache(), "cache directory")
+	jobs := fs.Int("j", runtime.NumCPU(), "make -j")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var as []*arches.Arch
+	for _, n := range strings.Split(*archList, ",") {
+		a, err := arches.Lookup(n)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate:", err)
+			return 2
+		}
+		as = append(as, a)
+	}
+	rows := bench.Run(ctx, bench.Options{Arches: as, CacheDir: *cache, Cold: *cold, Jobs: *jobs, Progress: os.Stderr})
+	bench.Write(os.Stdout, rows)
+	for _, r := range rows {
+		if r.Err != "" {
+			return 2
+		}
+	}
+	return 0
 }

@@ -1,0 +1,148 @@
+// Package bench measures what a developer waits for, per arch: a cold
+// kernel build, a warm run to a verdict, swapping in another patch, and
+// the floor under every run (booting to the agent with no scenario), plus
+// QEMU's peak memory. It prints numbers; nothing here asserts a timing.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"dirtygate/arches"
+	"dirtygate/harness/report"
+	"dirtygate/harness/run"
+	"dirtygate/kernels"
+)
+
+// Row is one arch's measurements; zero durations were not measured.
+type Row struct {
+	Arch      string
+	Cold      time.Duration // kernel build from an empty cache, ccache off
+	Warm      time.Duration // cached kernel to a verdict
+	Swap      report.Timings
+	BootFloor time.Duration // QEMU start to the agent's final record, no scenario
+	MaxRSS    float64       // MiB
+	Err       string
+}
+
+// Options of a bench.
+type Options struct {
+	Arches   []*arches.Arch
+	CacheDir string
+	Cold     bool // also measure a cold build (minutes per arch)
+	Jobs     int
+	Progress io.Writer
+}
+
+// Run measures every arch in turn.
+func Run(ctx context.Context, o Options) []Row {
+	var rows []Row
+	for _, a := range o.Arches {
+		rows = append(rows, measure(ctx, a, o))
+	}
+	return rows
+}
+
+func measure(ctx context.Context, a *arches.Arch, o Options) Row {
+	row := Row{Arch: a.Name}
+	base := run.Options{Arch: a, CacheDir: o.CacheDir, Accel: "tcg", Jobs: o.Jobs, Progress: o.Progress}
+	if o.Cold {
+		dir, err := os.MkdirTemp(o.CacheDir, "bench-cold-")
+		if err != nil {
+			row.Err = err.Error()
+			return row
+		}
+		defer os.RemoveAll(dir)
+		cold := base
+		cold.CacheDir = dir
+		os.Setenv("CCACHE_DISABLE", "1") // cold means cold
+		r := run.Run(ctx, cold)
+		os.Unsetenv("CCACHE_DISABLE")
+		if r.Verdict == report.Error {
+			row.Err = "cold: " + r.Error
+			return row
+		}
+		row.Cold = seconds(r.Timings.Build)
+	}
+	// Warm: make sure the kernel is cached, then time a run to a verdict.
+	if r := run.Run(ctx, base); r.Verdict == report.Error {
+		row.Err = "baseline: " + r.Error
+		return row
+	}
+	start := time.Now()
+	r := run.Run(ctx, base)
+	row.Warm = time.Since(start)
+	row.MaxRSS = r.Timings.VMMaxRSS
+	// Swap: a comment-only patch unique to this bench, so it is never
+	// cached and only drivers/vhost recompiles.
+	patch, err := uniquePatch(ctx, o.CacheDir)
+	if err != nil {
+		row.Err = err.Error()
+		return row
+	}
+	defer os.Remove(patch)
+	swap := base
+	swap.Patches = []string{patch}
+	if r := run.Run(ctx, swap); r.Verdict == report.Error {
+		row.Err = "swap: " + r.Error
+	} else {
+		row.Swap = r.Timings
+	}
+	floor := base
+	floor.Only = []string{"none"} // the agent selects nothing: boot, hello, final, reboot
+	r = run.Run(ctx, floor)
+	row.BootFloor = seconds(r.Timings.Boot + r.Timings.Agent)
+	return row
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// uniquePatch writes a patch that adds a comment to drivers/vhost/vhost.c.
+func uniquePatch(ctx context.Context, cacheDir string) (string, error) {
+	src, err := kernels.DebianSource(ctx, cacheDir, io.Discard)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(filepath.Join(src.Dir, "drivers/vhost/vhost.c"))
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Scan()
+	first := sc.Text()
+	p := fmt.Sprintf("--- a/drivers/vhost/vhost.c\n+++ b/drivers/vhost/vhost.c\n@@ -1 +1,2 @@\n %s\n+/* dirtygate bench %d */\n", first, time.Now().UnixNano())
+	tmp, err := os.CreateTemp("", "dirtygate-bench-*.patch")
+	if err != nil {
+		return "", err
+	}
+	defer tmp.Close()
+	_, err = tmp.WriteString(p)
+	return tmp.Name(), err
+}
+
+// Write prints the table.
+func Write(w io.Writer, rows []Row) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ARCH\tCOLD BUILD\tWARM VERDICT\tPATCH SWAP (build+boot+agent)\tBOOT FLOOR\tQEMU RSS")
+	for _, r := range rows {
+		cold := "-"
+		if r.Cold > 0 {
+			cold = r.Cold.Round(time.Second).String()
+		}
+		swap := fmt.Sprintf("%.1fs (%.1f+%.1f+%.1f)", r.Swap.Total, r.Swap.Build, r.Swap.Boot, r.Swap.Agent)
+		fmt.Fprintf(tw, "%s\t%s\t%.1fs\t%s\t%.1fs\t%.0f MiB\n", r.Arch, cold, r.Warm.Seconds(), swap, r.BootFloor.Seconds(), r.MaxRSS)
+	}
+	tw.Flush()
+	for _, r := range rows {
+		if r.Err != "" {
+			fmt.Fprintf(w, "%s: could not measure: %s\n", r.Arch, r.Err)
+		}
+	}
+}
