@@ -40,6 +40,10 @@ type checker struct {
 	missing map[uint64]bool // absolute bits expected set and clear
 	stray   map[uint64]bool // absolute bits set that nobody may set
 	lost    map[uint64]bool // absolute bits pre-set and now clear
+	// land maps a bit to where the kernel under test puts it: identity,
+	// or XOR 32 once u32 words on a BE64 host are established.
+	land func(uint64) uint64
+	u32  bool
 }
 
 // Check compares the log with what the scenario made vhost do and returns
@@ -47,7 +51,8 @@ type checker struct {
 // is exactly right: every written page set, nothing else changed.
 func Check(log Log, want Expect) []Finding {
 	c := &checker{log: log, want: want, after: set(Bits(log.After, log.Layout)), before: set(Bits(log.Before, log.Layout)),
-		missing: map[uint64]bool{}, stray: map[uint64]bool{}, lost: map[uint64]bool{}}
+		missing: map[uint64]bool{}, stray: map[uint64]bool{}, lost: map[uint64]bool{},
+		land: func(b uint64) uint64 { return b }}
 	fb := log.FirstBit
 	for p := range want.Written {
 		if !c.after[fb+p] {
@@ -155,6 +160,9 @@ func (c *checker) misplaced() []Finding {
 			delete(c.missing, from[i])
 			delete(c.stray, to[i])
 		}
+		if bj.name == "page XOR 32" {
+			c.land, c.u32 = bj.f, true
+		}
 	}
 	return out
 }
@@ -195,24 +203,30 @@ func (c *checker) carries() []Finding {
 		if !repeated {
 			continue
 		}
-		cleared := c.missing[b] || c.lost[b]
-		next := b + 1
+		// lb and next are where this page's bit and the carry out of it
+		// land under the kernel's word layout.
+		lb, next := c.land(b), c.land(b+1)
+		cleared := (c.missing[b] || c.lost[b]) && !c.after[lb]
 		nextHit := c.stray[next] || c.lost[next]
 		// A neighbour that was itself written or allowed is set anyway, so
 		// it cannot prove the carry; but a page logged more than once whose
 		// bit vanished next to a set bit has no other known explanation.
 		nextSet := c.after[next] && !c.before[next]
 		wordEnd := b%32 == 31
+		nextName := c.page(next)
+		if c.u32 {
+			nextName = fmt.Sprintf("page %d's bit (read as %s)", p+1, c.page(next))
+		}
 		var what string
 		switch {
 		case cleared && nextHit:
-			what = fmt.Sprintf("bit clear, %s %s", c.page(next), map[bool]string{true: "(pre-set) cleared", false: "set"}[c.lost[next]])
+			what = fmt.Sprintf("bit clear, %s %s", nextName, map[bool]string{true: "(pre-set) cleared", false: "set"}[c.lost[next]])
 		case cleared && nextSet && n > 0:
-			what = fmt.Sprintf("bit clear, %s set (also written, so set either way)", c.page(next))
+			what = fmt.Sprintf("bit clear, %s set (also written, so set either way)", nextName)
 		case cleared && wordEnd && n > 0:
 			what = "bit clear, carry left the 32-bit word (p % 32 == 31)"
-		case !cleared && c.stray[next] && c.after[b]:
-			what = fmt.Sprintf("bit set, %s set too", c.page(next))
+		case !cleared && c.stray[next] && c.after[lb]:
+			what = fmt.Sprintf("bit set, %s set too", nextName)
 		default:
 			continue
 		}
