@@ -87,7 +87,13 @@ func (w *workTree) prepare(ctx context.Context) error {
 	os.RemoveAll(w.src())
 	tmp := w.src() + ".tmp"
 	os.RemoveAll(tmp)
-	if out, err := exec.CommandContext(ctx, "cp", "-a", w.req.Source.Dir, tmp).CombinedOutput(); err != nil {
+	// tar rather than cp -a: a user's tree may carry a .git of gigabytes
+	// that the build never reads.
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return err
+	}
+	copyCmd := fmt.Sprintf("tar -C %q --exclude=./.git -cf - . | tar -C %q -xf -", w.req.Source.Dir, tmp)
+	if out, err := exec.CommandContext(ctx, "sh", "-c", copyCmd).CombinedOutput(); err != nil {
 		return &Error{Stage: "source", Msg: fmt.Sprintf("copying %s: %v: %s", w.req.Source.Dir, err, out)}
 	}
 	if err := os.Rename(tmp, w.src()); err != nil {
@@ -230,7 +236,8 @@ func (w *workTree) configure(ctx context.Context) error {
 		fmt.Fprintf(w.req.Progress, "[%s] configuring: tinyconfig + fragments\n", w.req.label())
 		os.MkdirAll(w.out(), 0o755)
 		if err := w.run(ctx, log, "make", w.makeArgs("tinyconfig")...); err != nil {
-			return &Error{Stage: "config", Msg: "make tinyconfig failed", Log: logPath}
+			return &Error{Stage: "config", Log: logPath, Msg: "make tinyconfig failed" +
+				" (a source tree that was built in place must be cleaned with `make mrproper` before out-of-tree builds)"}
 		}
 		if err := w.run(ctx, log, "scripts/kconfig/merge_config.sh", "-m", "-O", w.out(), cfg, frag); err != nil {
 			os.Remove(cfg)
