@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"strings"
 	"testing"
 
@@ -77,6 +78,57 @@ func TestMatrix(t *testing.T) {
 	for _, s := range []string{"SCENARIO  x86_64 baseline  s390x rfc-v2", "carry     ok               FAIL", "jumbo     ok               -", "VERDICT   PASS             ERROR", "s390x rfc-v2 could not decide: boot timeout"} {
 		if !strings.Contains(got, s) {
 			t.Errorf("matrix lacks %q:\n%s", s, got)
+		}
+	}
+}
+
+func TestJUnitLoads(t *testing.T) {
+	a := &Report{Arch: "x86_64", Patches: []string{"rfc-v2"}, Scenarios: []record.Scenario{
+		{Name: "carry", Status: "fail", Findings: []oracle.Finding{{Kind: oracle.Carry, Detail: "carry: page 291 logged 3 times, bit set, page 292 set too"}}},
+		{Name: "jumbo", Status: "pass"},
+		{Name: "used-ring", Status: "error", Error: "vhost used 3 of 300 buffers"},
+	}}
+	b := &Report{Arch: "s390x", Patches: []string{}, Error: "the VM did not end within 3m0s"}
+	a.Decide()
+	b.Decide()
+	var out bytes.Buffer
+	if err := WriteJUnit(&out, []*Report{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	// Read it back as a JUnit consumer would.
+	var got struct {
+		Suites []struct {
+			Name     string `xml:"name,attr"`
+			Tests    int    `xml:"tests,attr"`
+			Failures int    `xml:"failures,attr"`
+			Errors   int    `xml:"errors,attr"`
+			Cases    []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if len(got.Suites) != 2 || got.Suites[0].Tests != 3 || got.Suites[0].Failures != 1 || got.Suites[0].Errors != 1 ||
+		got.Suites[1].Errors != 1 || got.Suites[0].Cases[0].Failure == nil ||
+		!strings.Contains(got.Suites[0].Cases[0].Failure.Message, "page 291") {
+		t.Fatalf("%+v\n%s", got, out.String())
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	a := &Report{Arch: "x86_64", Patches: []string{"rfc-v2"}, EmulationNote: "QEMU does not model caches",
+		Scenarios: []record.Scenario{{Name: "carry", Status: "fail", Findings: []oracle.Finding{{Kind: oracle.Carry, Detail: "carry: a | b"}}}}}
+	a.Decide()
+	var out bytes.Buffer
+	WriteMarkdown(&out, []*Report{a})
+	for _, s := range []string{"| scenario | x86_64 rfc-v2 |", "|---|:---:|", "| carry | ❌ |", "| **verdict** | **fail** |", "- `carry` carry: a \\| b", "> QEMU does not model caches"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("markdown lacks %q:\n%s", s, out.String())
 		}
 	}
 }

@@ -62,7 +62,8 @@ func main() {
 
 func usage() {
 	fmt.Fprint(os.Stderr, `usage:
-  dirtygate run --arch ARCH[,ARCH...] [--patch P]... [--kernel-src DIR] [--json FILE] [--out DIR]
+  dirtygate run --arch ARCH[,ARCH...]|all [--patch P]... [--kernel-src DIR] [--out DIR]
+                [--json FILE] [--junit FILE] [--markdown FILE]
                 [--cache DIR] [--accel auto|kvm|tcg] [-j N] [--only SCENARIO,...]
   dirtygate arches           targets, and what each is missing on this machine
   dirtygate parse LOG        judge a console log captured elsewhere (real hardware)
@@ -93,6 +94,8 @@ func cmdRun(ctx context.Context, args []string) int {
 	fs.Var(&patches, "patch", "built-in patch name or patch/mbox file; repeat for a series")
 	src := fs.String("kernel-src", "", "kernel tree (default: Debian's linux-source-6.1)")
 	jsonOut := fs.String("json", "", "write the JSON report here")
+	junitOut := fs.String("junit", "", "write JUnit XML here (one testcase per arch x scenario)")
+	mdOut := fs.String("markdown", "", "write a Markdown summary here (for a CI job page)")
 	out := fs.String("out", "", "directory for console logs, QEMU command lines and reports")
 	cache := fs.String("cache", defaultCache(), "cache directory ($DIRTYGATE_CACHE)")
 	accel := fs.String("accel", "auto", "auto (probe KVM, fall back to TCG), kvm or tcg")
@@ -141,6 +144,18 @@ func cmdRun(ctx context.Context, args []string) int {
 	if len(reports) > 1 {
 		report.WriteMatrix(os.Stdout, reports)
 	}
+	if *junitOut != "" {
+		if err := writeFile(*junitOut, func(f *os.File) error { return report.WriteJUnit(f, reports) }); err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate:", err)
+			return 2
+		}
+	}
+	if *mdOut != "" {
+		if err := writeFile(*mdOut, func(f *os.File) error { report.WriteMarkdown(f, reports); return nil }); err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate:", err)
+			return 2
+		}
+	}
 	if *jsonOut != "" {
 		var v any = reports
 		if len(reports) == 1 {
@@ -153,6 +168,18 @@ func cmdRun(ctx context.Context, args []string) int {
 		}
 	}
 	return code
+}
+
+func writeFile(path string, write func(*os.File) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func safe(s string) string {
