@@ -18,7 +18,12 @@ const contextLines = 30
 
 // splatRE matches the first line of every report the kernel prints for a
 // bug; the agent's own lines start with "dirtygate:" and never match.
-var splatRE = regexp.MustCompile(`(BUG: |WARNING: |Oops|Kernel panic|kernel BUG at|general protection fault|Unable to handle kernel|UBSAN: |KASAN: |KFENCE: |Call Trace:|stack-protector:|list_add corruption|list_del corruption|soft lockup|hung_task|rcu_sched detected stalls|rcu: INFO:)`)
+//
+// "WARNING:" alone is not enough: drivers print plain warnings that start
+// with it (ppc64's "WARNING: nvram corruption detected" on every pseries
+// boot). WARN() prints "WARNING: CPU: n PID: n at file:line", lockdep and
+// RCU debugging their own fixed titles.
+var splatRE = regexp.MustCompile(`(BUG: |WARNING: CPU: \d+ PID: \d+|WARNING: possible |WARNING: suspicious RCU usage|WARNING: bad unlock balance|WARNING: inconsistent lock state|WARNING: lock held when returning|Oops|Kernel panic|kernel BUG at|general protection fault|Unable to handle kernel|UBSAN: |KASAN: |KFENCE: |Call Trace:|stack-protector:|list_add corruption|list_del corruption|soft lockup|hung_task|rcu_sched detected stalls|rcu: INFO:)`)
 
 // Scan returns every splat, in order. A "Call Trace:" directly inside a
 // splat's context belongs to it and does not start another.

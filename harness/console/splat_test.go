@@ -51,6 +51,18 @@ func TestScan(t *testing.T) {
 	}
 }
 
+// A real, healthy ppc64 pseries boot and agent run: its plain
+// "WARNING: nvram corruption detected" is a driver message, not a splat.
+func TestRealCleanPPC64Boot(t *testing.T) {
+	b, err := os.ReadFile("testdata/clean-ppc64.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := Scan(b); len(s) != 0 {
+		t.Fatalf("false splat: %+v", s[0].Title)
+	}
+}
+
 func TestCleanBootHasNoSplat(t *testing.T) {
 	clean := "[    0.5] tun: Universal TUN/TAP device driver, 1.6\ndirtygate: scenario carry: fail (10 ms)\n" +
 		"dirtygate: agent watchdog: BUG: not a kernel line\nreboot: Restarting system\n"
