@@ -3,7 +3,7 @@
 # through the module proxy on first build).
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
-ARCHES ?= x86_64,s390x
+ARCHES ?= x86_64,arm64,s390x
 CANDIDATE ?= rfc-v2
 
 .PHONY: all deps build run test bench vet fuzz clean

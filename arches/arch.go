@@ -78,4 +78,4 @@ func Names() []string {
 }
 
 // Default is the set `make run` gates on.
-var Default = []string{"x86_64", "s390x"}
+var Default = []string{"x86_64", "arm64", "s390x"}
