@@ -19,8 +19,9 @@ type Arch struct {
 	KernelArch   string // ARCH= for make
 	CrossCompile string // CROSS_COMPILE= prefix; "" builds with the host gcc
 	CrossPackage string // Debian package that provides CrossCompile+"gcc"
-	MakeTarget   string // make target that produces the boot image
+	MakeTarget   string // make targets (space-separated) that produce the boot image
 	Image        string // boot image, relative to the build directory
+	DTB          string // device tree for QEMU's -dtb, relative to the build directory; "" none
 	Fragment     string // Kconfig lines on top of tinyconfig and kernels/config/common.config
 
 	// Boot.

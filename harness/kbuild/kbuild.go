@@ -43,6 +43,7 @@ type Request struct {
 // Kernel is a built (or cached) kernel.
 type Kernel struct {
 	Image      string        `json:"image"`
+	DTB        string        `json:"dtb,omitempty"`
 	Config     string        `json:"config"`
 	ConfigHash string        `json:"config_hash"`
 	Version    string        `json:"version"`
@@ -165,6 +166,9 @@ func readEntry(dir string) (*Kernel, error) {
 		return nil, err
 	}
 	k.Image = filepath.Join(dir, filepath.Base(k.Image))
+	if k.DTB != "" {
+		k.DTB = filepath.Join(dir, filepath.Base(k.DTB))
+	}
 	k.Config = filepath.Join(dir, "config")
 	if k.Patchfile != "" {
 		k.Patchfile = filepath.Join(dir, "patches")

@@ -21,6 +21,10 @@ func TestVerifyConfig(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// An arch fragment may override the common one; the last line wins.
+	if bad := VerifyConfig("CONFIG_SMP=y\n# CONFIG_SMP is not set\n", "# CONFIG_SMP is not set\n"); len(bad) != 0 {
+		t.Fatalf("override not honoured: %v", bad)
+	}
 	if bad := VerifyConfig(frag, "CONFIG_VHOST_NET=y\nCONFIG_PANIC_TIMEOUT=-1\nCONFIG_KPROBES=y\n"); len(bad) != 0 {
 		t.Fatalf("absent MODULES should satisfy 'is not set': %v", bad)
 	}

@@ -275,7 +275,10 @@ func VerifyConfig(fragment, config string) []string {
 			have[strings.TrimSuffix(strings.TrimPrefix(l, "# "), " is not set")] = "n"
 		}
 	}
-	var bad []string
+	// Later lines override earlier ones, as merge_config.sh does: an arch
+	// fragment may turn off what the common one turns on.
+	want := map[string]string{}
+	var order []string
 	for _, l := range strings.Split(fragment, "\n") {
 		l = strings.TrimSpace(l)
 		var k, v string
@@ -287,6 +290,14 @@ func VerifyConfig(fragment, config string) []string {
 		default:
 			continue
 		}
+		if _, seen := want[k]; !seen {
+			order = append(order, k)
+		}
+		want[k] = v
+	}
+	var bad []string
+	for _, k := range order {
+		v := want[k]
 		got, ok := have[k]
 		if !ok {
 			got = "n"
@@ -344,7 +355,8 @@ func (w *workTree) compile(ctx context.Context) error {
 			}
 		}
 	}()
-	err = w.run(ctx, io.MultiWriter(f, last), "make", w.makeArgs(fmt.Sprintf("-j%d", w.req.Jobs), w.req.Arch.MakeTarget)...)
+	targets := append([]string{fmt.Sprintf("-j%d", w.req.Jobs)}, strings.Fields(w.req.Arch.MakeTarget)...)
+	err = w.run(ctx, io.MultiWriter(f, last), "make", w.makeArgs(targets...)...)
 	close(done)
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -389,6 +401,13 @@ func (w *workTree) store(entry string, took time.Duration) (*Kernel, error) {
 	if err := copyFile(img, filepath.Join(tmp, imgName)); err != nil {
 		return nil, &Error{Stage: "compile", Msg: "no image at " + img + ": " + err.Error()}
 	}
+	var dtbName string
+	if w.req.Arch.DTB != "" {
+		dtbName = filepath.Base(w.req.Arch.DTB)
+		if err := copyFile(filepath.Join(w.out(), w.req.Arch.DTB), filepath.Join(tmp, dtbName)); err != nil {
+			return nil, &Error{Stage: "compile", Msg: "no device tree at " + w.req.Arch.DTB + ": " + err.Error()}
+		}
+	}
 	cfg, err := os.ReadFile(filepath.Join(w.out(), ".config"))
 	if err != nil {
 		return nil, err
@@ -397,7 +416,7 @@ func (w *workTree) store(entry string, took time.Duration) (*Kernel, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(cfg)
-	k := &Kernel{Image: imgName, Config: "config", ConfigHash: hex.EncodeToString(sum[:]),
+	k := &Kernel{Image: imgName, DTB: dtbName, Config: "config", ConfigHash: hex.EncodeToString(sum[:]),
 		Version: w.req.Source.Version, Source: w.req.Source.ID, BuildTime: took}
 	var all bytes.Buffer
 	for _, p := range w.req.Patches {

@@ -22,6 +22,7 @@ import (
 type Config struct {
 	Arch       *arches.Arch
 	Kernel     string
+	DTB        string // device tree, for machines that need one
 	Initrd     string
 	Append     []string // kernel arguments after console= and panic=
 	Accel      string   // "kvm" or "tcg"
@@ -68,6 +69,9 @@ func Command(c Config) []string {
 		return args
 	}
 	args = append(args, "-kernel", c.Kernel)
+	if c.DTB != "" {
+		args = append(args, "-dtb", c.DTB)
+	}
 	if c.Initrd != "" {
 		args = append(args, "-initrd", c.Initrd)
 	}

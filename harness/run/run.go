@@ -134,7 +134,7 @@ func Run(ctx context.Context, o Options) *report.Report {
 	if len(o.Only) > 0 {
 		args = append(args, "dirtygate.only="+strings.Join(o.Only, ","))
 	}
-	cfg := qemu.Config{Arch: o.Arch, Kernel: k.Image, Initrd: initrd, Append: args, Accel: accel,
+	cfg := qemu.Config{Arch: o.Arch, Kernel: k.Image, DTB: k.DTB, Initrd: initrd, Append: args, Accel: accel,
 		Timeout: o.Arch.BootTimeout, ConsoleLog: filepath.Join(o.OutDir, "console.log"),
 		Watch: &progressLines{w: o.Progress, prefix: "[" + o.Arch.Name + " " + label(r.Patches) + "] "}}
 	r.ConsoleLog = cfg.ConsoleLog
