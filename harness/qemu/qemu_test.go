@@ -24,6 +24,16 @@ func TestCommand(t *testing.T) {
 	if Quote(Command(c)) != got {
 		t.Fatal("command line not deterministic")
 	}
+	v5, _ := arches.Lookup("armv5")
+	got = Quote(Command(Config{Arch: v5, Kernel: "/k/zImage", DTB: "/k/versatile-pb.dtb", Initrd: "/k/i.gz"}))
+	for _, s := range []string{"qemu-system-arm -M versatilepb -m 256 -accel tcg", "-audiodev none,id=snd0", "-dtb /k/versatile-pb.dtb", "console=ttyAMA0"} {
+		if !strings.Contains(got, s) {
+			t.Errorf("armv5 command lacks %q: %s", s, got)
+		}
+	}
+	if strings.Contains(got, "-smp") {
+		t.Errorf("armv5 is uniprocessor: %s", got)
+	}
 }
 
 func TestMissingBinary(t *testing.T) {
