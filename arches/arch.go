@@ -39,6 +39,7 @@ type Arch struct {
 	// Guest ABI, used to decode the log as the target's unsigned long.
 	GOARCH    string // Go port for the agent; "" when Go cannot target it
 	GOARM     string
+	GOMIPS    string
 	BigEndian bool
 	WordBits  int // BITS_PER_LONG
 

@@ -54,6 +54,9 @@ func Build(ctx context.Context, a *arches.Arch, outDir string) (string, error) {
 	if a.GOARM != "" {
 		cmd.Env = append(cmd.Env, "GOARM="+a.GOARM)
 	}
+	if a.GOMIPS != "" {
+		cmd.Env = append(cmd.Env, "GOMIPS="+a.GOMIPS)
+	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the agent for %s (GOARCH=%s): %v\n%s", a.Name, a.GOARCH, err, strings.TrimSpace(string(b)))
 	}
