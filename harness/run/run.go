@@ -41,26 +41,50 @@ type Options struct {
 	Progress  io.Writer
 }
 
+// Prepared is a run whose kernel, agent and initramfs are ready to boot.
+type Prepared struct {
+	o      Options
+	r      *report.Report
+	start  time.Time
+	kernel *kbuild.Kernel
+	initrd string
+}
+
 // Run performs the run; the report is never nil.
 func Run(ctx context.Context, o Options) *report.Report {
+	p, r := Prepare(ctx, o)
+	if p == nil {
+		return r
+	}
+	return Boot(ctx, p)
+}
+
+// finish closes a report: total time, verdict, and the JSON in the output
+// directory.
+func finish(o Options, r *report.Report, start time.Time) *report.Report {
+	r.Timings.Total = time.Since(start).Seconds()
+	r.Decide()
+	if o.OutDir != "" {
+		if err := r.WriteJSON(filepath.Join(o.OutDir, "report.json")); err != nil {
+			fmt.Fprintf(o.Progress, "writing report: %v\n", err)
+		}
+	}
+	return r
+}
+
+// Prepare resolves the source and patches, builds (or finds) the kernel,
+// and builds the agent and initramfs. When it cannot, it returns nil and
+// the finished report saying why.
+func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	start := time.Now()
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
 	r := &report.Report{Arch: o.Arch.Name, Patches: []string{},
 		EmulationNote: report.EmulationNote(o.Arch.Name, o.Arch.AliasingCaches)}
-	defer func() {
-		r.Timings.Total = time.Since(start).Seconds()
-		r.Decide()
-		if o.OutDir != "" {
-			if err := r.WriteJSON(filepath.Join(o.OutDir, "report.json")); err != nil {
-				fmt.Fprintf(o.Progress, "writing report: %v\n", err)
-			}
-		}
-	}()
-	fail := func(format string, a ...any) *report.Report {
+	fail := func(format string, a ...any) (*Prepared, *report.Report) {
 		r.Error = fmt.Sprintf(format, a...)
-		return r
+		return nil, finish(o, r, start)
 	}
 
 	// Source and patches.
@@ -120,12 +144,16 @@ func Run(ctx context.Context, o Options) *report.Report {
 	if err := initramfs.Write(initrd, init); err != nil {
 		return fail("%v", err)
 	}
+	return &Prepared{o: o, r: r, start: start, kernel: k, initrd: initrd}, nil
+}
 
-	// VM.
+// Boot runs the prepared VM and judges what it printed.
+func Boot(ctx context.Context, p *Prepared) *report.Report {
+	o, r, k := p.o, p.r, p.kernel
 	accel, why := o.Accel, "tcg: requested"
 	switch o.Accel {
 	case "", "auto":
-		accel, why = chooseAccel(ctx, o.Arch, o.CacheDir, k.Image, initrd)
+		accel, why = chooseAccel(ctx, o.Arch, o.CacheDir, k.Image, p.initrd)
 	case "kvm":
 		why = "kvm: requested"
 	}
@@ -134,7 +162,7 @@ func Run(ctx context.Context, o Options) *report.Report {
 	if len(o.Only) > 0 {
 		args = append(args, "dirtygate.only="+strings.Join(o.Only, ","))
 	}
-	cfg := qemu.Config{Arch: o.Arch, Kernel: k.Image, DTB: k.DTB, Initrd: initrd, Append: args, Accel: accel,
+	cfg := qemu.Config{Arch: o.Arch, Kernel: k.Image, DTB: k.DTB, Initrd: p.initrd, Append: args, Accel: accel,
 		Timeout: o.Arch.BootTimeout, ConsoleLog: filepath.Join(o.OutDir, "console.log"),
 		Watch: &progressLines{w: o.Progress, prefix: "[" + o.Arch.Name + " " + label(r.Patches) + "] "}}
 	r.ConsoleLog = cfg.ConsoleLog
@@ -143,10 +171,11 @@ func Run(ctx context.Context, o Options) *report.Report {
 	fmt.Fprintf(o.Progress, "[%s %s] booting under %s\n", o.Arch.Name, label(r.Patches), accel)
 	res, err := qemu.Run(ctx, cfg)
 	if err != nil {
-		return fail("%v", err)
+		r.Error = err.Error()
+		return finish(o, r, p.start)
 	}
 	judge(r, res, cfg)
-	return r
+	return finish(o, r, p.start)
 }
 
 // judge fills the report from what the VM printed.

@@ -117,10 +117,8 @@ func cmdRun(ctx context.Context, args []string) int {
 		}
 		as = append(as, a)
 	}
-	var reports []*report.Report
-	code := 0
-	for i, a := range as {
-		fmt.Fprintf(os.Stderr, "dirtygate: %s (%d of %d)\n", a.Name, i+1, len(as))
+	var runs []run.Options
+	for _, a := range as {
 		o := run.Options{Arch: a, Patches: patches, KernelSrc: *src, CacheDir: *cache, Accel: *accel,
 			Jobs: *jobs, Progress: os.Stderr}
 		if *out != "" {
@@ -133,13 +131,13 @@ func cmdRun(ctx context.Context, args []string) int {
 		if *only != "" {
 			o.Only = strings.Split(*only, ",")
 		}
-		r := run.Run(ctx, o)
+		runs = append(runs, o)
+	}
+	reports := run.Matrix(ctx, runs)
+	code := 0
+	for _, r := range reports {
 		r.WriteText(os.Stdout)
-		reports = append(reports, r)
 		code = max(code, report.ExitCode(r.Verdict))
-		if ctx.Err() != nil {
-			break
-		}
 	}
 	if len(reports) > 1 {
 		report.WriteMatrix(os.Stdout, reports)
