@@ -6,7 +6,7 @@ GO ?= go
 ARCHES ?= x86_64,arm64,s390x
 CANDIDATE ?= rfc-v2
 
-.PHONY: all deps build run test bench vet fuzz clean
+.PHONY: all deps build run matrix test bench vet fuzz clean
 
 all: build
 
@@ -20,6 +20,12 @@ build: deps
 # Exit 1 means the candidate was rejected, as the seed patch should be.
 run: build
 	ci/gate --arch $(ARCHES) --candidate $(CANDIDATE)
+
+# The whole matrix: every arch in arches/, their cross compilers and QEMUs
+# installed first (cold: about 5 minutes of kernel build per arch).
+matrix: build
+	ci/install-deps $$(bin/dirtygate arches --packages)
+	ci/gate --arch all --candidate $(CANDIDATE)
 
 # Unit tests, and real builds and boots of x86_64 and s390x (cold: ~10-12
 # minutes). -count=1: the end-to-end tests drive kernels and QEMU that go

@@ -43,7 +43,7 @@ func main() {
 	case "run":
 		code = cmdRun(ctx, os.Args[2:])
 	case "arches":
-		code = cmdArches()
+		code = cmdArches(os.Args[2:])
 	case "parse":
 		code = cmdParse(os.Args[2:])
 	case "bench":
@@ -65,7 +65,7 @@ func usage() {
   dirtygate run --arch ARCH[,ARCH...]|all [--patch P]... [--kernel-src DIR] [--out DIR]
                 [--json FILE] [--junit FILE] [--markdown FILE]
                 [--cache DIR] [--accel auto|kvm|tcg] [-j N] [--only SCENARIO,...]
-  dirtygate arches           targets, and what each is missing on this machine
+  dirtygate arches [--packages]   targets and what each is missing here (or the Debian packages they need)
   dirtygate parse LOG        judge a console log captured elsewhere (real hardware)
   dirtygate bench [--arch LIST] [--cold]   time builds, verdicts, patch swaps, boots
 exit status: 0 pass, 1 findings, 2 could not decide
@@ -189,7 +189,21 @@ func safe(s string) string {
 	}, s)
 }
 
-func cmdArches() int {
+func cmdArches(args []string) int {
+	if len(args) == 1 && args[0] == "--packages" {
+		// The Debian packages every defined arch needs, for installers.
+		seen := map[string]bool{}
+		for _, n := range arches.Names() {
+			a, _ := arches.Lookup(n)
+			for _, p := range []string{a.CrossPackage, a.QEMUPackage} {
+				if p != "" && !seen[p] {
+					seen[p] = true
+					fmt.Println(p)
+				}
+			}
+		}
+		return 0
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ARCH\tQEMU\tCOMPILER\tAGENT\tLAYOUT\tNOTE")
 	for _, n := range arches.Names() {
