@@ -120,7 +120,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	var runs []run.Options
 	for _, a := range as {
 		o := run.Options{Arch: a, Patches: patches, KernelSrc: *src, CacheDir: *cache, Accel: *accel,
-			Jobs: *jobs, Progress: os.Stderr}
+			Jobs: *jobs, Progress: progress()}
 		if *out != "" {
 			name := a.Name + "-baseline"
 			if len(patches) > 0 {
@@ -286,7 +286,7 @@ func cmdBench(ctx context.Context, args []string) int {
 		}
 		as = append(as, a)
 	}
-	rows := bench.Run(ctx, bench.Options{Arches: as, CacheDir: *cache, Cold: *cold, Jobs: *jobs, Progress: os.Stderr})
+	rows := bench.Run(ctx, bench.Options{Arches: as, CacheDir: *cache, Cold: *cold, Jobs: *jobs, Progress: progress()})
 	bench.Write(os.Stdout, rows)
 	for _, r := range rows {
 		if r.Err != "" {
