@@ -5,7 +5,9 @@ import "time"
 // mips: big-endian, 32-bit (MIPS 24Kc on the Malta board). Here u32 words
 // are the ABI's unsigned longs, so the seed patch misplaces nothing; a
 // byte-wise writer would land at page XOR 24. The 24Kc has no FPU
-// (GOMIPS=softfloat); SMP on Malta boots but stalls, so it runs UP.
+// (GOMIPS=softfloat); SMP on Malta boots but stalls, so it runs UP. Many
+// MIPS32 cores have virtually indexed data caches larger than a page per
+// way (a 32 KiB 4-way 24K aliases), so real hardware may show the alias.
 func init() {
 	register(&Arch{
 		Name:         "mips",
@@ -38,5 +40,7 @@ CONFIG_COMPAT_32BIT_TIME=y
 		GOMIPS:      "softfloat",
 		BigEndian:   true,
 		WordBits:    32,
+		// Depends on the core's cache geometry; assume the worst.
+		AliasingCaches: true,
 	})
 }

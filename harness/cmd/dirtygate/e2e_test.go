@@ -115,6 +115,17 @@ func endToEnd(t *testing.T, arch string) {
 		t.Errorf("text report lacks the verdict or the carry:\n%s", text)
 	}
 
+	// The seed patch as its review asked for it passes: the gate is not just red.
+	code, fixed, _ := dg("--patch", "futex-fixed")
+	if code != 0 || fixed.Verdict != report.Pass {
+		t.Errorf("futex-fixed: exit %d, verdict %s (%s)", code, fixed.Verdict, fixed.Error)
+		for _, s := range fixed.Scenarios {
+			if s.Status != "pass" {
+				t.Errorf("  %s: %s %+v", s.Name, s.Status, s.Findings)
+			}
+		}
+	}
+
 	// A patch that does not apply names its hunk and decides nothing.
 	bad := filepath.Join(out, "bad.patch")
 	os.WriteFile(bad, []byte("--- a/drivers/vhost/vhost.c\n+++ b/drivers/vhost/vhost.c\n@@ -1,3 +1,3 @@\n-no such line one\n-no such line two\n+x\n+y\n no such line three\n"), 0o644)
