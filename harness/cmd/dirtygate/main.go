@@ -25,6 +25,7 @@ import (
 	"dirtygate/arches"
 	"dirtygate/guest/record"
 	"dirtygate/harness/bench"
+	"dirtygate/harness/gate"
 	"dirtygate/harness/kbuild"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
@@ -48,6 +49,8 @@ func main() {
 		code = cmdParse(os.Args[2:])
 	case "bench":
 		code = cmdBench(ctx, os.Args[2:])
+	case "gate":
+		code = cmdGate(ctx, os.Args[2:])
 	case "version":
 		fmt.Println("dirtygate 0.1")
 	case "-h", "--help", "help":
@@ -65,6 +68,9 @@ func usage() {
   dirtygate run --arch ARCH[,ARCH...]|all [--patch P]... [--kernel-src DIR] [--out DIR]
                 [--json FILE] [--junit FILE] [--markdown FILE]
                 [--cache DIR] [--accel auto|kvm|tcg] [-j N] [--only SCENARIO,...]
+  dirtygate gate --candidate P [--candidate P]... [--base P]... [--arch LIST|all] [--out DIR]
+                [--json FILE] [--junit FILE] [--markdown FILE]
+                           base vs candidate per arch and scenario; exit 1 on a regression
   dirtygate arches [--packages]   targets and what each is missing here (or the Debian packages they need)
   dirtygate parse LOG        judge a console log captured elsewhere (real hardware)
   dirtygate bench [--arch LIST] [--cold]   time builds, verdicts, patch swaps, boots
@@ -294,4 +300,79 @@ func cmdBench(ctx context.Context, args []string) int {
 		}
 	}
 	return 0
+}
+
+// cmdGate runs the base and the candidate on each arch and compares them
+// per scenario: exit 1 on any regression (pass -> fail, or a candidate that
+// does not build), 2 when something could not be decided, 0 otherwise.
+func cmdGate(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("gate", flag.ContinueOnError)
+	archList := fs.String("arch", strings.Join(arches.Default, ","), "architectures, comma-separated, or all")
+	var cands, bases multi
+	fs.Var(&cands, "candidate", "patch (name or file) of the candidate; repeat for a series")
+	fs.Var(&bases, "base", "patch of the base; default: none (the unpatched kernel)")
+	src := fs.String("kernel-src", "", "kernel tree (default: Debian's linux-source-6.1)")
+	out := fs.String("out", "", "directory for console logs, QEMU command lines and reports")
+	cache := fs.String("cache", defaultCache(), "cache directory ($DIRTYGATE_CACHE)")
+	accel := fs.String("accel", "auto", "auto, kvm or tcg")
+	jobs := fs.Int("j", runtime.NumCPU(), "make -j for kernel builds")
+	jsonOut := fs.String("json", "", "write the candidate's JSON reports here")
+	junitOut := fs.String("junit", "", "write the candidate's JUnit XML here")
+	mdOut := fs.String("markdown", "", "write the candidate's Markdown summary here")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if len(cands) == 0 {
+		fmt.Fprintln(os.Stderr, "dirtygate gate: --candidate is required")
+		return 2
+	}
+	names := strings.Split(*archList, ",")
+	if *archList == "all" {
+		names = arches.Names()
+	}
+	var runs []run.Options
+	for _, side := range []struct {
+		name    string
+		patches []string
+	}{{"base", bases}, {"candidate", cands}} {
+		for _, n := range names {
+			a, err := arches.Lookup(strings.TrimSpace(n))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "dirtygate:", err)
+				return 2
+			}
+			o := run.Options{Arch: a, Patches: side.patches, KernelSrc: *src, CacheDir: *cache, Accel: *accel,
+				Jobs: *jobs, Progress: progress()}
+			if *out != "" {
+				o.OutDir = filepath.Join(*out, safe(side.name+"-"+a.Name))
+			}
+			runs = append(runs, o)
+		}
+	}
+	reports := run.Matrix(ctx, runs)
+	base, cand := reports[:len(names)], reports[len(names):]
+	for _, r := range cand {
+		r.WriteText(os.Stdout)
+	}
+	report.WriteMatrix(os.Stdout, reports)
+	res := gate.Compare(base, cand)
+	gate.Write(os.Stdout, res)
+	for path, write := range map[string]func(*os.File) error{
+		*jsonOut: func(f *os.File) error {
+			b, _ := json.MarshalIndent(cand, "", "  ")
+			_, err := f.Write(append(b, '\n'))
+			return err
+		},
+		*junitOut: func(f *os.File) error { return report.WriteJUnit(f, cand) },
+		*mdOut:    func(f *os.File) error { report.WriteMarkdown(f, cand); return nil },
+	} {
+		if path == "" {
+			continue
+		}
+		if err := writeFile(path, write); err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate:", err)
+			return 2
+		}
+	}
+	return res.ExitCode()
 }

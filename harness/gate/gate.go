@@ -1,0 +1,177 @@
+// Package gate compares a candidate patch set with a base, per arch and
+// scenario, the way a maintainer reads it: what the candidate breaks
+// (regressions), what it fixes, and what was broken before and still is.
+package gate
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"dirtygate/harness/report"
+)
+
+// Change of one (arch, scenario) from base to candidate.
+const (
+	Same       = "same"
+	Regression = "REGRESSION"
+	Fixed      = "fixed"
+	StillFails = "still fails"
+	Undecided  = "undecided"
+)
+
+// Row is one (arch, scenario).
+type Row struct {
+	Arch, Scenario string
+	Base, Cand     string // pass, fail, error, or "build failed"
+	Change         string
+	Finding        string // the candidate's first finding or error
+}
+
+// Result of a gate.
+type Result struct {
+	Rows        []Row
+	Regressions int
+	Undecided   []string // why something could not be decided
+}
+
+// ExitCode: 1 on any regression, else 2 if anything could not be decided,
+// else 0.
+func (r Result) ExitCode() int {
+	switch {
+	case r.Regressions > 0:
+		return 1
+	case len(r.Undecided) > 0:
+		return 2
+	}
+	return 0
+}
+
+// buildFailed reports whether a run stopped because the candidate's kernel
+// did not compile: a finding against the patch, not an infrastructure
+// error (sparc32 SMP has no futex helper, for one).
+func buildFailed(r *report.Report) bool {
+	return strings.HasPrefix(r.Error, "kernel build: compile:")
+}
+
+// Compare pairs base and candidate reports by arch.
+func Compare(base, cand []*report.Report) Result {
+	var res Result
+	byArch := map[string]*report.Report{}
+	for _, b := range base {
+		byArch[b.Arch] = b
+	}
+	for _, c := range cand {
+		b := byArch[c.Arch]
+		switch {
+		case b == nil:
+			res.Undecided = append(res.Undecided, c.Arch+": no base run")
+			continue
+		case b.Verdict == report.Error:
+			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the base could not decide: %s", c.Arch, b.Error))
+			continue
+		case c.Verdict == report.Error && !buildFailed(c):
+			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the candidate could not decide: %s", c.Arch, c.Error))
+			continue
+		}
+		cs := map[string]string{}
+		cf := map[string]string{}
+		for _, s := range c.Scenarios {
+			cs[s.Name] = s.Status
+			if len(s.Findings) > 0 {
+				cf[s.Name] = s.Findings[0].Detail
+			} else if s.Error != "" {
+				cf[s.Name] = s.Error
+			}
+		}
+		names := map[string]bool{}
+		for _, s := range b.Scenarios {
+			names[s.Name] = true
+		}
+		for n := range cs {
+			names[n] = true
+		}
+		bs := map[string]string{}
+		for _, s := range b.Scenarios {
+			bs[s.Name] = s.Status
+		}
+		var sorted []string
+		for n := range names {
+			sorted = append(sorted, n)
+		}
+		sort.Strings(sorted)
+		for _, n := range sorted {
+			row := Row{Arch: c.Arch, Scenario: n, Base: bs[n], Cand: cs[n], Finding: cf[n]}
+			if buildFailed(c) {
+				row.Cand, row.Finding = "build failed", firstLine(c.Error)
+			}
+			row.Change = change(row.Base, row.Cand)
+			switch row.Change {
+			case Regression:
+				res.Regressions++
+			case Undecided:
+				res.Undecided = append(res.Undecided, fmt.Sprintf("%s %s: base %q, candidate %q", c.Arch, n, row.Base, row.Cand))
+			}
+			res.Rows = append(res.Rows, row)
+		}
+	}
+	return res
+}
+
+func change(base, cand string) string {
+	switch {
+	case base == "pass" && cand == "pass":
+		return Same
+	case base == "pass" && (cand == "fail" || cand == "build failed" || cand == ""):
+		return Regression
+	case base == "fail" && cand == "pass":
+		return Fixed
+	case base == "fail" && (cand == "fail" || cand == "build failed"):
+		return StillFails
+	}
+	return Undecided
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// Write prints what changed, regressions first, then the verdict line.
+func Write(w io.Writer, r Result) {
+	fmt.Fprintln(w, "\n== gate")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ARCH\tSCENARIO\tBASE\tCANDIDATE\tCHANGE\tFINDING")
+	for _, pass := range []string{Regression, Undecided, Fixed, StillFails} {
+		for _, row := range r.Rows {
+			if row.Change == pass {
+				f := row.Finding
+				if len(f) > 100 {
+					f = f[:97] + "..."
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", row.Arch, row.Scenario, row.Base, row.Cand, row.Change, f)
+			}
+		}
+	}
+	tw.Flush()
+	same := 0
+	for _, row := range r.Rows {
+		if row.Change == Same {
+			same++
+		}
+	}
+	fmt.Fprintf(w, "%d unchanged passes not listed\n", same)
+	for _, u := range r.Undecided {
+		fmt.Fprintf(w, "could not decide: %s\n", u)
+	}
+	switch r.ExitCode() {
+	case 0:
+		fmt.Fprintln(w, "gate: PASS: no regression")
+	case 1:
+		fmt.Fprintf(w, "gate: REJECT: %d regression(s)\n", r.Regressions)
+	default:
+		fmt.Fprintln(w, "gate: could not decide")
+	}
+}

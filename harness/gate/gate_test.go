@@ -1,0 +1,76 @@
+package gate
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"dirtygate/guest/oracle"
+	"dirtygate/guest/record"
+	"dirtygate/harness/report"
+)
+
+func run(arch string, statuses ...string) *report.Report {
+	r := &report.Report{Arch: arch, Patches: []string{}}
+	for i := 0; i+1 < len(statuses); i += 2 {
+		s := record.Scenario{Name: statuses[i], Status: statuses[i+1]}
+		if s.Status == "fail" {
+			s.Findings = []oracle.Finding{{Kind: oracle.Carry, Detail: "carry: " + s.Name}}
+		}
+		r.Scenarios = append(r.Scenarios, s)
+	}
+	r.Decide()
+	return r
+}
+
+func TestCompare(t *testing.T) {
+	base := []*report.Report{run("x86_64", "carry", "pass", "jumbo", "pass", "old", "fail", "older", "fail"), run("s390x", "carry", "pass")}
+	cand := []*report.Report{run("x86_64", "carry", "fail", "jumbo", "pass", "old", "pass", "older", "fail"), run("s390x", "carry", "pass")}
+	r := Compare(base, cand)
+	got := map[string]string{}
+	for _, row := range r.Rows {
+		got[row.Arch+"/"+row.Scenario] = row.Change
+	}
+	want := map[string]string{"x86_64/carry": Regression, "x86_64/jumbo": Same, "x86_64/old": Fixed, "x86_64/older": StillFails, "s390x/carry": Same}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %s, want %s", k, got[k], v)
+		}
+	}
+	if r.Regressions != 1 || r.ExitCode() != 1 {
+		t.Fatalf("regressions %d, exit %d", r.Regressions, r.ExitCode())
+	}
+	var out bytes.Buffer
+	Write(&out, r)
+	first := strings.Split(out.String(), "\n")[3] // after the blank line, the title and the header
+	if !strings.Contains(first, "REGRESSION") || !strings.Contains(first, "carry: carry") || !strings.Contains(out.String(), "gate: REJECT: 1 regression(s)") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+func TestBuildFailureIsARegression(t *testing.T) {
+	base := []*report.Report{run("sparc32", "carry", "pass")}
+	c := &report.Report{Arch: "sparc32", Error: "kernel build: compile: make zImage failed:\nerror: implicit declaration of function 'arch_futex_atomic_op_inuser'"}
+	c.Decide()
+	r := Compare(base, []*report.Report{c})
+	if r.ExitCode() != 1 || r.Rows[0].Cand != "build failed" || !strings.Contains(r.Rows[0].Finding, "compile") {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestUndecided(t *testing.T) {
+	base := []*report.Report{run("x86_64", "carry", "pass")}
+	c := &report.Report{Arch: "x86_64", Error: "the VM did not end within 2m0s"}
+	c.Decide()
+	if r := Compare(base, []*report.Report{c}); r.ExitCode() != 2 {
+		t.Fatalf("a candidate that could not decide: exit %d", r.ExitCode())
+	}
+	b := &report.Report{Arch: "x86_64", Error: "kernel build: patch: does not apply"}
+	b.Decide()
+	if r := Compare([]*report.Report{b}, []*report.Report{run("x86_64", "carry", "pass")}); r.ExitCode() != 2 {
+		t.Fatalf("a base that could not decide: exit %d", r.ExitCode())
+	}
+	if r := Compare(base, []*report.Report{run("x86_64", "carry", "pass")}); r.ExitCode() != 0 {
+		t.Fatalf("clean: exit %d", r.ExitCode())
+	}
+}
