@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/u-root/u-root v0.16.0
 	golang.org/x/sys v0.50.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
