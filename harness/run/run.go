@@ -174,12 +174,13 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 		r.Error = err.Error()
 		return finish(o, r, p.start)
 	}
-	judge(r, res, cfg)
+	Judge(r, res, cfg)
 	return finish(o, r, p.start)
 }
 
-// judge fills the report from what the VM printed.
-func judge(r *report.Report, res *qemu.Result, cfg qemu.Config) {
+// Judge fills the report from what a VM (or real hardware) printed:
+// records, splats, and the host's re-run of the oracle.
+func Judge(r *report.Report, res *qemu.Result, cfg qemu.Config) {
 	for _, s := range console.Scan(res.Console) {
 		r.AddSplat(s.Title, s.Quote)
 	}

@@ -23,7 +23,6 @@ import (
 	"text/tabwriter"
 
 	"dirtygate/arches"
-	"dirtygate/guest/record"
 	"dirtygate/harness/bench"
 	"dirtygate/harness/gate"
 	"dirtygate/harness/kbuild"
@@ -248,26 +247,11 @@ func cmdParse(args []string) int {
 		fmt.Fprintln(os.Stderr, "dirtygate:", err)
 		return 2
 	}
-	st, err := record.Parse(b)
 	r := &report.Report{Arch: "unknown", ConsoleLog: args[0], Kernel: report.Kernel{Source: "console log " + args[0]}}
-	if st != nil {
-		for _, rec := range st.Records {
-			switch rec.Type {
-			case record.TypeHello:
-				var h record.Hello
-				if rec.Into(&h) == nil {
-					r.Agent, r.Arch, r.Kernel.Version = &h, h.Machine, h.Kernel
-				}
-			case record.TypeScenario:
-				var s record.Scenario
-				if rec.Into(&s) == nil {
-					r.Scenarios = append(r.Scenarios, s)
-				}
-			}
-		}
-	}
-	if err != nil {
-		r.Error = err.Error()
+	// The same judging as a run: records, splats, the host's oracle.
+	run.Judge(r, &qemu.Result{Console: b}, qemu.Config{})
+	if r.Agent != nil {
+		r.Arch, r.Kernel.Version = r.Agent.Machine, r.Agent.Kernel
 	}
 	r.Decide()
 	r.WriteText(os.Stdout)
