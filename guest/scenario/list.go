@@ -258,18 +258,6 @@ func misaligned(k int) func(string) outcome {
 	}
 }
 
-// abiControl: had the ioctl failed on an aligned base too, that would be an
-// ABI finding as well; the control checks the finding survives judging.
-func abiControl(k int) control {
-	return control{
-		what: "keeping the rejected ioctl as the result",
-		mutate: func(_ *oracle.Log, _ *oracle.Expect, extra *[]oracle.Finding) {
-			*extra = append(*extra, oracle.Finding{Kind: oracle.ABI, Detail: fmt.Sprintf("control: misaligned by %d", k)})
-		},
-		want: []oracle.Kind{oracle.ABI},
-	}
-}
-
 func emptyLog() oracle.Log { return oracle.Log{Layout: Native()} }
 
 func logEventfd(name string) outcome {
