@@ -1,13 +1,10 @@
-//go:build linux
-
 package scenario
 
 import (
 	"errors"
 	"fmt"
 
-	"golang.org/x/sys/unix"
-
+	"dirtygate/guest/machine"
 	"dirtygate/guest/oracle"
 	"dirtygate/guest/virtq"
 )
@@ -34,17 +31,17 @@ var all = []Scenario{
 
 const frameLen = 1000 // bytes; vhost writes headerSize more
 
-func rxSpread(name string) outcome {
+func rxSpread(m machine.Machine, name string) outcome {
 	var bufs [][]Seg
 	for i := 0; i < 32; i++ {
 		p := firstBufPage + uint64(3*i)
 		bufs = append(bufs, one(pageOff(p, (i*128)%2048), 2048))
 	}
-	return rx(traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(32, frameLen)},
+	return rx(m, traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(32, frameLen)},
 		func(_ *Rig, _ []virtq.Used, o *outcome) { o.control = clearBit(sortedPages(o.expect.Written)[7]) })
 }
 
-func pageCross(name string) outcome {
+func pageCross(m machine.Machine, name string) outcome {
 	var bufs [][]Seg
 	for i := 0; i < 16; i++ {
 		p := firstBufPage + uint64(2*i)
@@ -54,13 +51,13 @@ func pageCross(name string) outcome {
 		p := firstBufPage + 40 + uint64(3*i)
 		bufs = append(bufs, []Seg{{pageOff(p, 4096-256), 256}, {pageOff(p+2, 0), 2048}})
 	}
-	return rx(traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(24, frameLen)},
+	return rx(m, traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(24, frameLen)},
 		func(_ *Rig, _ []virtq.Used, o *outcome) {
 			o.control = clearBit(firstBufPage + 1) // the second page of the first crossing buffer
 		})
 }
 
-func lastByte(name string) outcome {
+func lastByte(m machine.Machine, name string) outcome {
 	written := headerSize + frameLen
 	a := firstBufPage + 10 // 1-byte descriptor on the last byte of a, then a+2
 	b := firstBufPage + 20 // buffer ending exactly on the last byte of b
@@ -70,7 +67,7 @@ func lastByte(name string) outcome {
 		one(pageOff(b, 4096-written), written),
 		one(pageOff(c, 2000), 4096),
 	}
-	return rx(traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(3, frameLen)},
+	return rx(m, traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(3, frameLen)},
 		func(_ *Rig, _ []virtq.Used, o *outcome) {
 			for _, p := range []uint64{a, a + 2, b, c} {
 				if o.expect.Written[p] == 0 {
@@ -81,12 +78,12 @@ func lastByte(name string) outcome {
 		})
 }
 
-func jumbo(name string) outcome {
+func jumbo(m machine.Machine, name string) outcome {
 	var bufs [][]Seg
 	for i := 0; i < 4; i++ {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(5*i), 100), 16384))
 	}
-	return rx(traffic{cfg: Config{Name: name, MTU: 9000}, bufs: bufs, frames: frames(4, 9014)},
+	return rx(m, traffic{cfg: Config{Name: name, MTU: 9000}, bufs: bufs, frames: frames(4, 9014)},
 		func(_ *Rig, _ []virtq.Used, o *outcome) {
 			if n := len(o.expect.Written); n != 12 {
 				o.err = fmt.Errorf("4 jumbo frames should span 12 pages, the used ring says %d", n)
@@ -98,13 +95,13 @@ func jumbo(name string) outcome {
 // mergeable sends 6 frames of 3000 bytes into 1024-byte buffers: each
 // needs 3 (3012 bytes with the header), so vhost merges each frame over 3
 // buffers on 3 pages.
-func mergeable(name string) outcome {
+func mergeable(m machine.Machine, name string) outcome {
 	var bufs [][]Seg
 	for i := 0; i < 24; i++ {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 1000), 1024))
 	}
 	t := traffic{cfg: Config{Name: name, Mergeable: true, MTU: 9000}, bufs: bufs, frames: frames(6, 3000), perFrame: 3}
-	return rx(t, func(r *Rig, used []virtq.Used, o *outcome) {
+	return rx(m, t, func(r *Rig, used []virtq.Used, o *outcome) {
 		for i := 0; i < len(used); i += 3 {
 			chain, err := r.RX.Chain(uint16(used[i].ID))
 			if err != nil {
@@ -112,7 +109,12 @@ func mergeable(name string) outcome {
 				return
 			}
 			off, _ := r.Mem.Offset(chain[0].Addr)
-			if nb := le16(r.Mem.Buf[off+10:]); nb != 3 {
+			hdr, err := r.Mem.Read(off+10, 2)
+			if err != nil {
+				o.err = err
+				return
+			}
+			if nb := le16(hdr); nb != 3 {
 				o.err = fmt.Errorf("frame %d: num_buffers = %d, want 3: the frames were not merged", i/3, nb)
 				return
 			}
@@ -124,13 +126,13 @@ func mergeable(name string) outcome {
 
 func le16(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
 
-func usedRing(name string) outcome {
+func usedRing(m machine.Machine, name string) outcome {
 	var bufs [][]Seg
 	for i := 0; i < 64; i++ {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 512), 2048))
 	}
 	cfg := Config{Name: name, LogUsed: true, UsedOff: 3*4096 - 1024}
-	return rx(traffic{cfg: cfg, bufs: bufs, frames: frames(300, frameLen)}, func(r *Rig, used []virtq.Used, o *outcome) {
+	return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(300, frameLen)}, func(r *Rig, used []virtq.Used, o *outcome) {
 		// 300 completions wrote all 256 entries, and used->idx.
 		for p := range r.UsedPages() {
 			o.expect.Required[p] = true
@@ -143,14 +145,14 @@ func usedRing(name string) outcome {
 
 // carry logs x three times, y (p % 32 == 31) and z twice, between two
 // clears: three rounds re-offer the same buffers.
-func carry(name string) outcome {
+func carry(m machine.Machine, name string) outcome {
 	x := firstBufPage + 3
 	y := firstBufPage + 63
 	z := firstBufPage + 40
 	t := traffic{cfg: Config{Name: name},
 		bufs:   [][]Seg{one(pageOff(x, 0), 2048), one(pageOff(y, 0), 2048), one(pageOff(z, 0), 2048)},
 		frames: frames(7, frameLen), rounds: [][]int{{0, 1, 2}, {0, 1, 2}, {0}}}
-	return rx(t, func(_ *Rig, _ []virtq.Used, o *outcome) {
+	return rx(m, t, func(_ *Rig, _ []virtq.Used, o *outcome) {
 		w := o.expect.Written
 		if w[x] != 3 || w[y] != 2 || w[z] != 2 {
 			o.err = fmt.Errorf("log counts x=%d y=%d z=%d, want 3, 2, 2", w[x], w[y], w[z])
@@ -160,7 +162,7 @@ func carry(name string) outcome {
 	})
 }
 
-func preset(name string) outcome {
+func preset(m machine.Machine, name string) outcome {
 	var bufs [][]Seg
 	var pre []uint64
 	for i := 0; i < 16; i++ {
@@ -174,7 +176,7 @@ func preset(name string) outcome {
 	for p := uint64(1024); p < 1024+64; p++ {
 		pre = append(pre, p) // a whole unrelated word
 	}
-	return rx(traffic{cfg: Config{Name: name, Preset: pre}, bufs: bufs, frames: frames(16, frameLen)},
+	return rx(m, traffic{cfg: Config{Name: name, Preset: pre}, bufs: bufs, frames: frames(16, frameLen)},
 		func(_ *Rig, _ []virtq.Used, o *outcome) {
 			o.control = control{
 				what: "clearing pre-set bit of page 1030",
@@ -202,13 +204,13 @@ func positionPages(groups int) []uint64 {
 	return ps
 }
 
-func positionRun(cfg Config, groups int) outcome {
+func positionRun(m machine.Machine, cfg Config, groups int) outcome {
 	var bufs [][]Seg
 	pages := positionPages(groups)
 	for _, p := range pages {
 		bufs = append(bufs, one(pageOff(p, 64), 1024))
 	}
-	return rx(traffic{cfg: cfg, bufs: bufs, frames: frames(len(pages), 500)}, func(_ *Rig, _ []virtq.Used, o *outcome) {
+	return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(len(pages), 500)}, func(_ *Rig, _ []virtq.Used, o *outcome) {
 		o.control = control{
 			what: "moving every written page's bit to page XOR 32",
 			mutate: func(l *oracle.Log, e *oracle.Expect, _ *[]oracle.Finding) {
@@ -224,24 +226,24 @@ func positionRun(cfg Config, groups int) outcome {
 	})
 }
 
-func bitPosition(name string) outcome { return positionRun(Config{Name: name}, 14) }
+func bitPosition(m machine.Machine, name string) outcome { return positionRun(m, Config{Name: name}, 14) }
 
-func misaligned(k int) func(string) outcome {
-	return func(name string) outcome {
-		o := positionRun(Config{Name: name, LogMisalign: k}, 8)
+func misaligned(k int) func(machine.Machine, string) outcome {
+	return func(m machine.Machine, name string) outcome {
+		o := positionRun(m, Config{Name: name, LogMisalign: k}, 8)
 		var se *SetupError
 		if o.err != nil && errors.As(o.err, &se) && se.Step == "VHOST_SET_LOG_BASE" {
-			errno, _ := errnoOf(o.err)
+			errno := errnoOf(o.err)
 			// The ABI regression is the finding; the scenario is decided.
 			return outcome{
 				findings: []oracle.Finding{{
 					Kind: oracle.ABI,
 					Detail: fmt.Sprintf("abi: VHOST_SET_LOG_BASE rejected a log base misaligned by %d byte(s) with %s; 6.1 accepts any alignment",
-						k, unix.ErrnoName(errno)),
+						k, errno),
 				}},
 				expect:  oracle.Expect{},
 				control: control{moot: "not needed: the kernel rejected the log base, so the scenario failed"},
-				log:     emptyLog(),
+				log:     oracle.Log{Layout: LayoutOf(m)},
 			}
 		}
 		if o.err != nil {
@@ -258,14 +260,12 @@ func misaligned(k int) func(string) outcome {
 	}
 }
 
-func emptyLog() oracle.Log { return oracle.Log{Layout: Native()} }
-
-func logEventfd(name string) outcome {
+func logEventfd(m machine.Machine, name string) outcome {
 	var bufs [][]Seg
 	for i := 0; i < 8; i++ {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 0), 2048))
 	}
-	return rx(traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(8, frameLen)},
+	return rx(m, traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(8, frameLen)},
 		func(_ *Rig, _ []virtq.Used, o *outcome) {
 			o.findings = eventfdFindings(o.logEvents)
 			o.control = control{

@@ -1,17 +1,11 @@
-//go:build linux
-
 package scenario
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"time"
-	"unsafe"
 
-	"golang.org/x/sys/unix"
-
+	"dirtygate/guest/machine"
 	"dirtygate/guest/oracle"
 	"dirtygate/guest/tap"
 	"dirtygate/guest/vhost"
@@ -52,6 +46,7 @@ type Config struct {
 // Rig is one vhost-net device wired to a tap, with guest memory, an RX
 // ring and a dirty log fenced by canaries and PROT_NONE guard pages.
 type Rig struct {
+	M      machine.Machine
 	Cfg    Config
 	Layout oracle.Layout
 	Mem    *virtq.Memory
@@ -60,19 +55,23 @@ type Rig struct {
 	Tap    *tap.Tap
 
 	kick, call, logFD int
-	logMap            []byte // guard page, log pages, guard page
-	rng               []byte // the checked range: canary, log, canary
+	logMap            uint64 // guard page, log pages, guard page
+	logMapSize        int
+	rngAddr           uint64 // the checked range: canary, log, canary
+	rng               []byte // what was written there
 	firstBit          uint64
 	before            []byte
 	nextDesc          int
 	attached          bool
 }
 
-// Native is the layout of the kernel we run on: the agent runs natively.
-func Native() oracle.Layout {
-	var x uint16 = 0x0102
-	be := (*[2]byte)(unsafe.Pointer(&x))[0] == 0x01
-	return oracle.Layout{WordBits: int(unsafe.Sizeof(uintptr(0))) * 8, BigEndian: be}
+// LayoutOf is the log layout of the process that drives vhost on m: its
+// unsigned long, in its byte order.
+func LayoutOf(m machine.Machine) oracle.Layout {
+	abi := m.ABI()
+	var b [2]byte
+	abi.ByteOrder.PutUint16(b[:], 0x0102)
+	return oracle.Layout{WordBits: abi.WordBits, BigEndian: b[0] == 0x01}
 }
 
 // Pages is the number of guest pages the log covers.
@@ -89,8 +88,8 @@ func (e *SetupError) Error() string { return e.Step + ": " + e.Err.Error() }
 func (e *SetupError) Unwrap() error { return e.Err }
 
 // NewRig builds the device up to the point where RX buffers can be posted.
-func NewRig(cfg Config) (*Rig, error) {
-	r := &Rig{Cfg: cfg, Layout: Native(), kick: -1, call: -1, logFD: -1}
+func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
+	r := &Rig{M: m, Cfg: cfg, Layout: LayoutOf(m), kick: -1, call: -1, logFD: -1}
 	built := false
 	defer func() {
 		if !built {
@@ -104,20 +103,19 @@ func NewRig(cfg Config) (*Rig, error) {
 		}
 		return nil
 	}
-	buf, err := unix.Mmap(-1, 0, guestPages<<pageShift, unix.PROT_READ|unix.PROT_WRITE,
-		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE)
+	va, err := m.Mmap(guestPages << pageShift)
 	if err := step("mmap guest memory", err); err != nil {
 		return nil, err
 	}
-	r.Mem = &virtq.Memory{Buf: buf, VA: uint64(uintptr(unsafe.Pointer(&buf[0]))), GPA: guestBase}
+	r.Mem = &virtq.Memory{M: m, VA: va, GPA: guestBase, Size: guestPages << pageShift}
 	if err := r.mapLog(); err != nil {
 		return nil, err
 	}
-	if r.Net, err = vhost.OpenNet(); err != nil {
+	if r.Net, err = vhost.OpenNet(m); err != nil {
 		return nil, step("open vhost-net", err)
 	}
 	if err := step("VHOST_SET_MEM_TABLE", r.Net.SetMemTable([]vhost.Region{{
-		GuestPhysAddr: r.Mem.GPA, Size: uint64(len(buf)), UserAddr: r.Mem.VA,
+		GuestPhysAddr: r.Mem.GPA, Size: uint64(r.Mem.Size), UserAddr: r.Mem.VA,
 	}})); err != nil {
 		return nil, err
 	}
@@ -137,7 +135,7 @@ func NewRig(cfg Config) (*Rig, error) {
 	if err := step("VHOST_SET_LOG_BASE", r.Net.SetLogBase(r.LogBase())); err != nil {
 		return nil, err
 	}
-	if r.logFD, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+	if r.logFD, err = m.Eventfd(); err != nil {
 		return nil, step("eventfd", err)
 	}
 	if err := step("VHOST_SET_LOG_FD", r.Net.SetLogFD(r.logFD)); err != nil {
@@ -153,10 +151,10 @@ func NewRig(cfg Config) (*Rig, error) {
 	if r.RX, err = virtq.New(r.Mem, ringNum, descOff, availOff, uo); err != nil {
 		return nil, step("lay out RX ring", err)
 	}
-	if r.kick, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+	if r.kick, err = m.Eventfd(); err != nil {
 		return nil, step("eventfd", err)
 	}
-	if r.call, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+	if r.call, err = m.Eventfd(); err != nil {
 		return nil, step("eventfd", err)
 	}
 	addr := vhost.VringAddr{
@@ -183,7 +181,7 @@ func NewRig(cfg Config) (*Rig, error) {
 			return nil, err
 		}
 	}
-	if r.Tap, err = tap.Open(cfg.tapName(), headerSize, cfg.MTU); err != nil {
+	if r.Tap, err = tap.Open(m, cfg.tapName(), headerSize, cfg.MTU); err != nil {
 		return nil, step("tap", err)
 	}
 	if err := step("VHOST_NET_SET_BACKEND", r.Net.SetBackend(rxQueue, r.Tap.Fd())); err != nil {
@@ -205,27 +203,26 @@ func (c Config) tapName() string {
 // mapLog maps the log between two PROT_NONE guard pages, writes canaries
 // around it and the preset bits into it, and keeps a copy as Before.
 func (r *Rig) mapLog() error {
-	ps := os.Getpagesize()
+	ps := r.M.ABI().PageSize
 	logBytes := int(Pages() / 8)
 	span := canary + r.Cfg.LogMisalign + logBytes + canary
 	span = (span + 7) &^ 7
 	pages := (span + ps - 1) / ps
-	m, err := unix.Mmap(-1, 0, (pages+2)*ps, unix.PROT_READ|unix.PROT_WRITE,
-		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE)
+	addr, err := r.M.Mmap((pages + 2) * ps)
 	if err != nil {
 		return &SetupError{"mmap log", err}
 	}
-	r.logMap = m
-	if err := unix.Mprotect(m[:ps], unix.PROT_NONE); err != nil {
+	r.logMap, r.logMapSize = addr, (pages+2)*ps
+	if err := r.M.Mprotect(addr, ps, machine.ProtNone); err != nil {
 		return &SetupError{"guard page", err}
 	}
-	if err := unix.Mprotect(m[(pages+1)*ps:], unix.PROT_NONE); err != nil {
+	if err := r.M.Mprotect(addr+uint64((pages+1)*ps), ps, machine.ProtNone); err != nil {
 		return &SetupError{"guard page", err}
 	}
 	// The checked range ends at the trailing guard page, so a bit written
 	// past the canary faults instead of landing unseen.
-	end := (pages + 1) * ps
-	r.rng = m[end-span : end]
+	r.rngAddr = addr + uint64((pages+1)*ps-span)
+	r.rng = make([]byte, span)
 	r.firstBit = uint64(8 * (canary + r.Cfg.LogMisalign))
 	// Canaries: every other bit of the words before and after the log.
 	for b := uint64(0); b < r.firstBit; b += 2 {
@@ -238,12 +235,15 @@ func (r *Rig) mapLog() error {
 		oracle.PutBit(r.rng, r.Layout, r.firstBit+p)
 	}
 	r.before = append([]byte(nil), r.rng...)
+	if err := r.M.WriteMem(r.rngAddr, r.rng); err != nil {
+		return &SetupError{"write log canaries", err}
+	}
 	return nil
 }
 
 // LogBase is the user address handed to VHOST_SET_LOG_BASE.
 func (r *Rig) LogBase() uint64 {
-	return uint64(uintptr(unsafe.Pointer(&r.rng[0]))) + r.firstBit/8
+	return r.rngAddr + r.firstBit/8
 }
 
 // Seg is one descriptor of a buffer: an offset into guest memory and a length.
@@ -267,21 +267,25 @@ func (r *Rig) Post(bufs ...[]Seg) ([]uint16, error) {
 				d.Flags |= virtq.DescNext
 				d.Next = uint16(r.nextDesc + 1)
 			}
-			r.RX.SetDesc(r.nextDesc, d)
+			if err := r.RX.SetDesc(r.nextDesc, d); err != nil {
+				return nil, err
+			}
 			r.nextDesc++
 		}
 		heads = append(heads, head)
 	}
-	r.Offer(heads...)
-	return heads, nil
+	return heads, r.Offer(heads...)
 }
 
 // Offer makes already written chains available again and kicks.
-func (r *Rig) Offer(heads ...uint16) {
-	r.RX.Offer(heads...)
+func (r *Rig) Offer(heads ...uint16) error {
+	if err := r.RX.Offer(heads...); err != nil {
+		return err
+	}
 	one := make([]byte, 8)
-	binary.NativeEndian.PutUint64(one, 1)
-	unix.Write(r.kick, one)
+	r.M.ABI().ByteOrder.PutUint64(one, 1)
+	_, err := r.M.Write(r.kick, one)
+	return err
 }
 
 // Send transmits frames out of the tap; vhost receives them.
@@ -299,17 +303,22 @@ func (r *Rig) WaitUsed(n int) ([]virtq.Used, error) {
 	var got []virtq.Used
 	deadline := time.Now().Add(waitUsed)
 	for {
-		got = append(got, r.RX.TakeUsed()...)
+		u, err := r.RX.TakeUsed()
+		if err != nil {
+			return got, err
+		}
+		got = append(got, u...)
 		if len(got) >= n {
 			return got, nil
 		}
 		if time.Now().After(deadline) {
 			return got, fmt.Errorf("vhost used %d of %d buffers within %v (frames lost before vhost?)", len(got), n, waitUsed)
 		}
-		fds := []unix.PollFd{{Fd: int32(r.call), Events: unix.POLLIN}}
-		unix.Poll(fds, 20)
-		var b [8]byte
-		unix.Read(r.call, b[:])
+		if ready, err := r.M.Poll(r.call, 20); err != nil {
+			return got, err
+		} else if ready {
+			r.M.Read(r.call, 8)
+		}
 	}
 }
 
@@ -326,23 +335,26 @@ func (r *Rig) Stop() error {
 
 // LogEvents reads and resets the log eventfd's counter.
 func (r *Rig) LogEvents() uint64 {
-	var b [8]byte
-	n, err := unix.Read(r.logFD, b[:])
-	if err != nil || n != 8 {
+	b, err := r.M.Read(r.logFD, 8)
+	if err != nil || len(b) != 8 {
 		return 0
 	}
-	return binary.NativeEndian.Uint64(b[:])
+	return r.M.ABI().ByteOrder.Uint64(b)
 }
 
 // Log returns the checked range before and now, for the oracle.
-func (r *Rig) Log() oracle.Log {
+func (r *Rig) Log() (oracle.Log, error) {
+	after, err := r.M.ReadMem(r.rngAddr, len(r.rng))
+	if err != nil {
+		return oracle.Log{}, fmt.Errorf("reading the log back: %w", err)
+	}
 	return oracle.Log{
 		Layout:   r.Layout,
 		Before:   append([]byte(nil), r.before...),
-		After:    append([]byte(nil), r.rng...),
+		After:    after,
 		FirstBit: r.firstBit,
 		Pages:    Pages(),
-	}
+	}, nil
 }
 
 // Page returns the guest page number of guest memory offset off.
@@ -400,22 +412,22 @@ func (r *Rig) Close() {
 	}
 	for _, fd := range []int{r.kick, r.call, r.logFD} {
 		if fd >= 0 {
-			unix.Close(fd)
+			r.M.Close(fd)
 		}
 	}
 	if r.Mem != nil {
-		unix.Munmap(r.Mem.Buf)
+		r.M.Munmap(r.Mem.VA, r.Mem.Size)
 	}
-	if r.logMap != nil {
-		unix.Munmap(r.logMap)
+	if r.logMapSize != 0 {
+		r.M.Munmap(r.logMap, r.logMapSize)
 	}
 }
 
-// errnoOf extracts the errno of a failed vhost ioctl.
-func errnoOf(err error) (unix.Errno, bool) {
+// errnoOf extracts the errno name of a failed vhost ioctl.
+func errnoOf(err error) string {
 	var ve *vhost.Error
 	if errors.As(err, &ve) {
-		return ve.Errno, true
+		return ve.Errno
 	}
-	return 0, false
+	return ""
 }

@@ -1,5 +1,3 @@
-//go:build linux
-
 // Package scenario holds the scenarios the agent runs inside the guest. Each
 // one builds a vhost-net rig, makes vhost write guest memory, computes what
 // must be logged from the used ring and the descriptor chains, checks the
@@ -16,6 +14,7 @@ import (
 	"sort"
 	"time"
 
+	"dirtygate/guest/machine"
 	"dirtygate/guest/oracle"
 	"dirtygate/guest/record"
 	"dirtygate/guest/tap"
@@ -26,7 +25,7 @@ import (
 type Scenario struct {
 	Name string
 	Doc  string // what a pass proves, for the README
-	run  func(name string) outcome
+	run  func(m machine.Machine, name string) outcome
 }
 
 // outcome is what a scenario body hands back for judging.
@@ -55,8 +54,8 @@ type control struct {
 // All is every scenario, in run order.
 func All() []Scenario { return all }
 
-// Run executes one scenario and judges it; it never panics.
-func Run(s Scenario) (res record.Scenario) {
+// Run executes one scenario on m and judges it; it never panics.
+func Run(m machine.Machine, s Scenario) (res record.Scenario) {
 	start := time.Now()
 	res.Name = s.Name
 	defer func() {
@@ -66,7 +65,7 @@ func Run(s Scenario) (res record.Scenario) {
 		}
 		res.Millis = time.Since(start).Milliseconds()
 	}()
-	o := s.run(s.Name)
+	o := s.run(m, s.Name)
 	res.Notes = o.notes
 	res.Packets = o.packets
 	res.Pages = len(o.expect.Written)
@@ -190,9 +189,9 @@ type traffic struct {
 // rx drives traffic through a fresh rig, stops the device, computes E from
 // the used ring, and lets inspect add checks and the control before the
 // rig is closed.
-func rx(t traffic, inspect func(r *Rig, used []virtq.Used, o *outcome)) outcome {
+func rx(m machine.Machine, t traffic, inspect func(r *Rig, used []virtq.Used, o *outcome)) outcome {
 	var o outcome
-	r, err := NewRig(t.cfg)
+	r, err := NewRig(m, t.cfg)
 	if err != nil {
 		o.err = err
 		return o
@@ -212,7 +211,10 @@ func rx(t traffic, inspect func(r *Rig, used []virtq.Used, o *outcome)) outcome 
 		return o
 	}
 	o.packets = len(t.frames)
-	o.log = r.Log()
+	if o.log, err = r.Log(); err != nil {
+		o.err = err
+		return o
+	}
 	w, err := r.Written(used)
 	if err != nil {
 		o.err = err
@@ -248,7 +250,9 @@ func (t traffic) send(r *Rig, heads []uint16) ([]virtq.Used, error) {
 				for _, b := range round {
 					hs = append(hs, heads[b])
 				}
-				r.Offer(hs...)
+				if err := r.Offer(hs...); err != nil {
+					return used, err
+				}
 			}
 			if len(fr) < len(round) {
 				return used, fmt.Errorf("round %d needs %d frames, %d left", i, len(round), len(fr))
@@ -291,7 +295,9 @@ func deliver(r *Rig, heads []uint16, frames [][]byte, recycle bool) ([]virtq.Use
 			for _, x := range u {
 				again = append(again, uint16(x.ID))
 			}
-			r.Offer(again...)
+			if err := r.Offer(again...); err != nil {
+				return used, err
+			}
 		}
 	}
 	return used, nil

@@ -1,5 +1,3 @@
-//go:build linux
-
 // Package tap creates a tap device for vhost-net's backend and sends frames
 // out of it with an AF_PACKET socket: what leaves the tap interface arrives
 // on the tap fd, where vhost reads it and writes it into RX buffers.
@@ -7,57 +5,91 @@ package tap
 
 import (
 	"fmt"
-	"os"
-	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"dirtygate/guest/machine"
+)
+
+// Constants of linux/if_tun.h, linux/if.h and linux/sockios.h: the same
+// on every architecture (the _IOW numbers are encoded per arch below).
+const (
+	iffUp       = 0x1
+	iffTap      = 0x2
+	iffNoPI     = 0x1000
+	iffVnetHdr  = 0x4000
+	siocGIFFlag = 0x8913
+	siocSIFFlag = 0x8914
+	siocSIFMTU  = 0x8922
+	siocGIFIdx  = 0x8933
+	ifNameSize  = 16
 )
 
 // Tap is a tap device opened with IFF_VNET_HDR: the tap supplies the
 // virtio-net header, so VHOST_NET_F_VIRTIO_NET_HDR must not be acked.
 type Tap struct {
 	Name    string
+	m       machine.Machine
 	fd      int
 	pkt     int
 	ifindex int
 }
 
+// ifreq is struct ifreq: the name, then a union at offset 16 whose size
+// follows the word size (struct ifmap holds two unsigned longs).
+type ifreq struct {
+	b   []byte
+	abi machine.ABI
+}
+
+func newIfreq(abi machine.ABI, name string) ifreq {
+	size := 32
+	if abi.WordBits == 64 {
+		size = 40
+	}
+	r := ifreq{b: make([]byte, size), abi: abi}
+	copy(r.b[:ifNameSize-1], name)
+	return r
+}
+
+func (r ifreq) u16() uint16     { return r.abi.ByteOrder.Uint16(r.b[ifNameSize:]) }
+func (r ifreq) u32() uint32     { return r.abi.ByteOrder.Uint32(r.b[ifNameSize:]) }
+func (r ifreq) setU16(v uint16) { r.abi.ByteOrder.PutUint16(r.b[ifNameSize:], v) }
+func (r ifreq) setU32(v uint32) { r.abi.ByteOrder.PutUint32(r.b[ifNameSize:], v) }
+
 // Open creates tap name with a vnet header of hdrLen bytes (10, or 12 with
 // MRG_RXBUF or VERSION_1; a mismatch silently drops every frame), sets its
 // MTU and brings it up.
-func Open(name string, hdrLen, mtu int) (*Tap, error) {
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open /dev/net/tun: %w", err)
+func Open(m machine.Machine, name string, hdrLen, mtu int) (*Tap, error) {
+	if len(name) >= ifNameSize {
+		return nil, fmt.Errorf("tap name %q is longer than %d bytes", name, ifNameSize-1)
 	}
-	t := &Tap{Name: name, fd: fd, pkt: -1}
-	ifr, err := unix.NewIfreq(name)
+	fd, err := m.Open("/dev/net/tun")
 	if err != nil {
-		t.Close()
 		return nil, err
 	}
-	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
-	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+	t := &Tap{Name: name, m: m, fd: fd, pkt: -1}
+	abi := m.ABI()
+	const tunMagic = 'T'
+	ifr := newIfreq(abi, name)
+	ifr.setU16(iffTap | iffNoPI | iffVnetHdr)
+	if err := m.Ioctl(fd, abi.Ioctl.IOW(tunMagic, 202, 4), ifr.b); err != nil { // TUNSETIFF
 		t.Close()
 		return nil, fmt.Errorf("TUNSETIFF %s: %w", name, err)
 	}
-	h := int32(hdrLen)
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETVNETHDRSZ, uintptr(unsafe.Pointer(&h))); e != 0 {
+	h := make([]byte, 4)
+	abi.ByteOrder.PutUint32(h, uint32(hdrLen))
+	if err := m.Ioctl(fd, abi.Ioctl.IOW(tunMagic, 216, 4), h); err != nil { // TUNSETVNETHDRSZ
 		t.Close()
-		return nil, fmt.Errorf("TUNSETVNETHDRSZ %d: %w", hdrLen, e)
+		return nil, fmt.Errorf("TUNSETVNETHDRSZ %d: %w", hdrLen, err)
 	}
-	// With no IPv6 in the kernel there is no autoconfiguration traffic;
-	// where there is, turn it off so stray frames do not take RX buffers.
-	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0)
 	if err := t.link(mtu); err != nil {
 		t.Close()
 		return nil, err
 	}
-	if t.pkt, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0); err != nil {
+	if t.pkt, err = m.Socket(machine.PacketRaw); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("AF_PACKET socket: %w", err)
 	}
-	if err := unix.Bind(t.pkt, &unix.SockaddrLinklayer{Ifindex: t.ifindex}); err != nil {
+	if err := m.BindPacket(t.pkt, t.ifindex); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("bind AF_PACKET to %s: %w", name, err)
 	}
@@ -65,30 +97,32 @@ func Open(name string, hdrLen, mtu int) (*Tap, error) {
 }
 
 // link sets the MTU and IFF_UP through an inet socket, and finds the ifindex.
+// The kernel has no IPv6, so no autoconfiguration frame takes RX buffers.
 func (t *Tap) link(mtu int) error {
-	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	m, abi := t.m, t.m.ABI()
+	s, err := m.Socket(machine.InetDgram)
 	if err != nil {
 		return fmt.Errorf("inet socket: %w", err)
 	}
-	defer unix.Close(s)
-	ifr, _ := unix.NewIfreq(t.Name)
-	if err := unix.IoctlIfreq(s, unix.SIOCGIFINDEX, ifr); err != nil {
+	defer m.Close(s)
+	ifr := newIfreq(abi, t.Name)
+	if err := m.Ioctl(s, siocGIFIdx, ifr.b); err != nil {
 		return fmt.Errorf("SIOCGIFINDEX %s: %w", t.Name, err)
 	}
-	t.ifindex = int(ifr.Uint32())
+	t.ifindex = int(ifr.u32())
 	if mtu > 0 {
-		ifr, _ = unix.NewIfreq(t.Name)
-		ifr.SetUint32(uint32(mtu))
-		if err := unix.IoctlIfreq(s, unix.SIOCSIFMTU, ifr); err != nil {
+		ifr = newIfreq(abi, t.Name)
+		ifr.setU32(uint32(mtu))
+		if err := m.Ioctl(s, siocSIFMTU, ifr.b); err != nil {
 			return fmt.Errorf("set MTU %d on %s: %w", mtu, t.Name, err)
 		}
 	}
-	ifr, _ = unix.NewIfreq(t.Name)
-	if err := unix.IoctlIfreq(s, unix.SIOCGIFFLAGS, ifr); err != nil {
+	ifr = newIfreq(abi, t.Name)
+	if err := m.Ioctl(s, siocGIFFlag, ifr.b); err != nil {
 		return fmt.Errorf("SIOCGIFFLAGS %s: %w", t.Name, err)
 	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr); err != nil {
+	ifr.setU16(ifr.u16() | iffUp)
+	if err := m.Ioctl(s, siocSIFFlag, ifr.b); err != nil {
 		return fmt.Errorf("bring %s up: %w", t.Name, err)
 	}
 	return nil
@@ -99,7 +133,7 @@ func (t *Tap) Fd() int { return t.fd }
 
 // Send transmits one Ethernet frame out of the tap interface.
 func (t *Tap) Send(frame []byte) error {
-	n, err := unix.Write(t.pkt, frame)
+	n, err := t.m.Write(t.pkt, frame)
 	if err != nil {
 		return fmt.Errorf("send %d-byte frame on %s: %w", len(frame), t.Name, err)
 	}
@@ -112,9 +146,9 @@ func (t *Tap) Send(frame []byte) error {
 // Close releases the socket and the tap; the device goes away with the fd.
 func (t *Tap) Close() error {
 	if t.pkt >= 0 {
-		unix.Close(t.pkt)
+		t.m.Close(t.pkt)
 	}
-	return unix.Close(t.fd)
+	return t.m.Close(t.fd)
 }
 
 // Frame builds an Ethernet frame of n bytes (n >= 14) with a recognizable

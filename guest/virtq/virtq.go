@@ -6,17 +6,24 @@ package virtq
 import (
 	"encoding/binary"
 	"fmt"
-	"sync/atomic"
-	"unsafe"
+
+	"dirtygate/guest/machine"
 )
 
-// Memory is one region of guest memory: Buf is mapped at user address VA
-// and the memory table maps it at guest-physical address GPA.
+// Memory is one region of guest memory on the machine: Size bytes mapped
+// at user address VA, which the memory table maps at guest-physical GPA.
 type Memory struct {
-	Buf []byte
-	VA  uint64
-	GPA uint64
+	M    machine.Machine
+	VA   uint64
+	GPA  uint64
+	Size int
 }
+
+// Read reads n bytes at offset off.
+func (m *Memory) Read(off, n int) ([]byte, error) { return m.M.ReadMem(m.VA+uint64(off), n) }
+
+// Write writes b at offset off.
+func (m *Memory) Write(off int, b []byte) error { return m.M.WriteMem(m.VA+uint64(off), b) }
 
 // GPAOf returns the guest-physical address of offset off.
 func (m *Memory) GPAOf(off int) uint64 { return m.GPA + uint64(off) }
@@ -26,8 +33,8 @@ func (m *Memory) VAOf(off int) uint64 { return m.VA + uint64(off) }
 
 // Offset returns the offset of guest-physical address gpa.
 func (m *Memory) Offset(gpa uint64) (int, error) {
-	if gpa < m.GPA || gpa >= m.GPA+uint64(len(m.Buf)) {
-		return 0, fmt.Errorf("guest-physical %#x outside memory [%#x, %#x)", gpa, m.GPA, m.GPA+uint64(len(m.Buf)))
+	if gpa < m.GPA || gpa >= m.GPA+uint64(m.Size) {
+		return 0, fmt.Errorf("guest-physical %#x outside memory [%#x, %#x)", gpa, m.GPA, m.GPA+uint64(m.Size))
 	}
 	return int(gpa - m.GPA), nil
 }
@@ -59,47 +66,51 @@ func UsedSize(num int) int  { return 4 + 8*num + 2 }
 
 var le = binary.LittleEndian
 
-// Ring is one split virtqueue living in Mem at the given offsets.
+// Ring is one split virtqueue living in Mem at the given offsets. The
+// descriptor table is the driver's alone, so a copy of it is kept here and
+// chains are followed without reading guest memory back.
 type Ring struct {
 	Mem                        *Memory
 	Num                        int
 	DescOff, AvailOff, UsedOff int
 	availIdx, usedSeen         uint16
+	desc                       []Desc
 }
 
 // New lays out a ring; offsets must satisfy the virtio alignment rules
 // (descriptors 16, avail 2, used 4; we want 4 for avail too, to publish
-// its index with one atomic store).
+// its index with one 32-bit store).
 func New(mem *Memory, num, descOff, availOff, usedOff int) (*Ring, error) {
 	switch {
 	case num <= 0 || num&(num-1) != 0 || num > 32768:
 		return nil, fmt.Errorf("ring size %d is not a power of two <= 32768", num)
 	case descOff%16 != 0 || availOff%4 != 0 || usedOff%4 != 0:
 		return nil, fmt.Errorf("ring offsets %#x/%#x/%#x misaligned", descOff, availOff, usedOff)
-	case descOff+DescSize(num) > len(mem.Buf) || availOff+AvailSize(num) > len(mem.Buf) || usedOff+UsedSize(num) > len(mem.Buf):
+	case descOff+DescSize(num) > mem.Size || availOff+AvailSize(num) > mem.Size || usedOff+UsedSize(num) > mem.Size:
 		return nil, fmt.Errorf("ring does not fit in guest memory")
 	}
-	r := &Ring{Mem: mem, Num: num, DescOff: descOff, AvailOff: availOff, UsedOff: usedOff}
-	clear(mem.Buf[descOff : descOff+DescSize(num)])
-	clear(mem.Buf[availOff : availOff+AvailSize(num)])
-	clear(mem.Buf[usedOff : usedOff+UsedSize(num)])
+	r := &Ring{Mem: mem, Num: num, DescOff: descOff, AvailOff: availOff, UsedOff: usedOff, desc: make([]Desc, num)}
+	for _, z := range [][2]int{{descOff, DescSize(num)}, {availOff, AvailSize(num)}, {usedOff, UsedSize(num)}} {
+		if err := mem.Write(z[0], make([]byte, z[1])); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
 // SetDesc writes descriptor i.
-func (r *Ring) SetDesc(i int, d Desc) {
-	b := r.Mem.Buf[r.DescOff+16*i:]
+func (r *Ring) SetDesc(i int, d Desc) error {
+	b := make([]byte, 16)
 	le.PutUint64(b[0:], d.Addr)
 	le.PutUint32(b[8:], d.Len)
 	le.PutUint16(b[12:], d.Flags)
 	le.PutUint16(b[14:], d.Next)
+	r.desc[i] = d
+	return r.Mem.Write(r.DescOff+16*i, b)
 }
 
-// Desc reads descriptor i back.
-func (r *Ring) Desc(i int) Desc {
-	b := r.Mem.Buf[r.DescOff+16*i:]
-	return Desc{Addr: le.Uint64(b[0:]), Len: le.Uint32(b[8:]), Flags: le.Uint16(b[12:]), Next: le.Uint16(b[14:])}
-}
+// Desc returns descriptor i as written.
+func (r *Ring) Desc(i int) Desc { return r.desc[i] }
 
 // Chain follows a descriptor chain from head.
 func (r *Ring) Chain(head uint16) ([]Desc, error) {
@@ -118,41 +129,46 @@ func (r *Ring) Chain(head uint16) ([]Desc, error) {
 	}
 }
 
-// word32 is the 32-bit word at off, for atomic access.
-func (r *Ring) word32(off int) *uint32 {
-	return (*uint32)(unsafe.Pointer(&r.Mem.Buf[off]))
-}
-
 // Offer makes heads available and publishes the new avail index with one
-// atomic (ordered) store of the flags+idx word, after the entries.
-func (r *Ring) Offer(heads ...uint16) {
+// 32-bit store of the flags+idx word, after the entries.
+func (r *Ring) Offer(heads ...uint16) error {
 	for _, h := range heads {
-		le.PutUint16(r.Mem.Buf[r.AvailOff+4+2*(int(r.availIdx)%r.Num):], h)
+		var e [2]byte
+		le.PutUint16(e[:], h)
+		if err := r.Mem.Write(r.AvailOff+4+2*(int(r.availIdx)%r.Num), e[:]); err != nil {
+			return err
+		}
 		r.availIdx++
 	}
 	var w [4]byte
 	le.PutUint16(w[0:], 0) // flags: we want interrupts
 	le.PutUint16(w[2:], r.availIdx)
-	atomic.StoreUint32(r.word32(r.AvailOff), binary.NativeEndian.Uint32(w[:]))
+	return r.Mem.Write(r.AvailOff, w[:])
 }
 
-// UsedIdx is the device's used index, read atomically.
-func (r *Ring) UsedIdx() uint16 {
-	var w [4]byte
-	binary.NativeEndian.PutUint32(w[:], atomic.LoadUint32(r.word32(r.UsedOff)))
-	return le.Uint16(w[2:])
+// UsedIdx is the device's used index, read with one 32-bit load.
+func (r *Ring) UsedIdx() (uint16, error) {
+	w, err := r.Mem.Read(r.UsedOff, 4)
+	if err != nil {
+		return 0, err
+	}
+	return le.Uint16(w[2:]), nil
 }
 
 // TakeUsed returns the entries used since the last call.
-func (r *Ring) TakeUsed() []Used {
-	end := r.UsedIdx()
+func (r *Ring) TakeUsed() ([]Used, error) {
+	end, err := r.UsedIdx()
+	if err != nil || end == r.usedSeen {
+		return nil, err
+	}
+	ring, err := r.Mem.Read(r.UsedOff+4, 8*r.Num)
+	if err != nil {
+		return nil, err
+	}
 	var out []Used
 	for ; r.usedSeen != end; r.usedSeen++ {
-		b := r.Mem.Buf[r.UsedOff+4+8*(int(r.usedSeen)%r.Num):]
+		b := ring[8*(int(r.usedSeen)%r.Num):]
 		out = append(out, Used{ID: le.Uint32(b[0:]), Len: le.Uint32(b[4:])})
 	}
-	return out
+	return out, nil
 }
-
-// Pending is how many offered buffers the device has not used yet.
-func (r *Ring) Pending() int { return int(r.availIdx - r.UsedIdx()) }

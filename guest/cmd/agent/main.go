@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"dirtygate/guest/machine"
 	"dirtygate/guest/record"
 	"dirtygate/guest/scenario"
 )
@@ -77,43 +78,17 @@ func parseCmdline() options {
 func run(w *record.Writer, o options, start time.Time) int {
 	var uts unix.Utsname
 	unix.Uname(&uts)
-	l := scenario.Native()
-	if err := w.Send(record.TypeHello, record.Hello{
+	m := machine.Native()
+	l := scenario.LayoutOf(m)
+	hello := record.Hello{
 		Agent:     version,
 		Kernel:    unix.ByteSliceToString(uts.Release[:]),
 		Machine:   unix.ByteSliceToString(uts.Machine[:]),
 		WordBits:  l.WordBits,
 		BigEndian: l.BigEndian,
 		PageSize:  os.Getpagesize(),
-	}); err != nil {
-		fmt.Fprintln(os.Stderr, "dirtygate: cannot send records:", err)
-		return 2
 	}
-	code, n := 0, 0
-	for _, s := range scenario.All() {
-		if o.only != nil && !o.only[s.Name] {
-			continue
-		}
-		n++
-		fmt.Fprintf(os.Stdout, "\ndirtygate: scenario %s: running\n", s.Name)
-		res := scenario.Run(s)
-		fmt.Fprintf(os.Stdout, "\ndirtygate: scenario %s: %s (%d ms)\n", s.Name, res.Status, res.Millis)
-		switch res.Status {
-		case record.Fail:
-			code = max(code, 1)
-		case record.Error:
-			code = 2
-		}
-		if err := w.Send(record.TypeScenario, res); err != nil {
-			return 2
-		}
-	}
-	if n == 0 {
-		fmt.Fprintln(os.Stdout, "\ndirtygate: no scenario selected")
-		code = 2
-	}
-	w.Send(record.TypeFinal, record.Final{Records: w.Count(), Scenarios: n, Millis: time.Since(start).Milliseconds()})
-	return code
+	return scenario.Session(m, w, hello, o.only, os.Stdout, start)
 }
 
 // mountAll mounts what an initramfs init needs: 6.1 does not mount
