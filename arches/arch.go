@@ -5,10 +5,15 @@
 package arches
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
+
+	"dirtygate/guest/errno"
+	"dirtygate/guest/ioctl"
+	"dirtygate/guest/machine"
 )
 
 // Arch describes one target. Fields are data only.
@@ -43,13 +48,65 @@ type Arch struct {
 	BigEndian bool
 	WordBits  int // BITS_PER_LONG
 
+	// ABI facts the host needs to drive the executor (GOARCH == ""); tested
+	// against each cross compiler's own headers (abi_test.go).
+	Ioctl    ioctl.Encoding // zero: the encoding of GOARCH
+	Errno    errno.Table    // zero: errno.Generic
+	PageSize int            // 0: 4096
+	// ExecutorCFlags are extra cross gcc flags for guest/executor's C
+	// program (e.g. -m32 -mcpu=v8 for sparc32 from Debian's sparc64 gcc).
+	ExecutorCFlags []string
+	// ExecutorLibs are linked after it; libgcc where one exists for the
+	// target (the executor may need its atomics helpers).
+	ExecutorLibs []string
+
 	// AliasingCaches is true when real hardware of this arch has virtually
 	// indexed or tagged caches where the kmap alias bug can show; emulation
 	// cannot show it (QEMU does not model caches).
 	AliasingCaches bool
 
+	// BootArtifacts are kernel warnings that the emulated machine itself
+	// causes at every boot, before init runs. One seen before the agent
+	// (or executor) started is reported as a known artifact, not a
+	// finding; the same warning later, or any other, is a finding.
+	BootArtifacts []BootArtifact
+
 	// Unsupported, when set, says exactly why this arch cannot run yet.
 	Unsupported string
+}
+
+// UsesExecutor is true when Go cannot run in the guest, so the scenarios
+// run on the host and drive the C executor there.
+func (a *Arch) UsesExecutor() bool { return a.GOARCH == "" }
+
+// ABI is what the host must know to encode calls for the guest.
+func (a *Arch) ABI() machine.ABI {
+	abi := machine.ABI{Ioctl: a.Ioctl, ByteOrder: binary.ByteOrder(binary.LittleEndian), WordBits: a.WordBits, PageSize: a.PageSize}
+	if abi.Ioctl.Name == "" {
+		abi.Ioctl = ioctl.ForGOARCH(a.GOARCH)
+	}
+	if a.BigEndian {
+		abi.ByteOrder = binary.BigEndian
+	}
+	if abi.PageSize == 0 {
+		abi.PageSize = 4096
+	}
+	return abi
+}
+
+// Errnos is the arch's errno table.
+func (a *Arch) Errnos() errno.Table {
+	if a.Errno.Arch == "" {
+		return errno.Generic
+	}
+	return a.Errno
+}
+
+// BootArtifact is a known boot-time warning: Match is a substring of the
+// splat's first line, Why the explanation printed with it.
+type BootArtifact struct {
+	Match string
+	Why   string
 }
 
 var registry = map[string]*Arch{}

@@ -1,6 +1,6 @@
-// Package agentbuild cross-compiles the guest agent for a target with Go's
-// own toolchain: static, no cgo, so it runs as /init with nothing else in
-// the initramfs.
+// Package agentbuild builds what runs as /init in the guest: the Go agent,
+// cross-compiled with Go's own toolchain (static, no cgo), or, where Go
+// cannot target the arch, the C executor with Debian's cross gcc.
 package agentbuild
 
 import (
@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"dirtygate/arches"
+	"dirtygate/guest/executor"
 )
 
 // Root finds the dirtygate module: $DIRTYGATE_ROOT, or the nearest parent
@@ -41,7 +42,7 @@ func Root() (string, error) {
 // Build compiles ./guest/cmd/agent for a and returns the binary.
 func Build(ctx context.Context, a *arches.Arch, outDir string) (string, error) {
 	if a.GOARCH == "" {
-		return "", fmt.Errorf("%s: Go cannot compile for this arch; it needs the executor (not implemented yet)", a.Name)
+		return "", fmt.Errorf("%s: Go cannot compile for this arch; it runs the executor (BuildExecutor)", a.Name)
 	}
 	root, err := Root()
 	if err != nil {
@@ -59,6 +60,36 @@ func Build(ctx context.Context, a *arches.Arch, outDir string) (string, error) {
 	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the agent for %s (GOARCH=%s): %v\n%s", a.Name, a.GOARCH, err, strings.TrimSpace(string(b)))
+	}
+	return out, nil
+}
+
+// BuildExecutor cross-compiles guest/executor's C program for a, static
+// and freestanding, and returns the binary.
+func BuildExecutor(ctx context.Context, a *arches.Arch, outDir string) (string, error) {
+	gcc := a.CrossCompile + "gcc"
+	if _, err := exec.LookPath(gcc); err != nil {
+		pkg := a.CrossPackage
+		if a.CrossCompile == "" {
+			pkg = "gcc"
+		}
+		return "", fmt.Errorf("%s: the executor needs %s: install it with `apt-get install %s`", a.Name, gcc, pkg)
+	}
+	src := filepath.Join(outDir, "executor.c")
+	if err := os.WriteFile(src, executor.Source, 0o644); err != nil {
+		return "", err
+	}
+	out := filepath.Join(outDir, "executor-"+a.Name)
+	args := append([]string{"-static", "-nostdlib", "-ffreestanding", "-fno-pic", "-no-pie",
+		"-fno-stack-protector", "-Os", "-Wall", "-o", out}, a.ExecutorCFlags...)
+	args = append(append(args, src), a.ExecutorLibs...)
+	cmd := exec.CommandContext(ctx, gcc, args...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		msg := strings.TrimSpace(string(b))
+		if strings.Contains(msg, "asm/unistd.h") {
+			msg += fmt.Sprintf("\n(the kernel headers for %s are missing: `apt-get install linux-libc-dev-%s-cross`)", a.Name, strings.TrimSuffix(a.CrossCompile, "-linux-gnu-"))
+		}
+		return "", fmt.Errorf("building the executor for %s: %s %s: %v\n%s", a.Name, gcc, strings.Join(args, " "), err, msg)
 	}
 	return out, nil
 }

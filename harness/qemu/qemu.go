@@ -29,6 +29,8 @@ type Config struct {
 	Timeout    time.Duration
 	ConsoleLog string    // the console is teed to this file as it arrives
 	Watch      io.Writer // and to this one (progress), may be nil
+	// Stdin feeds the serial console (the executor's requests); nil for none.
+	Stdin *os.File
 }
 
 // Result is what came out of the VM.
@@ -134,7 +136,9 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	var stderr bytes.Buffer
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdin = nil
+	if c.Stdin != nil {
+		cmd.Stdin = c.Stdin
+	}
 	cmd.Stdout = io.MultiWriter(outs...)
 	cmd.Stderr = &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -35,8 +35,14 @@ type Report struct {
 	ConsoleLog    string            `json:"console_log,omitempty"`
 	QEMUCmdline   string            `json:"qemu_cmdline,omitempty"`
 	Agent         *record.Hello     `json:"agent,omitempty"` // what the agent saw
+	// Transport, for executor runs, counts the calls made over the
+	// console and the damaged frames that had to be resent.
+	Transport string `json:"transport,omitempty"`
 	EmulationNote string            `json:"emulation_note"`
 	Problems      []string          `json:"problems,omitempty"` // recovered console damage
+	// Artifacts are known warnings the emulated machine causes at boot,
+	// before the agent starts (arches/), with the reason; not findings.
+	Artifacts []string `json:"boot_artifacts,omitempty"`
 	Scenarios     []record.Scenario `json:"scenarios"`
 }
 
@@ -188,6 +194,12 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  note: %s\n", p)
+	}
+	for _, a := range r.Artifacts {
+		fmt.Fprintf(w, "  known boot artifact (not a finding): %s\n", a)
+	}
+	if r.Transport != "" {
+		fmt.Fprintf(w, "  transport: %s\n", r.Transport)
 	}
 	fmt.Fprintf(w, "\nverdict: %s", strings.ToUpper(r.Verdict))
 	if r.Error != "" {

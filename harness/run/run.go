@@ -131,8 +131,12 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 		r.Timings.Build = k.BuildTime.Seconds()
 	}
 
-	// Agent and initramfs.
-	agent, err := agentbuild.Build(ctx, o.Arch, o.OutDir)
+	// Agent (or executor) and initramfs.
+	build := agentbuild.Build
+	if o.Arch.UsesExecutor() {
+		build = agentbuild.BuildExecutor
+	}
+	agent, err := build(ctx, o.Arch, o.OutDir)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -169,22 +173,35 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 	r.QEMUCmdline = qemu.Quote(qemu.Command(cfg))
 	os.WriteFile(filepath.Join(o.OutDir, "qemu-cmdline.sh"), []byte("#!/bin/sh\n"+r.QEMUCmdline+"\n"), 0o755)
 	fmt.Fprintf(o.Progress, "[%s %s] booting under %s\n", o.Arch.Name, label(r.Patches), accel)
+	if o.Arch.UsesExecutor() {
+		return finish(o, bootExecutor(ctx, p, cfg), p.start)
+	}
 	res, err := qemu.Run(ctx, cfg)
 	if err != nil {
 		r.Error = err.Error()
 		return finish(o, r, p.start)
 	}
-	Judge(r, res, cfg)
+	Judge(r, res, cfg, nil)
 	return finish(o, r, p.start)
 }
 
 // Judge fills the report from what a VM (or real hardware) printed:
-// records, splats, and the host's re-run of the oracle.
-func Judge(r *report.Report, res *qemu.Result, cfg qemu.Config) {
+// records, splats, and the host's re-run of the oracle. The records are
+// on the console, or in records when the host produced them itself
+// (executor runs).
+func Judge(r *report.Report, res *qemu.Result, cfg qemu.Config, records []byte) {
+	if records == nil {
+		records = res.Console
+	}
+	started := agentStart(res.Console)
 	for _, s := range console.Scan(res.Console) {
+		if why := bootArtifact(cfg.Arch, s, started); why != "" {
+			r.Artifacts = append(r.Artifacts, s.Title+": "+why)
+			continue
+		}
 		r.AddSplat(s.Title, s.Quote)
 	}
-	st, perr := record.Parse(res.Console)
+	st, perr := record.Parse(records)
 	if st != nil {
 		r.Problems = st.Problems
 		for _, rec := range st.Records {
@@ -230,6 +247,31 @@ func Judge(r *report.Report, res *qemu.Result, cfg qemu.Config) {
 	if r.Error != "" && len(bytes.TrimSpace(res.Stderr)) > 0 {
 		r.Error += "; QEMU said: " + string(bytes.TrimSpace(res.Stderr))
 	}
+}
+
+// agentStart is the console line where the agent or executor first spoke
+// (1-based); 0 when it never did.
+func agentStart(log []byte) int {
+	for i, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, "DGR1 0 ") || strings.Contains(l, executorReady) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// bootArtifact explains a splat the arch is known to raise at every boot,
+// when it came before the agent started.
+func bootArtifact(a *arches.Arch, s console.Splat, started int) string {
+	if a == nil || started == 0 || s.Line >= started {
+		return ""
+	}
+	for _, k := range a.BootArtifacts {
+		if strings.Contains(s.Title, k.Match) {
+			return k.Why
+		}
+	}
+	return ""
 }
 
 // crossCheck re-runs the oracle on the scenario's evidence on the host: a

@@ -23,7 +23,7 @@ func captured(t *testing.T, path string) []byte {
 
 func judged(res *qemu.Result) *report.Report {
 	r := &report.Report{}
-	Judge(r, res, qemu.Config{Timeout: 120 * time.Second})
+	Judge(r, res, qemu.Config{Timeout: 120 * time.Second}, nil)
 	r.Decide()
 	return r
 }

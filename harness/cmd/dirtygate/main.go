@@ -249,7 +249,7 @@ func cmdParse(args []string) int {
 	}
 	r := &report.Report{Arch: "unknown", ConsoleLog: args[0], Kernel: report.Kernel{Source: "console log " + args[0]}}
 	// The same judging as a run: records, splats, the host's oracle.
-	run.Judge(r, &qemu.Result{Console: b}, qemu.Config{})
+	run.Judge(r, &qemu.Result{Console: b}, qemu.Config{}, nil)
 	if r.Agent != nil {
 		r.Arch, r.Kernel.Version = r.Agent.Machine, r.Agent.Kernel
 	}

@@ -1,0 +1,56 @@
+package arches
+
+import (
+	"time"
+
+	"dirtygate/guest/errno"
+	"dirtygate/guest/ioctl"
+)
+
+// hppa: 32-bit PA-RISC (QEMU's B160L, a PA7300LC), big-endian. The seed
+// patch was written for it: PA-RISC caches are virtually indexed, so a
+// kmap alias of a user page can hold a stale line. Go has no hppa port:
+// the scenarios run on the host and drive a freestanding C executor in the
+// guest over the console (guest/executor).
+func init() {
+	register(&Arch{
+		Name:         "hppa",
+		KernelArch:   "parisc",
+		CrossCompile: "hppa-linux-gnu-",
+		CrossPackage: "gcc-hppa-linux-gnu",
+		// vmlinuz also links vmlinux; QEMU boots the ELF directly.
+		MakeTarget: "vmlinuz",
+		Image:      "vmlinux",
+		// tinyconfig's SLOB crashes parisc at boot.
+		Fragment: `# CONFIG_64BIT is not set
+CONFIG_GSC=y
+CONFIG_GSC_LASI=y
+CONFIG_SERIAL_8250=y
+CONFIG_SERIAL_8250_CONSOLE=y
+CONFIG_SLUB=y
+`,
+		QEMU:        "qemu-system-hppa",
+		QEMUPackage: "qemu-system-misc",
+		// QEMU 7.2 names the B160L "hppa" (-M B160L is rejected).
+		Machine:     "hppa",
+		MemoryMB:    256,
+		SMP:         2,
+		Console:     "ttyS0",
+		BootTimeout: 240 * time.Second,
+		BigEndian:   true,
+		WordBits:    32,
+		// parisc swaps _IOC_READ and _IOC_WRITE, and numbers errnos
+		// above 34 its own way (ENOSYS is 251).
+		Ioctl:        ioctl.Parisc,
+		Errno:        errno.Parisc,
+		ExecutorLibs: []string{"-lgcc"},
+
+		AliasingCaches: true,
+		BootArtifacts: []BootArtifact{{
+			Match: "at ___slab_alloc",
+			Why: "QEMU 7.2's SeaBIOS-hppa 6 reports a D-cache stride of 32 KiB, so cache_line_size() is 32768 " +
+				"(\"SLUB: HWalign=32768\") and the first HWCACHE_ALIGN slab at boot has no object: " +
+				"WARN_ON(!freelist) in acquire_slab, before init, in every kernel",
+		}},
+	})
+}

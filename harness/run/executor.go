@@ -1,0 +1,120 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"dirtygate/guest/executor"
+	"dirtygate/guest/record"
+	"dirtygate/guest/scenario"
+	"dirtygate/harness/qemu"
+	"dirtygate/harness/report"
+)
+
+// executorVersion names the agent in the hello record of executor runs.
+const executorVersion = "dirtygate host agent driving dirtygate-executor 1"
+
+// executorReady is the line executor.c prints when it starts.
+const executorReady = "dirtygate-executor 1: ready"
+
+// bootExecutor boots a guest whose /init is the C executor and runs the
+// scenarios here, against it, over the console. The records the agent
+// would print are produced here and judged like an agent's.
+func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Report {
+	o, r := p.o, p.r
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	defer inR.Close()
+	defer inW.Close()
+	client := executor.NewClient(inW, o.Arch.ABI(), o.Arch.Errnos())
+	cfg.Stdin = inR
+	if cfg.Watch != nil {
+		cfg.Watch = io.MultiWriter(cfg.Watch, client.Scanner())
+	} else {
+		cfg.Watch = client.Scanner()
+	}
+	vmctx, stopVM := context.WithCancel(ctx)
+	defer stopVM()
+	type vm struct {
+		res *qemu.Result
+		err error
+	}
+	done := make(chan vm, 1)
+	go func() {
+		res, err := qemu.Run(vmctx, cfg)
+		done <- vm{res, err}
+	}()
+
+	var records bytes.Buffer
+	progress := &progressLines{w: o.Progress, prefix: "[" + o.Arch.Name + " " + label(r.Patches) + "] "}
+	driveErr := drive(client, o, &records, progress)
+	if driveErr == nil {
+		// The executor reboots; QEMU (-no-reboot) exits.
+		if err := client.Reboot(); err != nil {
+			driveErr = fmt.Errorf("ending the VM: %w", err)
+		}
+	}
+	if driveErr != nil {
+		stopVM()
+	}
+	v := <-done
+	if v.err != nil {
+		r.Error = v.err.Error()
+		return r
+	}
+	Judge(r, v.res, cfg, records.Bytes())
+	st := client.Stats()
+	r.Transport = fmt.Sprintf("executor over the console: %d calls, %d resent, %d torn, %d duplicate responses dropped",
+		st.Calls, st.Resent, st.Torn, st.Duplicates)
+	if driveErr != nil {
+		r.Error = "executor: " + driveErr.Error()
+		if v.res.TimedOut {
+			r.Error += fmt.Sprintf(" (the VM did not end within %v)", cfg.Timeout)
+		}
+	}
+	return r
+}
+
+// drive waits for the executor, checks it runs on what arches/ says, and
+// runs the scenarios through it.
+func drive(c *executor.Client, o Options, records io.Writer, progress io.Writer) error {
+	if err := c.WaitReady(o.Arch.BootTimeout); err != nil {
+		return err
+	}
+	start := time.Now() // the agent's time starts when the executor is up
+	h, err := c.Hello()
+	if err != nil {
+		return err
+	}
+	a := o.Arch
+	if h.WordBytes*8 != a.WordBits || h.BigEndian != a.BigEndian {
+		return fmt.Errorf("the executor reports a %d-bit %s machine (%s); arches/%s.go says %d-bit %s",
+			h.WordBytes*8, endian(h.BigEndian), h.Machine, a.Name, a.WordBits, endian(a.BigEndian))
+	}
+	var only map[string]bool
+	if len(o.Only) > 0 {
+		only = map[string]bool{}
+		for _, n := range o.Only {
+			only[n] = true
+		}
+	}
+	hello := record.Hello{Agent: executorVersion, Kernel: h.Release, Machine: h.Machine,
+		WordBits: a.WordBits, BigEndian: a.BigEndian, PageSize: a.ABI().PageSize}
+	w := record.NewWriter(records)
+	scenario.Session(c, w, hello, only, progress, start)
+	return c.Err()
+}
+
+func endian(big bool) string {
+	if big {
+		return "big-endian"
+	}
+	return "little-endian"
+}
