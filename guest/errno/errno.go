@@ -65,7 +65,7 @@ var (
 	})
 	Parisc = table("parisc", map[string]int{
 		"EDEADLK": 45, "ENOSYS": 251, "EOPNOTSUPP": 223, "ENOBUFS": 233,
-		"ETIMEDOUT": 238, "EADDRINUSE": 226, "ENETDOWN": 227,
+		"ETIMEDOUT": 238, "EADDRINUSE": 226, "ENETDOWN": 228,
 	})
 	Alpha = table("alpha", map[string]int{
 		"EAGAIN": 35, "EDEADLK": 11, "ENOSYS": 78, "EOPNOTSUPP": 45, "ENOBUFS": 55,

@@ -79,6 +79,18 @@ type Response struct {
 	Data []byte
 }
 
+// Encode renders the response as the executor does (for tests and fakes).
+func (r Response) Encode() []byte {
+	b := []byte{'R'}
+	b = be.AppendUint32(b, r.Seq)
+	b = be.AppendUint64(b, uint64(r.Ret))
+	b = be.AppendUint32(b, uint32(len(r.Data)))
+	b = append(b, r.Data...)
+	b = be.AppendUint32(b, crc32.ChecksumIEEE(b))
+	out := append([]byte("\r\n%%"), hex.EncodeToString(b)...)
+	return append(out, "$\r\n"...)
+}
+
 // ErrTorn is a frame that arrived damaged.
 var ErrTorn = errors.New("torn frame")
 
