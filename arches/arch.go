@@ -59,6 +59,9 @@ type Arch struct {
 	// ExecutorLibs are linked after it; libgcc where one exists for the
 	// target (the executor may need its atomics helpers).
 	ExecutorLibs []string
+	// ExecutorPackages are the Debian packages the executor build needs
+	// beyond CrossPackage (the kernel headers of the cross sysroot).
+	ExecutorPackages []string
 
 	// AliasingCaches is true when real hardware of this arch has virtually
 	// indexed or tagged caches where the kmap alias bug can show; emulation
@@ -137,4 +140,4 @@ func Names() []string {
 }
 
 // Default is the set `make run` gates on.
-var Default = []string{"x86_64", "arm64", "s390x"}
+var Default = []string{"x86_64", "arm64", "s390x", "hppa"}

@@ -43,7 +43,8 @@ CONFIG_SLUB=y
 		// above 34 its own way (ENOSYS is 251).
 		Ioctl:        ioctl.Parisc,
 		Errno:        errno.Parisc,
-		ExecutorLibs: []string{"-lgcc"},
+		ExecutorLibs:     []string{"-lgcc"},
+		ExecutorPackages: []string{"linux-libc-dev-hppa-cross"},
 
 		AliasingCaches: true,
 		BootArtifacts: []BootArtifact{{

@@ -200,7 +200,7 @@ func cmdArches(args []string) int {
 		seen := map[string]bool{}
 		for _, n := range arches.Names() {
 			a, _ := arches.Lookup(n)
-			for _, p := range []string{a.CrossPackage, a.QEMUPackage} {
+			for _, p := range append([]string{a.CrossPackage, a.QEMUPackage}, a.ExecutorPackages...) {
 				if p != "" && !seen[p] {
 					seen[p] = true
 					fmt.Println(p)
