@@ -112,6 +112,9 @@ func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
 		return nil, err
 	}
 	if r.Net, err = vhost.OpenNet(m); err != nil {
+		if machine.ErrnoName(err) == "ENOENT" {
+			err = fmt.Errorf("%w (no vhost-net in this kernel: CONFIG_VHOST_NET, or modprobe vhost_net)", err)
+		}
 		return nil, step("open vhost-net", err)
 	}
 	if err := step("VHOST_SET_MEM_TABLE", r.Net.SetMemTable([]vhost.Region{{

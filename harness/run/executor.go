@@ -54,7 +54,7 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 
 	var records bytes.Buffer
 	progress := &progressLines{w: o.Progress, prefix: "[" + o.Arch.Name + " " + label(r.Patches) + "] "}
-	driveErr := drive(client, o, &records, progress)
+	driveErr := drive(client, o, &records, progress, true)
 	if driveErr == nil {
 		// The executor reboots; QEMU (-no-reboot) exits.
 		if err := client.Reboot(); err != nil {
@@ -84,9 +84,11 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 
 // drive waits for the executor, checks it runs on what arches/ says, and
 // runs the scenarios through it.
-func drive(c *executor.Client, o Options, records io.Writer, progress io.Writer) error {
-	if err := c.WaitReady(o.Arch.BootTimeout); err != nil {
-		return err
+func drive(c *executor.Client, o Options, records io.Writer, progress io.Writer, fresh bool) error {
+	if fresh {
+		if err := c.WaitReady(o.Arch.BootTimeout); err != nil {
+			return err
+		}
 	}
 	start := time.Now() // the agent's time starts when the executor is up
 	h, err := c.Hello()

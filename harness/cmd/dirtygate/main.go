@@ -106,6 +106,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	accel := fs.String("accel", "auto", "auto (probe KVM, fall back to TCG), kvm or tcg")
 	jobs := fs.Int("j", runtime.NumCPU(), "make -j for kernel builds")
 	only := fs.String("only", "", "run only these scenarios, comma-separated")
+	tgt := fs.String("target", "", "run on a machine already running the kernel under test: ssh://[user@]host[:port], serial:///dev/DEVICE or exec:COMMAND (one --arch)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -121,6 +122,26 @@ func cmdRun(ctx context.Context, args []string) int {
 			return 2
 		}
 		as = append(as, a)
+	}
+	if *tgt != "" {
+		if len(as) != 1 || len(patches) > 0 || *src != "" {
+			fmt.Fprintln(os.Stderr, "dirtygate: --target takes exactly one --arch (the target's), and no --patch or --kernel-src: the target runs its own kernel")
+			return 2
+		}
+		o := run.Options{Arch: as[0], CacheDir: *cache, OutDir: *out, Progress: progress()}
+		if *only != "" {
+			o.Only = strings.Split(*only, ",")
+		}
+		r := run.Target(ctx, o, *tgt)
+		r.WriteText(os.Stdout)
+		if *jsonOut != "" {
+			b, _ := json.MarshalIndent(r, "", "  ")
+			os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
+		}
+		if *junitOut != "" {
+			writeFile(*junitOut, func(f *os.File) error { return report.WriteJUnit(f, []*report.Report{r}) })
+		}
+		return report.ExitCode(r.Verdict)
 	}
 	var runs []run.Options
 	for _, a := range as {

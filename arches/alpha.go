@@ -1,0 +1,41 @@
+package arches
+
+import (
+	"time"
+
+	"dirtygate/guest/errno"
+	"dirtygate/guest/ioctl"
+)
+
+// alpha: 64-bit little-endian (QEMU's clipper, a 21264). Go has no alpha
+// port and Debian's static glibc dies in __libc_early_init there, so the
+// host drives the freestanding C executor. Pages are 8 KiB, errnos above
+// 34 and EAGAIN are alpha's own, ioctls use 3 direction bits.
+func init() {
+	register(&Arch{
+		Name:         "alpha",
+		KernelArch:   "alpha",
+		CrossCompile: "alpha-linux-gnu-",
+		CrossPackage: "gcc-alpha-linux-gnu",
+		MakeTarget:   "vmlinux",
+		Image:        "vmlinux",
+		Fragment: `CONFIG_ALPHA_GENERIC=y
+CONFIG_SERIAL_8250=y
+CONFIG_SERIAL_8250_CONSOLE=y
+`,
+		QEMU:        "qemu-system-alpha",
+		QEMUPackage: "qemu-system-misc",
+		Machine:     "clipper",
+		MemoryMB:    256,
+		SMP:         2,
+		Console:     "ttyS0",
+		BootTimeout: 300 * time.Second,
+		WordBits:    64,
+
+		Ioctl:            ioctl.ThreeBit,
+		Errno:            errno.Alpha,
+		PageSize:         8192,
+		ExecutorLibs:     []string{"-lgcc"},
+		ExecutorPackages: []string{"linux-libc-dev-alpha-cross"},
+	})
+}

@@ -1,0 +1,43 @@
+package arches
+
+import (
+	"time"
+
+	"dirtygate/guest/ioctl"
+)
+
+// m68k: 32-bit big-endian Motorola 68040 on QEMU's virt board. Go has no
+// m68k port, so the host drives the C executor. The 68040's caches are
+// physically indexed: nothing aliases; this arch covers a 32-bit
+// big-endian kernel with its own futex helper.
+func init() {
+	register(&Arch{
+		Name:         "m68k",
+		KernelArch:   "m68k",
+		CrossCompile: "m68k-linux-gnu-",
+		CrossPackage: "gcc-m68k-linux-gnu",
+		MakeTarget:   "vmlinux",
+		Image:        "vmlinux",
+		Fragment: `CONFIG_MMU=y
+CONFIG_M68KCLASSIC=y
+# CONFIG_COLDFIRE is not set
+CONFIG_VIRT=y
+CONFIG_M68040=y
+CONFIG_GOLDFISH_TTY=y
+CONFIG_COMPAT_32BIT_TIME=y
+`,
+		QEMU:        "qemu-system-m68k",
+		QEMUPackage: "qemu-system-misc",
+		Machine:     "virt",
+		MemoryMB:    256,
+		SMP:         1,
+		Console:     "ttyGF0",
+		BootTimeout: 300 * time.Second,
+		BigEndian:   true,
+		WordBits:    32,
+
+		Ioctl:            ioctl.Generic,
+		ExecutorLibs:     []string{"-lgcc"},
+		ExecutorPackages: []string{"linux-libc-dev-m68k-cross"},
+	})
+}

@@ -1,0 +1,46 @@
+package arches
+
+import (
+	"time"
+
+	"dirtygate/guest/errno"
+	"dirtygate/guest/ioctl"
+)
+
+// sparc32: 32-bit big-endian SPARC v8 (QEMU's SparcStation 5, sun4m),
+// built with Debian's sparc64 gcc and CONFIG_64BIT off. Many sun4m CPUs
+// have virtually indexed caches. Go has no 32-bit sparc port and Debian's
+// 32-bit sparc libraries are v8plus (UltraSPARC only), so the executor is
+// built -m32 -mcpu=v8 with raw system calls and no libgcc (there is no
+// 32-bit one). UP: in 6.1 the SMP build has no arch_futex_atomic_op_inuser
+// (FUTEX is dropped there), the case futex-based patches must guard.
+func init() {
+	register(&Arch{
+		Name:         "sparc32",
+		KernelArch:   "sparc",
+		CrossCompile: "sparc64-linux-gnu-",
+		CrossPackage: "gcc-sparc64-linux-gnu",
+		MakeTarget:   "zImage",
+		Image:        "arch/sparc/boot/zImage",
+		Fragment: `# CONFIG_64BIT is not set
+# CONFIG_SMP is not set
+CONFIG_SERIAL_SUNZILOG=y
+CONFIG_SERIAL_SUNZILOG_CONSOLE=y
+`,
+		QEMU:        "qemu-system-sparc",
+		QEMUPackage: "qemu-system-misc",
+		Machine:     "SS-5",
+		MemoryMB:    256,
+		SMP:         1,
+		Console:     "ttyS0",
+		BootTimeout: 300 * time.Second,
+		BigEndian:   true,
+		WordBits:    32,
+
+		Ioctl:            ioctl.ThreeBit,
+		Errno:            errno.Sparc,
+		ExecutorCFlags:   []string{"-m32", "-mcpu=v8"},
+		ExecutorPackages: []string{"linux-libc-dev-sparc64-cross"},
+		AliasingCaches:   true,
+	})
+}
