@@ -129,11 +129,26 @@ func Lookup(name string) (*Arch, error) {
 	return nil, fmt.Errorf("unknown arch %q (known: %s)", name, strings.Join(Names(), ", "))
 }
 
-// Names lists every defined arch, sorted.
+// Names lists every arch that can run, sorted: what `--arch all` and the
+// CI matrices cover.
 func Names() []string {
 	var n []string
-	for k := range registry {
-		n = append(n, k)
+	for k, a := range registry {
+		if a.Unsupported == "" {
+			n = append(n, k)
+		}
+	}
+	sort.Strings(n)
+	return n
+}
+
+// UnsupportedNames lists the arches defined only to say why they cannot run.
+func UnsupportedNames() []string {
+	var n []string
+	for k, a := range registry {
+		if a.Unsupported != "" {
+			n = append(n, k)
+		}
 	}
 	sort.Strings(n)
 	return n

@@ -25,6 +25,7 @@ CONFIG_VIRT=y
 CONFIG_M68040=y
 CONFIG_GOLDFISH_TTY=y
 CONFIG_COMPAT_32BIT_TIME=y
+# CONFIG_SMP is not set
 `,
 		QEMU:        "qemu-system-m68k",
 		QEMUPackage: "qemu-system-misc",

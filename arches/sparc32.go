@@ -28,7 +28,7 @@ CONFIG_SERIAL_SUNZILOG=y
 CONFIG_SERIAL_SUNZILOG_CONSOLE=y
 `,
 		QEMU:        "qemu-system-sparc",
-		QEMUPackage: "qemu-system-misc",
+		QEMUPackage: "qemu-system-sparc",
 		Machine:     "SS-5",
 		MemoryMB:    256,
 		SMP:         1,

@@ -86,6 +86,9 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 		r.Error = fmt.Sprintf(format, a...)
 		return nil, finish(o, r, start)
 	}
+	if o.Arch.Unsupported != "" {
+		return fail("%s cannot run here: %s", o.Arch.Name, o.Arch.Unsupported)
+	}
 
 	// Source and patches.
 	var src kernels.Source

@@ -232,7 +232,7 @@ func cmdArches(args []string) int {
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ARCH\tQEMU\tCOMPILER\tAGENT\tLAYOUT\tNOTE")
-	for _, n := range arches.Names() {
+	for _, n := range append(arches.Names(), arches.UnsupportedNames()...) {
 		a, _ := arches.Lookup(n)
 		q := "ok"
 		if err := qemu.Check(a); err != nil {
