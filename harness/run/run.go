@@ -130,6 +130,11 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 		return fail("kernel build: %v", err)
 	}
 	r.Kernel.ConfigHash, r.Kernel.Config, r.Kernel.Patchfile, r.Kernel.Cached = k.ConfigHash, k.Config, k.Patchfile, k.Cached
+	// Everything needed to reproduce the run sits in its output directory.
+	copyFile(k.Config, filepath.Join(o.OutDir, "kernel.config"))
+	if k.Patchfile != "" {
+		copyFile(k.Patchfile, filepath.Join(o.OutDir, "patches.diff"))
+	}
 	if !k.Cached {
 		r.Timings.Build = k.BuildTime.Seconds()
 	}
@@ -301,6 +306,13 @@ func crossCheck(s record.Scenario) string {
 		return fmt.Sprintf("scenario %s: the host's oracle (%v) disagrees with the guest's (%v)", s.Name, host, guest)
 	}
 	return ""
+}
+
+// copyFile copies a small file; a failure only loses a convenience copy.
+func copyFile(src, dst string) {
+	if b, err := os.ReadFile(src); err == nil {
+		os.WriteFile(dst, b, 0o644)
+	}
 }
 
 func label(patches []string) string {

@@ -106,6 +106,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	accel := fs.String("accel", "auto", "auto (probe KVM, fall back to TCG), kvm or tcg")
 	jobs := fs.Int("j", runtime.NumCPU(), "make -j for kernel builds")
 	only := fs.String("only", "", "run only these scenarios, comma-separated")
+	ktap := fs.Bool("ktap", false, "print KTAP (the kernel's test output format) on stdout instead of the tables")
 	tgt := fs.String("target", "", "run on a machine already running the kernel under test: ssh://[user@]host[:port], serial:///dev/DEVICE or exec:COMMAND (one --arch)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -133,7 +134,11 @@ func cmdRun(ctx context.Context, args []string) int {
 			o.Only = strings.Split(*only, ",")
 		}
 		r := run.Target(ctx, o, *tgt)
-		r.WriteText(os.Stdout)
+		if *ktap {
+			report.WriteKTAP(os.Stdout, []*report.Report{r})
+		} else {
+			r.WriteText(os.Stdout)
+		}
 		if *jsonOut != "" {
 			b, _ := json.MarshalIndent(r, "", "  ")
 			os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
@@ -162,10 +167,14 @@ func cmdRun(ctx context.Context, args []string) int {
 	reports := run.Matrix(ctx, runs)
 	code := 0
 	for _, r := range reports {
-		r.WriteText(os.Stdout)
+		if !*ktap {
+			r.WriteText(os.Stdout)
+		}
 		code = max(code, report.ExitCode(r.Verdict))
 	}
-	if len(reports) > 1 {
+	if *ktap {
+		report.WriteKTAP(os.Stdout, reports)
+	} else if len(reports) > 1 {
 		report.WriteMatrix(os.Stdout, reports)
 	}
 	if *junitOut != "" {
@@ -324,6 +333,7 @@ func cmdGate(ctx context.Context, args []string) int {
 	jsonOut := fs.String("json", "", "write the candidate's JSON reports here")
 	junitOut := fs.String("junit", "", "write the candidate's JUnit XML here")
 	mdOut := fs.String("markdown", "", "write the candidate's Markdown summary here")
+	ktap := fs.Bool("ktap", false, "print the candidate's results as KTAP on stdout, the gate's verdict as # lines")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -356,12 +366,21 @@ func cmdGate(ctx context.Context, args []string) int {
 	}
 	reports := run.Matrix(ctx, runs)
 	base, cand := reports[:len(names)], reports[len(names):]
-	for _, r := range cand {
-		r.WriteText(os.Stdout)
-	}
-	report.WriteMatrix(os.Stdout, reports)
 	res := gate.Compare(base, cand)
-	gate.Write(os.Stdout, res)
+	if *ktap {
+		report.WriteKTAP(os.Stdout, cand)
+		var b strings.Builder
+		gate.Write(&b, res)
+		for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+			fmt.Fprintln(os.Stdout, "# "+l)
+		}
+	} else {
+		for _, r := range cand {
+			r.WriteText(os.Stdout)
+		}
+		report.WriteMatrix(os.Stdout, reports)
+		gate.Write(os.Stdout, res)
+	}
 	for path, write := range map[string]func(*os.File) error{
 		*jsonOut: func(f *os.File) error {
 			b, _ := json.MarshalIndent(cand, "", "  ")
