@@ -115,7 +115,7 @@ func TestABIAgainstCrossHeaders(t *testing.T) {
 				"VHOST_SET_VRING_BASE": r.SetVringBase, "VHOST_GET_VRING_BASE": r.GetVringBase,
 				"VHOST_SET_VRING_KICK": r.SetVringKick, "VHOST_SET_VRING_CALL": r.SetVringCall,
 				"VHOST_NET_SET_BACKEND": r.NetSetBackend,
-				"TUNSETIFF": abi.Ioctl.IOW('T', 202, 4), "TUNSETVNETHDRSZ": abi.Ioctl.IOW('T', 216, 4),
+				"TUNSETIFF":             abi.Ioctl.IOW('T', 202, 4), "TUNSETVNETHDRSZ": abi.Ioctl.IOW('T', 216, 4),
 				"SIOCGIFINDEX": 0x8933, "SIOCSIFMTU": 0x8922, "SIOCGIFFLAGS": 0x8913, "SIOCSIFFLAGS": 0x8914,
 			}
 			for n, v := range mine {

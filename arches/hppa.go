@@ -41,8 +41,8 @@ CONFIG_SLUB=y
 		WordBits:    32,
 		// parisc swaps _IOC_READ and _IOC_WRITE, and numbers errnos
 		// above 34 its own way (ENOSYS is 251).
-		Ioctl:        ioctl.Parisc,
-		Errno:        errno.Parisc,
+		Ioctl:            ioctl.Parisc,
+		Errno:            errno.Parisc,
 		ExecutorLibs:     []string{"-lgcc"},
 		ExecutorPackages: []string{"linux-libc-dev-hppa-cross"},
 

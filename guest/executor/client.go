@@ -14,6 +14,8 @@ import (
 // Stats count what the transport had to repair.
 type Stats struct {
 	Calls, Resent, Torn, Duplicates int
+	// Repairs says why the first few resends happened.
+	Repairs []string
 }
 
 // Client is a machine.Machine whose calls run in the executor.
@@ -60,7 +62,9 @@ func (c *Client) Scanner() io.Writer {
 func (c *Client) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.stats
+	s := c.stats
+	s.Repairs = append([]string(nil), s.Repairs...)
+	return s
 }
 
 // ErrLost is a call that got no intact response after every try.
@@ -107,6 +111,11 @@ func (c *Client) Call(op byte, wait time.Duration, args []uint64, data []byte) (
 			return r, nil
 		}
 		last = err
+		c.count(func(s *Stats) {
+			if len(s.Repairs) < 8 {
+				s.Repairs = append(s.Repairs, fmt.Sprintf("request %d (op %d) try %d: %v", seq, op, try+1, err))
+			}
+		})
 	}
 	err := fmt.Errorf("%w to request %d (op %d) after %d tries: %v", ErrLost, seq, op, c.Tries, last)
 	c.mu.Lock()

@@ -226,7 +226,9 @@ func positionRun(m machine.Machine, cfg Config, groups int) outcome {
 	})
 }
 
-func bitPosition(m machine.Machine, name string) outcome { return positionRun(m, Config{Name: name}, 14) }
+func bitPosition(m machine.Machine, name string) outcome {
+	return positionRun(m, Config{Name: name}, 14)
+}
 
 func misaligned(k int) func(machine.Machine, string) outcome {
 	return func(m machine.Machine, name string) outcome {

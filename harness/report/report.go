@@ -29,21 +29,21 @@ type Report struct {
 	Patches []string `json:"patches"` // names, in order; empty = baseline
 	Verdict string   `json:"verdict"` // pass | fail | error
 	// Error says why the run could not decide (verdict error).
-	Error         string            `json:"error,omitempty"`
-	Accel         string            `json:"accel,omitempty"` // tcg or kvm, and why
-	Timings       Timings           `json:"timings"`
-	ConsoleLog    string            `json:"console_log,omitempty"`
-	QEMUCmdline   string            `json:"qemu_cmdline,omitempty"`
-	Agent         *record.Hello     `json:"agent,omitempty"` // what the agent saw
+	Error       string        `json:"error,omitempty"`
+	Accel       string        `json:"accel,omitempty"` // tcg or kvm, and why
+	Timings     Timings       `json:"timings"`
+	ConsoleLog  string        `json:"console_log,omitempty"`
+	QEMUCmdline string        `json:"qemu_cmdline,omitempty"`
+	Agent       *record.Hello `json:"agent,omitempty"` // what the agent saw
 	// Transport, for executor runs, counts the calls made over the
 	// console and the damaged frames that had to be resent.
-	Transport string `json:"transport,omitempty"`
-	EmulationNote string            `json:"emulation_note"`
-	Problems      []string          `json:"problems,omitempty"` // recovered console damage
+	Transport     string   `json:"transport,omitempty"`
+	EmulationNote string   `json:"emulation_note"`
+	Problems      []string `json:"problems,omitempty"` // recovered console damage
 	// Artifacts are known warnings the emulated machine causes at boot,
 	// before the agent starts (arches/), with the reason; not findings.
-	Artifacts []string `json:"boot_artifacts,omitempty"`
-	Scenarios     []record.Scenario `json:"scenarios"`
+	Artifacts []string          `json:"boot_artifacts,omitempty"`
+	Scenarios []record.Scenario `json:"scenarios"`
 }
 
 // Kernel identifies what was booted.

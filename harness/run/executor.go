@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"dirtygate/guest/executor"
@@ -73,6 +74,9 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 	st := client.Stats()
 	r.Transport = fmt.Sprintf("executor over the console: %d calls, %d resent, %d torn, %d duplicate responses dropped",
 		st.Calls, st.Resent, st.Torn, st.Duplicates)
+	if len(st.Repairs) > 0 {
+		r.Transport += "; " + strings.Join(st.Repairs, "; ")
+	}
 	if driveErr != nil {
 		r.Error = "executor: " + driveErr.Error()
 		if v.res.TimedOut {
