@@ -26,6 +26,7 @@ var all = []Scenario{
 	{Name: "misaligned-2", Doc: "As misaligned-1, with 2 bytes.", run: misaligned(2)},
 	{Name: "misaligned-3", Doc: "As misaligned-1, with 3 bytes.", run: misaligned(3)},
 	{Name: "misaligned-4", Doc: "As misaligned-1, with 4 bytes (4-byte but not 8-byte aligned).", run: misaligned(4)},
+	{Name: "live-enable", Doc: "VHOST_F_LOG_ALL switched on with VHOST_SET_FEATURES while the device runs (as QEMU does when migration starts), then off again: every page written while it was on is logged; pages written before or after may be.", run: liveEnable},
 	{Name: "log-eventfd", Doc: "The eventfd given with VHOST_SET_LOG_FD is signalled after logging.", run: logEventfd},
 }
 
@@ -285,4 +286,82 @@ func eventfdFindings(events uint64) []oracle.Finding {
 		return nil
 	}
 	return []oracle.Finding{{Kind: oracle.EventFD, Detail: "eventfd: the log eventfd was not signalled after 8 logged frames"}}
+}
+
+// liveEnable writes 8 frames with logging off, 8 after switching it on
+// with VHOST_SET_FEATURES on the running device, and 8 after switching it
+// off again, each phase into its own pages.
+func liveEnable(m machine.Machine, name string) outcome {
+	var o outcome
+	r, err := NewRig(m, Config{Name: name, LogOff: true})
+	if err != nil {
+		o.err = err
+		return o
+	}
+	defer r.Close()
+	phase := func(first uint64) ([]virtq.Used, error) {
+		var bufs [][]Seg
+		for i := 0; i < 8; i++ {
+			bufs = append(bufs, one(pageOff(first+uint64(2*i), 256), 2048))
+		}
+		heads, err := r.Post(bufs...)
+		if err != nil {
+			return nil, err
+		}
+		return deliver(r, heads, frames(8, frameLen), false)
+	}
+	before, err := phase(firstBufPage)
+	var during, after []virtq.Used
+	if err == nil {
+		err = r.SetLogging(true)
+	}
+	if err == nil {
+		during, err = phase(firstBufPage + 32)
+	}
+	if err == nil {
+		err = r.SetLogging(false)
+	}
+	if err == nil {
+		after, err = phase(firstBufPage + 64)
+	}
+	if err == nil {
+		err = r.Stop()
+	}
+	if err != nil {
+		o.err = err
+		return o
+	}
+	if o.log, err = r.Log(); err != nil {
+		o.err = err
+		return o
+	}
+	w, err := r.Written(during)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	allowed := map[uint64]int{}
+	for _, u := range [][]virtq.Used{before, after} {
+		a, err := r.Written(u)
+		if err != nil {
+			o.err = err
+			return o
+		}
+		for p := range a {
+			allowed[p] = 0
+		}
+	}
+	o.packets = 24
+	o.expect = oracle.Expect{Written: w, Allowed: allowed, Required: map[uint64]bool{}}
+	o.logEvents = r.LogEvents()
+	logged := 0
+	for p := range allowed {
+		if oracle.TestBit(o.log.After, o.log.Layout, o.log.FirstBit+p) {
+			logged++
+		}
+	}
+	o.notes = append(o.notes, fmt.Sprintf("8 frames with logging off, 8 after VHOST_SET_FEATURES turned LOG_ALL on (%d pages, all must be logged), 8 after it turned it off; %d of the %d pages written while off were logged",
+		len(w), logged, len(allowed)))
+	o.control = clearBit(sortedPages(w)[3])
+	return o
 }

@@ -41,6 +41,9 @@ type Config struct {
 	UsedOff     int      // used ring offset in guest memory; 0 = usedOff
 	LogMisalign int      // bytes added to the word-aligned log base
 	Preset      []uint64 // pages whose bits are set before the run
+	// LogOff acks the features without VHOST_F_LOG_ALL: logging is
+	// switched on later with SetLogging, as QEMU does when migration starts.
+	LogOff bool
 }
 
 // Rig is one vhost-net device wired to a tap, with guest memory, an RX
@@ -54,6 +57,7 @@ type Rig struct {
 	Net    *vhost.Net
 	Tap    *tap.Tap
 
+	features          uint64 // acked, LOG_ALL included even when LogOff
 	kick, call, logFD int
 	logMap            uint64 // guard page, log pages, guard page
 	logMapSize        int
@@ -143,6 +147,10 @@ func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
 	}
 	if err := step("VHOST_SET_LOG_FD", r.Net.SetLogFD(r.logFD)); err != nil {
 		return nil, err
+	}
+	r.features = want
+	if cfg.LogOff {
+		want &^= 1 << vhost.FeatureLogAll
 	}
 	if err := step("VHOST_SET_FEATURES", r.Net.SetFeatures(want)); err != nil {
 		return nil, err
@@ -323,6 +331,16 @@ func (r *Rig) WaitUsed(n int) ([]virtq.Used, error) {
 			r.M.Read(r.call, 8)
 		}
 	}
+}
+
+// SetLogging switches VHOST_F_LOG_ALL on or off with VHOST_SET_FEATURES
+// while the device runs.
+func (r *Rig) SetLogging(on bool) error {
+	f := r.features
+	if !on {
+		f &^= 1 << vhost.FeatureLogAll
+	}
+	return r.Net.SetFeatures(f)
 }
 
 // Stop detaches the backend. vhost flushes its worker first, so every log
