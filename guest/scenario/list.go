@@ -27,6 +27,7 @@ var all = []Scenario{
 	{Name: "misaligned-3", Doc: "As misaligned-1, with 3 bytes.", run: misaligned(3)},
 	{Name: "misaligned-4", Doc: "As misaligned-1, with 4 bytes (4-byte but not 8-byte aligned).", run: misaligned(4)},
 	{Name: "live-enable", Doc: "VHOST_F_LOG_ALL switched on with VHOST_SET_FEATURES while the device runs (as QEMU does when migration starts), then off again: every page written while it was on is logged; pages written before or after may be.", run: liveEnable},
+	{Name: "tx-used", Doc: "TX buffers are read by vhost, not written: with VHOST_VRING_F_LOG on the TX queue, 32 transmitted frames log the TX used ring's page and none of the 32 pages the frames were read from.", run: txUsed},
 	{Name: "log-eventfd", Doc: "The eventfd given with VHOST_SET_LOG_FD is signalled after logging.", run: logEventfd},
 }
 
@@ -363,5 +364,42 @@ func liveEnable(m machine.Machine, name string) outcome {
 	o.notes = append(o.notes, fmt.Sprintf("8 frames with logging off, 8 after VHOST_SET_FEATURES turned LOG_ALL on (%d pages, all must be logged), 8 after it turned it off; %d of the %d pages written while off were logged",
 		len(w), logged, len(allowed)))
 	o.control = clearBit(sortedPages(w)[3])
+	return o
+}
+
+// txUsed transmits 32 frames from 32 pages through the TX queue.
+func txUsed(m machine.Machine, name string) outcome {
+	var o outcome
+	r, err := NewRig(m, Config{Name: name, TX: true})
+	if err != nil {
+		o.err = err
+		return o
+	}
+	defer r.Close()
+	var offs []int
+	for i := 0; i < 32; i++ {
+		offs = append(offs, pageOff(firstBufPage+uint64(2*i), 64*i))
+	}
+	used, err := r.Transmit(offs, frames(32, frameLen))
+	if err == nil {
+		err = r.Stop()
+	}
+	if err != nil {
+		o.err = err
+		return o
+	}
+	if o.log, err = r.Log(); err != nil {
+		o.err = err
+		return o
+	}
+	required := map[uint64]bool{}
+	for p := range r.TXUsedPages() {
+		required[p] = true
+	}
+	o.packets = len(used)
+	o.expect = oracle.Expect{Written: map[uint64]int{}, Allowed: r.TXUsedPages(), Required: required}
+	o.notes = append(o.notes, fmt.Sprintf("%d frames transmitted from pages %d..%d; TX used ring on page(s) %v",
+		len(used), firstBufPage, firstBufPage+62, sortedPages(r.TXUsedPages())))
+	o.control = setBit(firstBufPage + 2) // a page a frame was read from
 	return o
 }

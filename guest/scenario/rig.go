@@ -27,6 +27,10 @@ const (
 	bufBase    = 32 * 4096
 	canary     = 64 // bytes of canary words on each side of the log
 	rxQueue    = 0  // vhost-net queue index of RX
+	txQueue    = 1  // and of TX, whose rings sit on pages 264-266
+	txDescOff  = 8 * 4096
+	txAvailOff = 9 * 4096
+	txUsedOff  = 10 * 4096
 	waitUsed   = 10 * time.Second
 	pageShift  = 12
 	headerSize = 12 // virtio_net_hdr_mrg_rxbuf: VERSION_1 is always acked
@@ -41,6 +45,8 @@ type Config struct {
 	UsedOff     int      // used ring offset in guest memory; 0 = usedOff
 	LogMisalign int      // bytes added to the word-aligned log base
 	Preset      []uint64 // pages whose bits are set before the run
+	// TX sets up the TX queue too, its used ring logged (VHOST_VRING_F_LOG).
+	TX bool
 	// LogOff acks the features without VHOST_F_LOG_ALL: logging is
 	// switched on later with SetLogging, as QEMU does when migration starts.
 	LogOff bool
@@ -54,11 +60,13 @@ type Rig struct {
 	Layout oracle.Layout
 	Mem    *virtq.Memory
 	RX     *virtq.Ring
+	TX     *virtq.Ring // nil unless Config.TX
 	Net    *vhost.Net
 	Tap    *tap.Tap
 
 	features          uint64 // acked, LOG_ALL included even when LogOff
 	kick, call, logFD int
+	txKick, txCall    int
 	logMap            uint64 // guard page, log pages, guard page
 	logMapSize        int
 	rngAddr           uint64 // the checked range: canary, log, canary
@@ -93,7 +101,7 @@ func (e *SetupError) Unwrap() error { return e.Err }
 
 // NewRig builds the device up to the point where RX buffers can be posted.
 func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
-	r := &Rig{M: m, Cfg: cfg, Layout: LayoutOf(m), kick: -1, call: -1, logFD: -1}
+	r := &Rig{M: m, Cfg: cfg, Layout: LayoutOf(m), kick: -1, call: -1, logFD: -1, txKick: -1, txCall: -1}
 	built := false
 	defer func() {
 		if !built {
@@ -192,15 +200,112 @@ func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
 			return nil, err
 		}
 	}
+	if cfg.TX {
+		if err := r.setupTX(step); err != nil {
+			return nil, err
+		}
+	}
 	if r.Tap, err = tap.Open(m, cfg.tapName(), headerSize, cfg.MTU); err != nil {
 		return nil, step("tap", err)
 	}
 	if err := step("VHOST_NET_SET_BACKEND", r.Net.SetBackend(rxQueue, r.Tap.Fd())); err != nil {
 		return nil, err
 	}
+	if cfg.TX {
+		if err := step("VHOST_NET_SET_BACKEND (TX)", r.Net.SetBackend(txQueue, r.Tap.Fd())); err != nil {
+			return nil, err
+		}
+	}
 	r.attached = true
 	built = true
 	return r, nil
+}
+
+// setupTX lays out and configures the TX queue, with its used ring logged.
+func (r *Rig) setupTX(step func(string, error) error) error {
+	var err error
+	if r.TX, err = virtq.New(r.Mem, ringNum, txDescOff, txAvailOff, txUsedOff); err != nil {
+		return step("lay out TX ring", err)
+	}
+	if r.txKick, err = r.M.Eventfd(); err != nil {
+		return step("eventfd", err)
+	}
+	if r.txCall, err = r.M.Eventfd(); err != nil {
+		return step("eventfd", err)
+	}
+	addr := vhost.VringAddr{Index: txQueue, Flags: 1 << vhost.VringFLog,
+		Desc: r.Mem.VAOf(txDescOff), Avail: r.Mem.VAOf(txAvailOff), Used: r.Mem.VAOf(txUsedOff),
+		LogGuestAddr: r.Mem.GPAOf(txUsedOff)}
+	for _, s := range []struct {
+		name string
+		err  func() error
+	}{
+		{"VHOST_SET_VRING_NUM (TX)", func() error { return r.Net.SetVringNum(txQueue, ringNum) }},
+		{"VHOST_SET_VRING_BASE (TX)", func() error { return r.Net.SetVringBase(txQueue, 0) }},
+		{"VHOST_SET_VRING_ADDR (TX)", func() error { return r.Net.SetVringAddr(addr) }},
+		{"VHOST_SET_VRING_KICK (TX)", func() error { return r.Net.SetVringKick(txQueue, r.txKick) }},
+		{"VHOST_SET_VRING_CALL (TX)", func() error { return r.Net.SetVringCall(txQueue, r.txCall) }},
+	} {
+		if err := step(s.name, s.err()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Transmit writes one device-readable buffer per frame (a zero virtio-net
+// header, then the frame) at the given offsets, offers them on the TX
+// queue, kicks, and waits until vhost has used them all.
+func (r *Rig) Transmit(offs []int, frames [][]byte) ([]virtq.Used, error) {
+	var heads []uint16
+	for i, f := range frames {
+		buf := append(make([]byte, headerSize), f...)
+		if err := r.Mem.Write(offs[i], buf); err != nil {
+			return nil, err
+		}
+		if err := r.TX.SetDesc(i, virtq.Desc{Addr: r.Mem.GPAOf(offs[i]), Len: uint32(len(buf))}); err != nil {
+			return nil, err
+		}
+		heads = append(heads, uint16(i))
+	}
+	if err := r.TX.Offer(heads...); err != nil {
+		return nil, err
+	}
+	one := make([]byte, 8)
+	r.M.ABI().ByteOrder.PutUint64(one, 1)
+	if _, err := r.M.Write(r.txKick, one); err != nil {
+		return nil, err
+	}
+	var got []virtq.Used
+	deadline := time.Now().Add(waitUsed)
+	for len(got) < len(frames) {
+		u, err := r.TX.TakeUsed()
+		if err != nil {
+			return got, err
+		}
+		got = append(got, u...)
+		if len(got) >= len(frames) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return got, fmt.Errorf("vhost used %d of %d TX buffers within %v", len(got), len(frames), waitUsed)
+		}
+		if ready, err := r.M.Poll(r.txCall, 20); err != nil {
+			return got, err
+		} else if ready {
+			r.M.Read(r.txCall, 8)
+		}
+	}
+	return got, nil
+}
+
+// TXUsedPages are the pages of the TX used ring.
+func (r *Rig) TXUsedPages() map[uint64]int {
+	a := map[uint64]int{}
+	for p := r.Page(txUsedOff); p <= r.Page(txUsedOff+virtq.UsedSize(ringNum)-1); p++ {
+		a[p] = 0
+	}
+	return a
 }
 
 func (c Config) tapName() string {
@@ -351,6 +456,11 @@ func (r *Rig) Stop() error {
 		return nil
 	}
 	r.attached = false
+	if r.TX != nil {
+		if err := r.Net.SetBackend(txQueue, -1); err != nil {
+			return err
+		}
+	}
 	return r.Net.SetBackend(rxQueue, -1)
 }
 
@@ -431,7 +541,7 @@ func (r *Rig) Close() {
 	if r.Tap != nil {
 		r.Tap.Close()
 	}
-	for _, fd := range []int{r.kick, r.call, r.logFD} {
+	for _, fd := range []int{r.kick, r.call, r.logFD, r.txKick, r.txCall} {
 		if fd >= 0 {
 			r.M.Close(fd)
 		}
