@@ -29,6 +29,7 @@ type Client struct {
 	Tries   int
 
 	in     chan event
+	callMu sync.Mutex // one call in flight: the wire has no multiplexing
 	seq    uint32
 	mu     sync.Mutex
 	stats  Stats
@@ -88,6 +89,8 @@ func (c *Client) WaitReady(timeout time.Duration) error {
 
 // Call sends one request and returns the executor's answer.
 func (c *Client) Call(op byte, wait time.Duration, args []uint64, data []byte) (Response, error) {
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
 	c.mu.Lock()
 	if c.broken != nil {
 		c.mu.Unlock()
@@ -323,4 +326,28 @@ func (c *Client) BindPacket(fd, ifindex int) error {
 func (c *Client) Poll(fd int, ms int) (bool, error) {
 	r, err := c.sys("poll", OpPoll, time.Duration(ms)*time.Millisecond, []uint64{uint64(fd), uint64(ms)}, nil)
 	return r.Ret > 0, err
+}
+
+func (c *Client) SwapWords(addr uint64, n int) ([]byte, error) {
+	r, err := c.Call(OpSwapWords, 0, []uint64{addr, uint64(n)}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if r.Ret != 0 || len(r.Data) != n*c.abi.WordBits/8 {
+		return nil, fmt.Errorf("swapwords %#x x%d: executor returned %d with %d bytes", addr, n, r.Ret, len(r.Data))
+	}
+	return r.Data, nil
+}
+
+func (c *Client) OrWord(addr uint64, mask []byte) error {
+	r, err := c.Call(OpOrWord, 0, []uint64{addr}, mask)
+	switch {
+	case err != nil:
+		return err
+	case r.Ret == -2:
+		return machine.ErrNoAtomicOr
+	case r.Ret != 0:
+		return fmt.Errorf("orword %#x: executor returned %d", addr, r.Ret)
+	}
+	return nil
 }

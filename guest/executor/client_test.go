@@ -142,6 +142,25 @@ func exercise(t *testing.T, c *Client) {
 	if w, _ := c.ReadMem(addr+8, 4); !bytes.Equal(w, []byte{1, 2, 3, 4}) {
 		t.Fatalf("32-bit word reads back %v", w)
 	}
+	// Harvest: words swapped with zero, old values back; OR sets bits.
+	words := make([]byte, 16)
+	binary.LittleEndian.PutUint64(words, 0x8000000000000001)
+	binary.LittleEndian.PutUint64(words[8:], 0x10)
+	if err := c.WriteMem(addr+64, words); err != nil {
+		t.Fatal(err)
+	}
+	mask := make([]byte, 8)
+	binary.LittleEndian.PutUint64(mask, 0x300)
+	if err := c.OrWord(addr+72, mask); err != nil {
+		t.Fatal(err)
+	}
+	old, err := c.SwapWords(addr+64, 2)
+	if err != nil || binary.LittleEndian.Uint64(old) != 0x8000000000000001 || binary.LittleEndian.Uint64(old[8:]) != 0x310 {
+		t.Fatalf("swapwords: %x, %v", old, err)
+	}
+	if now, _ := c.ReadMem(addr+64, 16); !bytes.Equal(now, make([]byte, 16)) {
+		t.Fatalf("words after the swap: %x, want zero", now)
+	}
 	if err := c.Mprotect(addr+4096, 4096, machine.ProtNone); err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,8 @@ const (
 	OpBindPacket
 	OpPoll
 	OpReboot
+	OpSwapWords
+	OpOrWord
 )
 
 // MaxData is the largest data part of a frame either way.

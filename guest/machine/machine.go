@@ -66,7 +66,18 @@ type Machine interface {
 	BindPacket(fd, ifindex int) error
 	// Poll waits up to ms for fd to become readable.
 	Poll(fd int, ms int) (bool, error)
+	// SwapWords exchanges n unsigned longs (ABI().WordBits) at addr with
+	// zero, each atomically, in order, and returns the old words as
+	// stored: how a VMM harvests the dirty log.
+	SwapWords(addr uint64, n int) ([]byte, error)
+	// OrWord atomically ORs mask (one unsigned long as stored) into the
+	// word at addr: how a VMM marks pages it dirtied itself. ErrNoAtomicOr
+	// where user space has no atomic OR (SPARC v8).
+	OrWord(addr uint64, mask []byte) error
 }
+
+// ErrNoAtomicOr is OrWord on a machine without an atomic OR for user space.
+var ErrNoAtomicOr = errors.New("no atomic OR for user space on this machine")
 
 // Errno is a failed system call on the machine, named with the target's
 // own errno table (the numbers differ between architectures).

@@ -178,3 +178,43 @@ func (m *native) Poll(fd int, ms int) (bool, error) {
 	}
 	return n > 0, fail("poll", err)
 }
+
+func (m *native) SwapWords(addr uint64, n int) ([]byte, error) {
+	size := int(unsafe.Sizeof(uintptr(0)))
+	b, err := m.mem(addr, n*size)
+	if err != nil {
+		return nil, err
+	}
+	if addr%uint64(size) != 0 {
+		return nil, fmt.Errorf("swap at %#x: not word-aligned", addr)
+	}
+	out := make([]byte, n*size)
+	for i := 0; i < n; i++ {
+		p := (*uintptr)(unsafe.Pointer(&b[i*size]))
+		old := atomic.SwapUintptr(p, 0)
+		if size == 8 {
+			binary.NativeEndian.PutUint64(out[i*8:], uint64(old))
+		} else {
+			binary.NativeEndian.PutUint32(out[i*4:], uint32(old))
+		}
+	}
+	return out, nil
+}
+
+func (m *native) OrWord(addr uint64, mask []byte) error {
+	size := int(unsafe.Sizeof(uintptr(0)))
+	b, err := m.mem(addr, size)
+	if err != nil {
+		return err
+	}
+	if len(mask) != size || addr%uint64(size) != 0 {
+		return fmt.Errorf("or at %#x: want one aligned %d-byte word", addr, size)
+	}
+	p := (*uintptr)(unsafe.Pointer(&b[0]))
+	if size == 8 {
+		atomic.OrUintptr(p, uintptr(binary.NativeEndian.Uint64(mask)))
+	} else {
+		atomic.OrUintptr(p, uintptr(binary.NativeEndian.Uint32(mask)))
+	}
+	return nil
+}

@@ -18,7 +18,22 @@ const (
 	EventFD    Kind = "eventfd"     // the log eventfd was not signalled
 	Splat      Kind = "splat"       // the kernel printed BUG/WARNING/Oops/panic (host side)
 	Control    Kind = "control"     // a negative control did not fail: the scenario cannot fail
+	// Resurrected: a bit the VMM harvested (exchanged with 0) came back
+	// without a new write; decided from the sequence of harvests, not
+	// from one bitmap.
+	Resurrected Kind = "resurrected"
 )
+
+// OutsideBitmap reports whether findings of kind k are decided from
+// something other than the final bitmap (ioctl results, eventfds, harvest
+// sequences, the console): the host's re-run of the oracle cannot see them.
+func OutsideBitmap(k Kind) bool {
+	switch k {
+	case ABI, EventFD, Control, Splat, Resurrected:
+		return true
+	}
+	return false
+}
 
 // Layout is how the target's kernel lays out the bitmap: native unsigned
 // long words, set_bit numbering.

@@ -3,6 +3,7 @@ package scenario
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"dirtygate/guest/machine"
 	"dirtygate/guest/oracle"
@@ -28,6 +29,7 @@ var all = []Scenario{
 	{Name: "misaligned-4", Doc: "As misaligned-1, with 4 bytes (4-byte but not 8-byte aligned).", run: misaligned(4)},
 	{Name: "live-enable", Doc: "VHOST_F_LOG_ALL switched on with VHOST_SET_FEATURES while the device runs (as QEMU does when migration starts), then off again: every page written while it was on is logged; pages written before or after may be.", run: liveEnable},
 	{Name: "tx-used", Doc: "TX buffers are read by vhost, not written: with VHOST_VRING_F_LOG on the TX queue, 32 transmitted frames log the TX used ring's page and none of the 32 pages the frames were read from.", run: txUsed},
+	{Name: "harvest", Doc: "The migration sync loop: while 128 frames arrive, a second thread of the VMM harvests the log as QEMU does (each word atomically exchanged with 0, over and over) and sets bits of its own with atomic ORs. The union of the harvests holds every page vhost wrote and every bit the VMM set, and no harvested bit comes back without a new write (each page is written once).", run: harvestLoop},
 	{Name: "log-eventfd", Doc: "The eventfd given with VHOST_SET_LOG_FD is signalled after logging.", run: logEventfd},
 }
 
@@ -402,4 +404,173 @@ func txUsed(m machine.Machine, name string) outcome {
 		len(used), firstBufPage, firstBufPage+62, sortedPages(r.TXUsedPages())))
 	o.control = setBit(firstBufPage + 2) // a page a frame was read from
 	return o
+}
+
+// harvestLoop runs the migration sync loop against live traffic.
+func harvestLoop(m machine.Machine, name string) outcome {
+	var o outcome
+	r, err := NewRig(m, Config{Name: name})
+	if err != nil {
+		o.err = err
+		return o
+	}
+	defer r.Close()
+	const nbuf = 128
+	var bufs [][]Seg
+	for i := 0; i < nbuf; i++ {
+		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 512), 1024))
+	}
+	var mine []uint64 // pages the VMM dirties itself
+	for p := uint64(1100); p < 1164; p++ {
+		mine = append(mine, p)
+	}
+	heads, err := r.Post(bufs...)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	l := r.Layout
+	W := uint64(l.WordBits)
+	lo := (r.firstBit + firstBufPage) / W
+	hi := (r.firstBit + mine[len(mine)-1]) / W
+	base := r.rngAddr + lo*W/8
+	n := int(hi - lo + 1)
+	seen := map[uint64]int{} // page -> harvests it appeared in
+	harvested := 0
+	collect := func(old []byte) {
+		for b := uint64(0); b < uint64(n)*W; b++ {
+			if oracle.TestBit(old, l, b) {
+				seen[lo*W+b-r.firstBit]++
+				harvested++
+			}
+		}
+	}
+	orPage := func(p uint64) error {
+		bit := r.firstBit + p
+		mask := make([]byte, W/8)
+		oracle.PutBit(mask, l, bit%W)
+		return m.OrWord(r.rngAddr+(bit/W)*W/8, mask)
+	}
+
+	var passes, busy, set int
+	var herr error
+	noOr := false
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			if set < len(mine) && !noOr {
+				if err := orPage(mine[set]); errors.Is(err, machine.ErrNoAtomicOr) {
+					noOr = true
+				} else if err != nil {
+					herr = err
+					return
+				} else {
+					set++
+				}
+			}
+			old, err := m.SwapWords(base, n)
+			if err != nil {
+				herr = err
+				return
+			}
+			passes++
+			before := harvested
+			collect(old)
+			if harvested > before {
+				busy++
+			}
+			select {
+			case <-stop:
+				if set == len(mine) || noOr {
+					return
+				}
+			default:
+			}
+		}
+	}()
+	used, err := deliver(r, heads, frames(nbuf, frameLen), false)
+	close(stop)
+	wg.Wait()
+	if err == nil {
+		err = herr
+	}
+	if err == nil {
+		err = r.Stop() // flushes the worker: the final sync
+	}
+	duringTraffic := harvested
+	if err == nil {
+		var old []byte
+		if old, err = m.SwapWords(base, n); err == nil {
+			collect(old)
+		}
+	}
+	if err != nil {
+		o.err = err
+		return o
+	}
+	if o.log, err = r.Log(); err != nil {
+		o.err = err
+		return o
+	}
+	// The oracle judges the union of every harvest, put back in the log.
+	for p := range seen {
+		oracle.PutBit(o.log.After, l, r.firstBit+p)
+	}
+	w, err := r.Written(used)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+	if !noOr {
+		for _, p := range mine {
+			o.expect.Allowed[p] = 0
+			o.expect.Required[p] = true
+		}
+	}
+	var back []uint64
+	for p, k := range seen {
+		if k > 1 {
+			back = append(back, p)
+		}
+	}
+	if len(back) > 0 {
+		sortU64(back)
+		o.findings = append(o.findings, oracle.Finding{Kind: oracle.Resurrected, Pages: back,
+			Detail: fmt.Sprintf("resurrected: %d harvested bit(s) came back without a new write (a log update that is not an atomic OR wrote back bits the VMM had cleared): pages %v", len(back), firstFew(back))})
+	}
+	o.packets = len(used)
+	o.notes = append(o.notes, fmt.Sprintf("%d harvest passes of %d words while %d frames arrived, %d of them caught bits (%d bits during traffic, %d at the final sync); the VMM set %d bits of its own",
+		passes, n, len(used), busy, duringTraffic, harvested-duringTraffic, set))
+	if noOr {
+		o.notes = append(o.notes, "no atomic OR for user space here (SPARC v8): the VMM set no bits of its own")
+		o.control = clearBit(sortedPages(w)[9])
+	} else {
+		o.control = control{
+			what: fmt.Sprintf("dropping the VMM's own bit of page %d from the harvests", mine[5]),
+			mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
+				oracle.ClearBit(l.After, l.Layout, l.FirstBit+mine[5])
+			},
+			want: []oracle.Kind{oracle.Missing},
+		}
+	}
+	return o
+}
+
+func sortU64(p []uint64) {
+	for i := 1; i < len(p); i++ {
+		for j := i; j > 0 && p[j] < p[j-1]; j-- {
+			p[j], p[j-1] = p[j-1], p[j]
+		}
+	}
+}
+
+func firstFew(p []uint64) []uint64 {
+	if len(p) > 8 {
+		return p[:8]
+	}
+	return p
 }

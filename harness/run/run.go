@@ -298,7 +298,7 @@ func crossCheck(s record.Scenario) string {
 	}
 	guest := map[oracle.Kind]int{}
 	for _, f := range s.Findings {
-		if f.Kind != oracle.ABI && f.Kind != oracle.EventFD && f.Kind != oracle.Control {
+		if !oracle.OutsideBitmap(f.Kind) {
 			guest[f.Kind]++
 		}
 	}

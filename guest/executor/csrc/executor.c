@@ -278,7 +278,7 @@ static void respond(u32 seq, long ret, u32 dlen)
 enum {
 	OP_HELLO = 1, OP_OPEN, OP_CLOSE, OP_IOCTL, OP_MMAP, OP_MPROTECT, OP_MUNMAP,
 	OP_READMEM, OP_WRITEMEM, OP_EVENTFD, OP_READ, OP_WRITE, OP_SOCKET,
-	OP_BINDPACKET, OP_POLL, OP_REBOOT,
+	OP_BINDPACKET, OP_POLL, OP_REBOOT, OP_SWAPWORDS, OP_ORWORD,
 };
 
 struct new_utsname_ {
@@ -410,6 +410,39 @@ static void execute(u32 seq, int op, const u64 *a, u8 *data, u32 dlen)
 #else
 		struct { long s, ns; } ts = { a[1] / 1000, (a[1] % 1000) * 1000000 };
 		ret = sys6(__NR_ppoll, (long)&p, 1, (long)&ts, 0, 0, 0);
+#endif
+		break;
+	}
+	case OP_SWAPWORDS: {
+		/* Harvest a[1] unsigned longs at a[0] the way a VMM does: each
+		 * word atomically exchanged with 0, in order; the old values
+		 * come back as the target stores them. */
+		volatile ulong *w = (volatile ulong *)(ulong)a[0];
+		if (a[1] * sizeof(ulong) > MAXDATA) {
+			ret = -1;
+			break;
+		}
+		for (u32 i = 0; i < a[1]; i++) {
+			ulong old = __atomic_exchange_n(&w[i], 0, __ATOMIC_SEQ_CST);
+			memcpy(d + i * sizeof(ulong), &old, sizeof(ulong));
+		}
+		olen = a[1] * sizeof(ulong);
+		break;
+	}
+	case OP_ORWORD: {
+		/* Set bits of one unsigned long atomically, as a VMM marks pages
+		 * it dirtied itself. SPARC v8 has no atomic OR for user space
+		 * (only SWAP and LDSTUB): refused rather than done racily. */
+#if defined(__sparc__) && !defined(__arch64__)
+		ret = -2;
+#else
+		ulong mask;
+		memcpy(&mask, data, sizeof mask);
+		if (dlen != sizeof mask) {
+			ret = -1;
+			break;
+		}
+		__atomic_fetch_or((volatile ulong *)(ulong)a[0], mask, __ATOMIC_SEQ_CST);
 #endif
 		break;
 	}
