@@ -68,6 +68,10 @@ type Arch struct {
 	// cannot show it (QEMU does not model caches).
 	AliasingCaches bool
 
+	// KASAN is true where 6.1 supports KASAN for this kernel
+	// (--debug-kernel adds it there).
+	KASAN bool
+
 	// BootArtifacts are kernel warnings that the emulated machine itself
 	// causes at every boot, before init runs. One seen before the agent
 	// (or executor) started is reported as a known artifact, not a

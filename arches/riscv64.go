@@ -30,5 +30,6 @@ CONFIG_SERIAL_OF_PLATFORM=y
 		BootTimeout: 180 * time.Second,
 		GOARCH:      "riscv64",
 		WordBits:    64,
+		KASAN:       true,
 	})
 }

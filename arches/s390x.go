@@ -29,5 +29,6 @@ CONFIG_SCLP_VT220_CONSOLE=y
 		GOARCH:      "s390x",
 		BigEndian:   true,
 		WordBits:    64,
+		KASAN:       true,
 	})
 }

@@ -24,5 +24,6 @@ CONFIG_SERIAL_8250_CONSOLE=y
 		BootTimeout: 120 * time.Second,
 		GOARCH:      "amd64",
 		WordBits:    64,
+		KASAN:       true,
 	})
 }

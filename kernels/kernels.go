@@ -14,6 +14,21 @@ var commonConfig string
 // CommonFragment is the Kconfig fragment every arch gets.
 func CommonFragment() string { return commonConfig }
 
+//go:embed config/debug.config
+var debugConfig string
+
+//go:embed config/kasan.config
+var kasanConfig string
+
+// DebugFragment is what `--debug-kernel` adds: lock, sleep-in-atomic and
+// VM debugging everywhere, and KASAN where the arch supports it.
+func DebugFragment(kasan bool) string {
+	if kasan {
+		return debugConfig + kasanConfig
+	}
+	return debugConfig
+}
+
 //go:embed patches/*.patch
 var builtin embed.FS
 

@@ -54,6 +54,7 @@ type Kernel struct {
 	Config     string `json:"config,omitempty"`    // path of the .config
 	Patchfile  string `json:"patchfile,omitempty"` // path of the applied patches
 	Cached     bool   `json:"cached"`
+	Debug      bool   `json:"debug,omitempty"` // built with --debug-kernel
 }
 
 // Timings in seconds.

@@ -38,6 +38,9 @@ type Options struct {
 	Accel     string // auto, kvm or tcg
 	Jobs      int
 	Only      []string // scenarios; empty = all
+	// DebugKernel builds with kernels.DebugFragment (lockdep, atomic
+	// sleep, DEBUG_VM, KASAN where supported).
+	DebugKernel bool
 	Progress  io.Writer
 }
 
@@ -124,8 +127,13 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	}
 
 	// Kernel.
-	k, err := kbuild.Build(ctx, kbuild.Request{Arch: o.Arch, Source: src, Patches: patches,
-		CacheDir: o.CacheDir, Jobs: o.Jobs, Progress: o.Progress})
+	req := kbuild.Request{Arch: o.Arch, Source: src, Patches: patches,
+		CacheDir: o.CacheDir, Jobs: o.Jobs, Progress: o.Progress}
+	if o.DebugKernel {
+		req.Extra = kernels.DebugFragment(o.Arch.KASAN)
+		r.Kernel.Debug = true
+	}
+	k, err := kbuild.Build(ctx, req)
 	if err != nil {
 		return fail("kernel build: %v", err)
 	}
@@ -174,8 +182,14 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 	if len(o.Only) > 0 {
 		args = append(args, "dirtygate.only="+strings.Join(o.Only, ","))
 	}
+	timeout := o.Arch.BootTimeout
+	if o.DebugKernel {
+		// KASAN and lockdep make a TCG guest several times slower.
+		timeout *= 4
+		args = append(args, fmt.Sprintf("dirtygate.timeout=%d", int(timeout.Seconds())))
+	}
 	cfg := qemu.Config{Arch: o.Arch, Kernel: k.Image, DTB: k.DTB, Initrd: p.initrd, Append: args, Accel: accel,
-		Timeout: o.Arch.BootTimeout, ConsoleLog: filepath.Join(o.OutDir, "console.log"),
+		Timeout: timeout, ConsoleLog: filepath.Join(o.OutDir, "console.log"),
 		Watch: &progressLines{w: o.Progress, prefix: "[" + o.Arch.Name + " " + label(r.Patches) + "] "}}
 	r.ConsoleLog = cfg.ConsoleLog
 	r.QEMUCmdline = qemu.Quote(qemu.Command(cfg))

@@ -107,6 +107,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	jobs := fs.Int("j", runtime.NumCPU(), "make -j for kernel builds")
 	only := fs.String("only", "", "run only these scenarios, comma-separated")
 	ktap := fs.Bool("ktap", false, "print KTAP (the kernel's test output format) on stdout instead of the tables")
+	debug := fs.Bool("debug-kernel", false, "build with lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_VM, DEBUG_PAGEALLOC and KASAN where supported")
 	tgt := fs.String("target", "", "run on a machine already running the kernel under test: ssh://[user@]host[:port], serial:///dev/DEVICE or exec:COMMAND (one --arch)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -151,7 +152,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	var runs []run.Options
 	for _, a := range as {
 		o := run.Options{Arch: a, Patches: patches, KernelSrc: *src, CacheDir: *cache, Accel: *accel,
-			Jobs: *jobs, Progress: progress()}
+			Jobs: *jobs, Progress: progress(), DebugKernel: *debug}
 		if *out != "" {
 			name := a.Name + "-baseline"
 			if len(patches) > 0 {
@@ -334,6 +335,7 @@ func cmdGate(ctx context.Context, args []string) int {
 	junitOut := fs.String("junit", "", "write the candidate's JUnit XML here")
 	mdOut := fs.String("markdown", "", "write the candidate's Markdown summary here")
 	ktap := fs.Bool("ktap", false, "print the candidate's results as KTAP on stdout, the gate's verdict as # lines")
+	debug := fs.Bool("debug-kernel", false, "build both sides with the debug fragment (lockdep, atomic sleep, DEBUG_VM, KASAN where supported)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -357,7 +359,7 @@ func cmdGate(ctx context.Context, args []string) int {
 				return 2
 			}
 			o := run.Options{Arch: a, Patches: side.patches, KernelSrc: *src, CacheDir: *cache, Accel: *accel,
-				Jobs: *jobs, Progress: progress()}
+				Jobs: *jobs, Progress: progress(), DebugKernel: *debug}
 			if *out != "" {
 				o.OutDir = filepath.Join(*out, safe(side.name+"-"+a.Name))
 			}
