@@ -328,13 +328,9 @@ func liveEnable(m machine.Machine, name string) outcome {
 		after, err = phase(firstBufPage + 64)
 	}
 	if err == nil {
-		err = r.Stop()
+		o.log, err = r.StopAndLog()
 	}
 	if err != nil {
-		o.err = err
-		return o
-	}
-	if o.log, err = r.Log(); err != nil {
 		o.err = err
 		return o
 	}
@@ -384,13 +380,9 @@ func txUsed(m machine.Machine, name string) outcome {
 	}
 	used, err := r.Transmit(offs, frames(32, frameLen))
 	if err == nil {
-		err = r.Stop()
+		o.log, err = r.StopAndLog()
 	}
 	if err != nil {
-		o.err = err
-		return o
-	}
-	if o.log, err = r.Log(); err != nil {
 		o.err = err
 		return o
 	}

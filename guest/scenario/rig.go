@@ -464,6 +464,14 @@ func (r *Rig) Stop() error {
 	return r.Net.SetBackend(rxQueue, -1)
 }
 
+// StopAndLog stops the device (the final sync) and reads the log back.
+func (r *Rig) StopAndLog() (oracle.Log, error) {
+	if err := r.Stop(); err != nil {
+		return oracle.Log{}, err
+	}
+	return r.Log()
+}
+
 // LogEvents reads and resets the log eventfd's counter.
 func (r *Rig) LogEvents() uint64 {
 	b, err := r.M.Read(r.logFD, 8)
