@@ -78,6 +78,11 @@ type Arch struct {
 	// finding; the same warning later, or any other, is a finding.
 	BootArtifacts []BootArtifact
 
+	// BuildOnly, when set, says why this arch's kernel is built but not
+	// booted: the run is the build (a patch that does not compile is a
+	// finding), reported as the single scenario "kernel-build".
+	BuildOnly string
+
 	// Unsupported, when set, says exactly why this arch cannot run yet.
 	Unsupported string
 }

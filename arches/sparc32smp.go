@@ -12,7 +12,7 @@ import (
 // defines it only for !SMP, and FUTEX itself depends on !(SPARC32 && SMP)),
 // so a futex-based log patch must not assume the helper: here the seed
 // patch fails to compile, which the gate reports as a build-failure
-// finding with the compiler's error.
+// finding with the compiler's error. Build-only: see BuildOnly.
 func init() {
 	register(&Arch{
 		Name:         "sparc32-smp",
@@ -42,5 +42,8 @@ CONFIG_SERIAL_SUNZILOG_CONSOLE=y
 		ExecutorCFlags:   []string{"-m32", "-mcpu=v8"},
 		ExecutorPackages: []string{"linux-libc-dev-sparc64-cross"},
 		AliasingCaches:   true,
+		BuildOnly: "under QEMU 7.2's SS-20 with two CPUs the executor's first write to a page " +
+			"between PROT_NONE guard pages never returns (seen with every scenario; not diagnosed: " +
+			"kernel or emulation), so no scenario could decide; the build is what this arch checks",
 	})
 }

@@ -41,7 +41,7 @@ type Options struct {
 	// DebugKernel builds with kernels.DebugFragment (lockdep, atomic
 	// sleep, DEBUG_VM, KASAN where supported).
 	DebugKernel bool
-	Progress  io.Writer
+	Progress    io.Writer
 }
 
 // Prepared is a run whose kernel, agent and initramfs are ready to boot.
@@ -147,6 +147,12 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 		r.Timings.Build = k.BuildTime.Seconds()
 	}
 
+	if o.Arch.BuildOnly != "" {
+		r.Scenarios = append(r.Scenarios, record.Scenario{Name: KernelBuild, Status: record.Pass,
+			Notes: []string{"the kernel with these patches compiles; it is not booted: " + o.Arch.BuildOnly}})
+		return nil, finish(o, r, start)
+	}
+
 	// Agent (or executor) and initramfs.
 	build := agentbuild.Build
 	if o.Arch.UsesExecutor() {
@@ -206,6 +212,9 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 	Judge(r, res, cfg, nil)
 	return finish(o, r, p.start)
 }
+
+// KernelBuild is the one scenario of a build-only arch.
+const KernelBuild = "kernel-build"
 
 // Judge fills the report from what a VM (or real hardware) printed:
 // records, splats, and the host's re-run of the oracle. The records are
