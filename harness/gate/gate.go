@@ -52,6 +52,20 @@ func (r Result) ExitCode() int {
 // buildFailed reports whether a run stopped because the candidate's kernel
 // did not compile: a finding against the patch, not an infrastructure
 // error (sparc32 SMP has no futex helper, for one).
+// compileError picks the compiler's first error line out of a build
+// failure, so the table names the cause, not the make target.
+func compileError(msg string) string {
+	for _, l := range strings.Split(msg, "\n") {
+		if strings.Contains(l, "error:") {
+			if i := strings.Index(l, "drivers/"); i >= 0 {
+				l = l[i:] // the path inside the tree, not the build directory
+			}
+			return "does not compile: " + strings.TrimSpace(l)
+		}
+	}
+	return firstLine(msg)
+}
+
 func buildFailed(r *report.Report) bool {
 	return strings.HasPrefix(r.Error, "kernel build: compile:")
 }
@@ -105,7 +119,7 @@ func Compare(base, cand []*report.Report) Result {
 		for _, n := range sorted {
 			row := Row{Arch: c.Arch, Scenario: n, Base: bs[n], Cand: cs[n], Finding: cf[n]}
 			if buildFailed(c) {
-				row.Cand, row.Finding = "build failed", firstLine(c.Error)
+				row.Cand, row.Finding = "build failed", compileError(c.Error)
 			}
 			row.Change = change(row.Base, row.Cand)
 			switch row.Change {

@@ -74,3 +74,15 @@ func TestUndecided(t *testing.T) {
 		t.Fatalf("clean: exit %d", r.ExitCode())
 	}
 }
+
+// A candidate that does not compile is named by the compiler's error line
+// (from a real sparc32-smp build of the seed patch), not by make's target.
+func TestCompileErrorNamed(t *testing.T) {
+	msg := "kernel build: compile: make zImage failed:\n" +
+		"/tmp/dgcache/build/sparc32-smp-43587db76b1d/src/drivers/vhost/vhost.c:1900:13: error: implicit declaration of function \u2018arch_futex_atomic_op_inuser\u2019 [-Werror=implicit-function-declaration]\n" +
+		"cc1: some warnings being treated as errors\n"
+	got := compileError(msg)
+	if !strings.HasPrefix(got, "does not compile: drivers/vhost/vhost.c:1900:13: error: implicit declaration") {
+		t.Fatalf("compileError = %q", got)
+	}
+}
