@@ -112,18 +112,10 @@ func cmdRun(ctx context.Context, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var as []*arches.Arch
-	names := strings.Split(*archList, ",")
-	if *archList == "all" {
-		names = arches.Names()
-	}
-	for _, n := range names {
-		a, err := arches.Lookup(strings.TrimSpace(n))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "dirtygate:", err)
-			return 2
-		}
-		as = append(as, a)
+	as, err := archesOf(*archList)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
 	}
 	if *tgt != "" {
 		if len(as) != 1 || len(patches) > 0 || *src != "" {
@@ -202,6 +194,23 @@ func cmdRun(ctx context.Context, args []string) int {
 		}
 	}
 	return code
+}
+
+// archesOf turns an --arch value ("a,b" or "all") into definitions.
+func archesOf(list string) ([]*arches.Arch, error) {
+	names := strings.Split(list, ",")
+	if list == "all" {
+		names = arches.Names()
+	}
+	var as []*arches.Arch
+	for _, n := range names {
+		a, err := arches.Lookup(strings.TrimSpace(n))
+		if err != nil {
+			return nil, err
+		}
+		as = append(as, a)
+	}
+	return as, nil
 }
 
 func writeFile(path string, write func(*os.File) error) error {
@@ -298,14 +307,10 @@ func cmdBench(ctx context.Context, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var as []*arches.Arch
-	for _, n := range strings.Split(*archList, ",") {
-		a, err := arches.Lookup(n)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "dirtygate:", err)
-			return 2
-		}
-		as = append(as, a)
+	as, err := archesOf(*archList)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
 	}
 	rows := bench.Run(ctx, bench.Options{Arches: as, CacheDir: *cache, Cold: *cold, Jobs: *jobs, Progress: progress()})
 	bench.Write(os.Stdout, rows)
@@ -343,21 +348,17 @@ func cmdGate(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "dirtygate gate: --candidate is required")
 		return 2
 	}
-	names := strings.Split(*archList, ",")
-	if *archList == "all" {
-		names = arches.Names()
+	as, err := archesOf(*archList)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
 	}
 	var runs []run.Options
 	for _, side := range []struct {
 		name    string
 		patches []string
 	}{{"base", bases}, {"candidate", cands}} {
-		for _, n := range names {
-			a, err := arches.Lookup(strings.TrimSpace(n))
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "dirtygate:", err)
-				return 2
-			}
+		for _, a := range as {
 			o := run.Options{Arch: a, Patches: side.patches, KernelSrc: *src, CacheDir: *cache, Accel: *accel,
 				Jobs: *jobs, Progress: progress(), DebugKernel: *debug}
 			if *out != "" {
@@ -367,7 +368,7 @@ func cmdGate(ctx context.Context, args []string) int {
 		}
 	}
 	reports := run.Matrix(ctx, runs)
-	base, cand := reports[:len(names)], reports[len(names):]
+	base, cand := reports[:len(as)], reports[len(as):]
 	res := gate.Compare(base, cand)
 	if *ktap {
 		report.WriteKTAP(os.Stdout, cand)
