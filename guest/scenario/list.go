@@ -30,6 +30,7 @@ var all = []Scenario{
 	{Name: "live-enable", Doc: "VHOST_F_LOG_ALL switched on with VHOST_SET_FEATURES while the device runs (as QEMU does when migration starts), then off again: every page written while it was on is logged; pages written before or after may be.", run: liveEnable},
 	{Name: "tx-used", Doc: "TX buffers are read by vhost, not written: with VHOST_VRING_F_LOG on the TX queue, 32 transmitted frames log the TX used ring's page and none of the 32 pages the frames were read from.", run: txUsed},
 	{Name: "harvest", Doc: "The migration sync loop: while 128 frames arrive, a second thread of the VMM harvests the log as QEMU does (each word atomically exchanged with 0, over and over) and sets bits of its own with atomic ORs. The union of the harvests holds every page vhost wrote and every bit the VMM set, and no harvested bit comes back without a new write (each page is written once).", run: harvestLoop},
+	{Name: "concurrent", Doc: "Three vhost-net devices (three vhost workers) on one guest memory and one log, receiving at once into interleaved pages, so every log word is updated by all three: 384 frames, 2 rounds each. Every page any of them wrote keeps its bit (a non-atomic read-modify-write of a shared word would lose some). The notes count the log words the devices shared.", run: concurrent},
 	{Name: "log-eventfd", Doc: "The eventfd given with VHOST_SET_LOG_FD is signalled after logging.", run: logEventfd},
 }
 
@@ -565,4 +566,97 @@ func firstFew(p []uint64) []uint64 {
 		return p[:8]
 	}
 	return p
+}
+
+// concurrent runs three devices at once into pages that interleave within
+// every log word: page p belongs to device p % 3.
+func concurrent(m machine.Machine, name string) outcome {
+	const ndev, nbuf, rounds = 3, 64, 2
+	var o outcome
+	primary, err := NewRig(m, Config{Name: name})
+	if err != nil {
+		o.err = err
+		return o
+	}
+	defer primary.Close()
+	devs := []*Rig{primary}
+	for k := 1; k < ndev; k++ {
+		d, err := NewPeer(primary, k)
+		if err != nil {
+			o.err = err
+			return o
+		}
+		defer d.Close()
+		devs = append(devs, d)
+	}
+	used := make([][]virtq.Used, ndev)
+	errs := make([]error, ndev)
+	var wg sync.WaitGroup
+	for k, d := range devs {
+		var bufs [][]Seg
+		for i := 0; i < nbuf; i++ {
+			bufs = append(bufs, one(pageOff(firstBufPage+uint64(ndev*i+k), 256), 2048))
+		}
+		heads, err := d.Post(bufs...)
+		if err != nil {
+			o.err = err
+			return o
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			used[k], errs[k] = deliver(d, heads, frames(nbuf*rounds, frameLen), true)
+		}()
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != nil {
+			o.err = e
+			return o
+		}
+	}
+	for _, d := range devs {
+		if err := d.Stop(); err != nil {
+			o.err = err
+			return o
+		}
+	}
+	if o.log, err = primary.Log(); err != nil {
+		o.err = err
+		return o
+	}
+	w := map[uint64]int{}
+	owner := map[uint64]int{} // log word -> devices that wrote into it (bitmask)
+	for k, d := range devs {
+		dw, err := d.Written(used[k])
+		if err != nil {
+			o.err = err
+			return o
+		}
+		for p, n := range dw {
+			w[p] += n
+			owner[(o.log.FirstBit+p)/uint64(o.log.Layout.WordBits)] |= 1 << k
+		}
+	}
+	shared := 0
+	for _, mask := range owner {
+		if mask == 1<<ndev-1 {
+			shared++
+		}
+	}
+	o.packets = ndev * nbuf * rounds
+	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+	o.logEvents = primary.LogEvents()
+	o.notes = append(o.notes, fmt.Sprintf("%d devices, %d frames each in %d rounds; %d log words were updated by all %d devices, %d set_bit calls in all",
+		ndev, nbuf*rounds, rounds, shared, ndev, sumCounts(w)))
+	o.control = clearBit(sortedPages(w)[10])
+	return o
+}
+
+func sumCounts(w map[uint64]int) int {
+	n := 0
+	for _, c := range w {
+		n += c
+	}
+	return n
 }

@@ -67,6 +67,7 @@ type Rig struct {
 	features          uint64 // acked, LOG_ALL included even when LogOff
 	kick, call, logFD int
 	txKick, txCall    int
+	peerOf            *Rig // set on a peer: memory, log and log eventfd are the primary's
 	logMap            uint64 // guard page, log pages, guard page
 	logMapSize        int
 	rngAddr           uint64 // the checked range: canary, log, canary
@@ -123,58 +124,94 @@ func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
 	if err := r.mapLog(); err != nil {
 		return nil, err
 	}
+	if r.logFD, err = m.Eventfd(); err != nil {
+		return nil, step("eventfd", err)
+	}
+	uo := cfg.UsedOff
+	if uo == 0 {
+		uo = usedOff
+	}
+	if err := r.openDevice(step, descOff, availOff, uo); err != nil {
+		return nil, err
+	}
+	built = true
+	return r, nil
+}
+
+// NewPeer adds device k (1, 2, ...) to primary's guest memory and dirty
+// log, as a VMM with several NICs has: its own vhost worker, rings (on
+// pages 272 + 3(k-1) onwards) and tap, logging into the same bitmap.
+func NewPeer(primary *Rig, k int) (*Rig, error) {
+	p := primary
+	cfg := p.Cfg
+	cfg.Name = fmt.Sprintf("%s%d", p.Cfg.Name, k)
+	cfg.TX, cfg.LogUsed = false, false
+	r := &Rig{M: p.M, Cfg: cfg, Layout: p.Layout, Mem: p.Mem, peerOf: p, kick: -1, call: -1, logFD: p.logFD,
+		txKick: -1, txCall: -1, rngAddr: p.rngAddr, rng: p.rng, firstBit: p.firstBit, before: p.before}
+	step := func(name string, e error) error {
+		if e != nil {
+			return &SetupError{Step: fmt.Sprintf("device %d: %s", k, name), Err: e}
+		}
+		return nil
+	}
+	base := (16 + 3*(k-1)) * 4096
+	if err := r.openDevice(step, base, base+4096, base+2*4096); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// openDevice opens and configures one vhost-net device on r's memory and
+// log, with its RX ring at the given offsets, and attaches a tap.
+func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, usedOff int) error {
+	m, cfg := r.M, r.Cfg
+	var err error
 	if r.Net, err = vhost.OpenNet(m); err != nil {
 		if machine.ErrnoName(err) == "ENOENT" {
 			err = fmt.Errorf("%w (no vhost-net in this kernel: CONFIG_VHOST_NET, or modprobe vhost_net)", err)
 		}
-		return nil, step("open vhost-net", err)
+		return step("open vhost-net", err)
 	}
 	if err := step("VHOST_SET_MEM_TABLE", r.Net.SetMemTable([]vhost.Region{{
 		GuestPhysAddr: r.Mem.GPA, Size: uint64(r.Mem.Size), UserAddr: r.Mem.VA,
 	}})); err != nil {
-		return nil, err
+		return err
 	}
 	have, err := r.Net.Features()
 	if err := step("VHOST_GET_FEATURES", err); err != nil {
-		return nil, err
+		return err
 	}
 	want := uint64(1)<<vhost.FeatureLogAll | uint64(1)<<vhost.FeatureVersion1
 	if cfg.Mergeable {
 		want |= 1 << vhost.FeatureMrgRxbuf
 	}
 	if have&want != want {
-		return nil, step("VHOST_GET_FEATURES", fmt.Errorf("device offers %#x, lacks %#x", have, want&^have))
+		return step("VHOST_GET_FEATURES", fmt.Errorf("device offers %#x, lacks %#x", have, want&^have))
 	}
 	// The log must be in place before LOG_ALL is acked: vhost checks that
 	// it covers the memory table.
 	if err := step("VHOST_SET_LOG_BASE", r.Net.SetLogBase(r.LogBase())); err != nil {
-		return nil, err
-	}
-	if r.logFD, err = m.Eventfd(); err != nil {
-		return nil, step("eventfd", err)
+		return err
 	}
 	if err := step("VHOST_SET_LOG_FD", r.Net.SetLogFD(r.logFD)); err != nil {
-		return nil, err
+		return err
 	}
 	r.features = want
 	if cfg.LogOff {
 		want &^= 1 << vhost.FeatureLogAll
 	}
 	if err := step("VHOST_SET_FEATURES", r.Net.SetFeatures(want)); err != nil {
-		return nil, err
+		return err
 	}
-	uo := cfg.UsedOff
-	if uo == 0 {
-		uo = usedOff
-	}
-	if r.RX, err = virtq.New(r.Mem, ringNum, descOff, availOff, uo); err != nil {
-		return nil, step("lay out RX ring", err)
+	if r.RX, err = virtq.New(r.Mem, ringNum, descOff, availOff, usedOff); err != nil {
+		return step("lay out RX ring", err)
 	}
 	if r.kick, err = m.Eventfd(); err != nil {
-		return nil, step("eventfd", err)
+		return step("eventfd", err)
 	}
 	if r.call, err = m.Eventfd(); err != nil {
-		return nil, step("eventfd", err)
+		return step("eventfd", err)
 	}
 	addr := vhost.VringAddr{
 		Index: rxQueue,
@@ -197,28 +234,27 @@ func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
 		{"VHOST_SET_VRING_CALL", func() error { return r.Net.SetVringCall(rxQueue, r.call) }},
 	} {
 		if err := step(s.name, s.err()); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if cfg.TX {
 		if err := r.setupTX(step); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if r.Tap, err = tap.Open(m, cfg.tapName(), headerSize, cfg.MTU); err != nil {
-		return nil, step("tap", err)
+		return step("tap", err)
 	}
 	if err := step("VHOST_NET_SET_BACKEND", r.Net.SetBackend(rxQueue, r.Tap.Fd())); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.TX {
 		if err := step("VHOST_NET_SET_BACKEND (TX)", r.Net.SetBackend(txQueue, r.Tap.Fd())); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	r.attached = true
-	built = true
-	return r, nil
+	return nil
 }
 
 // setupTX lays out and configures the TX queue, with its used ring logged.
@@ -549,10 +585,16 @@ func (r *Rig) Close() {
 	if r.Tap != nil {
 		r.Tap.Close()
 	}
-	for _, fd := range []int{r.kick, r.call, r.logFD, r.txKick, r.txCall} {
+	for _, fd := range []int{r.kick, r.call, r.txKick, r.txCall} {
 		if fd >= 0 {
 			r.M.Close(fd)
 		}
+	}
+	if r.peerOf != nil {
+		return // memory, log and log eventfd belong to the primary
+	}
+	if r.logFD >= 0 {
+		r.M.Close(r.logFD)
 	}
 	if r.Mem != nil {
 		r.M.Munmap(r.Mem.VA, r.Mem.Size)
