@@ -31,6 +31,9 @@ var all = []Scenario{
 	{Name: "tx-used", Doc: "TX buffers are read by vhost, not written: with VHOST_VRING_F_LOG on the TX queue, 32 transmitted frames log the TX used ring's page and none of the 32 pages the frames were read from.", run: txUsed},
 	{Name: "harvest", Doc: "The migration sync loop: while 128 frames arrive, a second thread of the VMM harvests the log as QEMU does (each word atomically exchanged with 0, over and over) and sets bits of its own with atomic ORs. The union of the harvests holds every page vhost wrote and every bit the VMM set, and no harvested bit comes back without a new write (each page is written once).", run: harvestLoop},
 	{Name: "concurrent", Doc: "Three vhost-net devices (three vhost workers) on one guest memory and one log, receiving at once into interleaved pages, so every log word is updated by all three: 384 frames, 2 rounds each. Every page any of them wrote keeps its bit (a non-atomic read-modify-write of a shared word would lose some). The notes count the log words the devices shared.", run: concurrent},
+	{Name: "regions", Doc: "Three memory regions: the main one at 1 MiB, 64 KiB ending exactly at 4 GiB, and 64 KiB starting at 4 GiB (page 2^20: a 32-bit guest-physical address or page index would wrap there). Frames land on the first and last page of each extra region; every one is logged at its own page, in a log sized exactly to the highest page, with canaries and a guard page after it.", run: regions},
+	{Name: "log-readonly", Doc: "The VMM makes one page of the log read-only after VHOST_SET_LOG_BASE, between two writable ones; frames land in pages whose bits sit before, on and after it. Pages logged on the writable log pages keep their bits and the device goes on working after the failure; what the kernel did with the protected page (bits, error eventfd) is reported as its class, e.g. silent loss.", run: logProtected(machine.ProtRead)},
+	{Name: "log-noaccess", Doc: "As log-readonly, with the log page PROT_NONE.", run: logProtected(machine.ProtNone)},
 	{Name: "log-eventfd", Doc: "The eventfd given with VHOST_SET_LOG_FD is signalled after logging.", run: logEventfd},
 }
 
@@ -54,7 +57,7 @@ func pageCross(m machine.Machine, name string) outcome {
 	}
 	for i := 0; i < 8; i++ {
 		p := firstBufPage + 40 + uint64(3*i)
-		bufs = append(bufs, []Seg{{pageOff(p, 4096-256), 256}, {pageOff(p+2, 0), 2048}})
+		bufs = append(bufs, []Seg{{Off: pageOff(p, 4096-256), Len: 256}, {Off: pageOff(p+2, 0), Len: 2048}})
 	}
 	return rx(m, traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(24, frameLen)},
 		func(_ *Rig, _ []virtq.Used, o *outcome) {
@@ -68,7 +71,7 @@ func lastByte(m machine.Machine, name string) outcome {
 	b := firstBufPage + 20 // buffer ending exactly on the last byte of b
 	c := firstBufPage + 30 // long buffer from the middle of c, written only within c
 	bufs := [][]Seg{
-		{{pageOff(a, 4095), 1}, {pageOff(a+2, 0), 2048}},
+		{{Off: pageOff(a, 4095), Len: 1}, {Off: pageOff(a+2, 0), Len: 2048}},
 		one(pageOff(b, 4096-written), written),
 		one(pageOff(c, 2000), 4096),
 	}
@@ -659,4 +662,91 @@ func sumCounts(w map[uint64]int) int {
 		n += c
 	}
 	return n
+}
+
+// regions writes the first and last pages of two 64 KiB regions on either
+// side of 4 GiB, and pages of the main region.
+func regions(m machine.Machine, name string) outcome {
+	below, at := uint64(1<<32)-regionSize, uint64(1<<32)
+	written := headerSize + frameLen
+	var bufs [][]Seg
+	for i := 0; i < 4; i++ {
+		bufs = append(bufs, one(pageOff(firstBufPage+uint64(5*i), 0), 2048))
+	}
+	for reg := 1; reg <= 2; reg++ {
+		bufs = append(bufs,
+			[]Seg{{Off: 0, Len: 2048, Region: reg}},
+			[]Seg{{Off: 7 << pageShift, Len: 2048, Region: reg}},
+			[]Seg{{Off: regionSize - written, Len: written, Region: reg}}) // ends on the region's last byte
+	}
+	last := (at + regionSize - 1) >> pageShift
+	return rx(m, traffic{cfg: Config{Name: name, Regions: []uint64{below, at}}, bufs: bufs, frames: frames(len(bufs), frameLen)},
+		func(r *Rig, _ []virtq.Used, o *outcome) {
+			for _, p := range []uint64{below >> pageShift, (at - 1) >> pageShift, at >> pageShift, last} {
+				if o.expect.Written[p] == 0 {
+					o.err = fmt.Errorf("page %#x not in the used ring's chains: vhost did not fill the buffers as laid out", p)
+				}
+			}
+			o.notes = append(o.notes, fmt.Sprintf("regions at %#x and %#x (64 KiB each) besides the main one; the log covers %d pages (%d KiB)",
+				below, at, r.pages, r.pages/8/1024))
+			o.control = clearBit(last)
+		})
+}
+
+// logProtected puts three 64 KiB regions where their log bits sit on
+// three consecutive host pages of the log, protects the middle one, and
+// sends frames to the first, the middle and the last region in that order.
+func logProtected(prot machine.Prot) func(machine.Machine, string) outcome {
+	return func(m machine.Machine, name string) outcome {
+		ps := uint64(m.ABI().PageSize)
+		// Guest page P has its bit at byte 64 + P/8 of the checked range.
+		gpa := func(k uint64) uint64 { return k * 8 * ps << pageShift }
+		before, failing, after := gpa(1), gpa(2), gpa(3)
+		written := headerSize + frameLen
+		var bufs [][]Seg
+		for reg := 1; reg <= 3; reg++ {
+			bufs = append(bufs,
+				[]Seg{{Off: 0, Len: 2048, Region: reg}},
+				[]Seg{{Off: regionSize - written, Len: written, Region: reg}})
+		}
+		cfg := Config{Name: name, Regions: []uint64{before, failing, after},
+			ProtectLog: []uint64{failing >> pageShift}, LogProt: prot, ErrFD: true}
+		return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(len(bufs), frameLen)},
+			func(r *Rig, _ []virtq.Used, o *outcome) {
+				var lost, kept []uint64
+				for p := range o.expect.Written {
+					if p >= failing>>pageShift && p < (failing+regionSize)>>pageShift {
+						delete(o.expect.Written, p)
+						o.expect.Allowed[p] = 0
+						if oracle.TestBit(o.log.After, o.log.Layout, o.log.FirstBit+p) {
+							kept = append(kept, p)
+						} else {
+							lost = append(lost, p)
+						}
+					}
+				}
+				errs := r.ErrEvents()
+				class := "bits correct: the kernel logged through the protected page"
+				switch {
+				case len(lost) > 0 && errs == 0:
+					class = fmt.Sprintf("silent loss: LOG_ALL accepted, %d bit(s) on the protected log page missing, nothing on the error eventfd", len(lost))
+				case len(lost) > 0:
+					class = fmt.Sprintf("reported: %d bit(s) missing, the error eventfd signalled %d time(s)", len(lost), errs)
+				}
+				o.notes = append(o.notes, fmt.Sprintf("log page of guest pages %#x.. made %s: %s; pages before and after it: %d logged as required",
+					failing>>pageShift, protName(prot), class, len(o.expect.Written)))
+				if len(o.expect.Written) == 0 {
+					o.err = fmt.Errorf("no page outside the protected log page was written")
+					return
+				}
+				o.control = clearBit(sortedPages(o.expect.Written)[len(o.expect.Written)-1])
+			})
+	}
+}
+
+func protName(p machine.Prot) string {
+	if p == machine.ProtNone {
+		return "PROT_NONE"
+	}
+	return "read-only"
 }

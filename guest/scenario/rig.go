@@ -34,6 +34,7 @@ const (
 	waitUsed   = 10 * time.Second
 	pageShift  = 12
 	headerSize = 12 // virtio_net_hdr_mrg_rxbuf: VERSION_1 is always acked
+	regionSize = 16 << pageShift // Config.Regions
 )
 
 // Config is what one scenario asks of the rig.
@@ -47,6 +48,16 @@ type Config struct {
 	Preset      []uint64 // pages whose bits are set before the run
 	// TX sets up the TX queue too, its used ring logged (VHOST_VRING_F_LOG).
 	TX bool
+	// Regions are the guest-physical addresses of extra 64 KiB memory
+	// regions, each its own mapping; the log grows to cover the highest.
+	Regions []uint64
+	// ProtectLog, when set, lists guest pages whose log page (the host page
+	// holding their bit) gets LogProt once the device is set up, as a
+	// broken VMM might do; Log() restores read-write before reading.
+	ProtectLog []uint64
+	LogProt    machine.Prot
+	// ErrFD gives the RX queue an error eventfd (VHOST_SET_VRING_ERR).
+	ErrFD bool
 	// LogOff acks the features without VHOST_F_LOG_ALL: logging is
 	// switched on later with SetLogging, as QEMU does when migration starts.
 	LogOff bool
@@ -67,7 +78,10 @@ type Rig struct {
 	features          uint64 // acked, LOG_ALL included even when LogOff
 	kick, call, logFD int
 	txKick, txCall    int
+	errFD             int
 	peerOf            *Rig // set on a peer: memory, log and log eventfd are the primary's
+	extra             []*virtq.Memory // Config.Regions, in order
+	pages             uint64          // guest pages the log covers
 	logMap            uint64 // guard page, log pages, guard page
 	logMapSize        int
 	rngAddr           uint64 // the checked range: canary, log, canary
@@ -102,7 +116,7 @@ func (e *SetupError) Unwrap() error { return e.Err }
 
 // NewRig builds the device up to the point where RX buffers can be posted.
 func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
-	r := &Rig{M: m, Cfg: cfg, Layout: LayoutOf(m), kick: -1, call: -1, logFD: -1, txKick: -1, txCall: -1}
+	r := &Rig{M: m, Cfg: cfg, Layout: LayoutOf(m), kick: -1, call: -1, logFD: -1, txKick: -1, txCall: -1, errFD: -1}
 	built := false
 	defer func() {
 		if !built {
@@ -121,6 +135,15 @@ func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
 		return nil, err
 	}
 	r.Mem = &virtq.Memory{M: m, VA: va, GPA: guestBase, Size: guestPages << pageShift}
+	r.pages = Pages()
+	for _, gpa := range cfg.Regions {
+		va, err := m.Mmap(regionSize)
+		if err := step(fmt.Sprintf("mmap region at %#x", gpa), err); err != nil {
+			return nil, err
+		}
+		r.extra = append(r.extra, &virtq.Memory{M: m, VA: va, GPA: gpa, Size: regionSize})
+		r.pages = max(r.pages, (gpa+regionSize)>>pageShift)
+	}
 	if err := r.mapLog(); err != nil {
 		return nil, err
 	}
@@ -133,6 +156,11 @@ func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
 	}
 	if err := r.openDevice(step, descOff, availOff, uo); err != nil {
 		return nil, err
+	}
+	for _, p := range cfg.ProtectLog {
+		if err := step("mprotect log page", m.Mprotect(r.LogPageOf(p), m.ABI().PageSize, cfg.LogProt)); err != nil {
+			return nil, err
+		}
 	}
 	built = true
 	return r, nil
@@ -147,7 +175,8 @@ func NewPeer(primary *Rig, k int) (*Rig, error) {
 	cfg.Name = fmt.Sprintf("%s%d", p.Cfg.Name, k)
 	cfg.TX, cfg.LogUsed = false, false
 	r := &Rig{M: p.M, Cfg: cfg, Layout: p.Layout, Mem: p.Mem, peerOf: p, kick: -1, call: -1, logFD: p.logFD,
-		txKick: -1, txCall: -1, rngAddr: p.rngAddr, rng: p.rng, firstBit: p.firstBit, before: p.before}
+		txKick: -1, txCall: -1, errFD: -1, rngAddr: p.rngAddr, rng: p.rng, firstBit: p.firstBit, before: p.before,
+		extra: p.extra, pages: p.pages}
 	step := func(name string, e error) error {
 		if e != nil {
 			return &SetupError{Step: fmt.Sprintf("device %d: %s", k, name), Err: e}
@@ -173,9 +202,11 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 		}
 		return step("open vhost-net", err)
 	}
-	if err := step("VHOST_SET_MEM_TABLE", r.Net.SetMemTable([]vhost.Region{{
-		GuestPhysAddr: r.Mem.GPA, Size: uint64(r.Mem.Size), UserAddr: r.Mem.VA,
-	}})); err != nil {
+	regions := []vhost.Region{{GuestPhysAddr: r.Mem.GPA, Size: uint64(r.Mem.Size), UserAddr: r.Mem.VA}}
+	for _, x := range r.extra {
+		regions = append(regions, vhost.Region{GuestPhysAddr: x.GPA, Size: uint64(x.Size), UserAddr: x.VA})
+	}
+	if err := step("VHOST_SET_MEM_TABLE", r.Net.SetMemTable(regions)); err != nil {
 		return err
 	}
 	have, err := r.Net.Features()
@@ -234,6 +265,14 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 		{"VHOST_SET_VRING_CALL", func() error { return r.Net.SetVringCall(rxQueue, r.call) }},
 	} {
 		if err := step(s.name, s.err()); err != nil {
+			return err
+		}
+	}
+	if cfg.ErrFD {
+		if r.errFD, err = m.Eventfd(); err != nil {
+			return step("eventfd", err)
+		}
+		if err := step("VHOST_SET_VRING_ERR", r.Net.SetVringErr(rxQueue, r.errFD)); err != nil {
 			return err
 		}
 	}
@@ -356,7 +395,7 @@ func (c Config) tapName() string {
 // around it and the preset bits into it, and keeps a copy as Before.
 func (r *Rig) mapLog() error {
 	ps := r.M.ABI().PageSize
-	logBytes := int(Pages() / 8)
+	logBytes := int((r.pages + 7) / 8)
 	span := canary + r.Cfg.LogMisalign + logBytes + canary
 	span = (span + 7) &^ 7
 	pages := (span + ps - 1) / ps
@@ -380,7 +419,7 @@ func (r *Rig) mapLog() error {
 	for b := uint64(0); b < r.firstBit; b += 2 {
 		oracle.PutBit(r.rng, r.Layout, b)
 	}
-	for b := r.firstBit + Pages() + 1; b < uint64(8*len(r.rng)); b += 2 {
+	for b := r.firstBit + r.pages + 1; b < uint64(8*len(r.rng)); b += 2 {
 		oracle.PutBit(r.rng, r.Layout, b)
 	}
 	for _, p := range r.Cfg.Preset {
@@ -400,8 +439,9 @@ func (r *Rig) LogBase() uint64 {
 
 // Seg is one descriptor of a buffer: an offset into guest memory and a length.
 type Seg struct {
-	Off int
-	Len int
+	Off    int
+	Len    int
+	Region int // 0: the main memory; i: Config.Regions[i-1]
 }
 
 // Post writes a device-writable descriptor chain per buffer, offers them,
@@ -414,7 +454,11 @@ func (r *Rig) Post(bufs ...[]Seg) ([]uint16, error) {
 		}
 		head := uint16(r.nextDesc)
 		for i, s := range b {
-			d := virtq.Desc{Addr: r.Mem.GPAOf(s.Off), Len: uint32(s.Len), Flags: virtq.DescWrite}
+			mem := r.Mem
+			if s.Region > 0 {
+				mem = r.extra[s.Region-1]
+			}
+			d := virtq.Desc{Addr: mem.GPAOf(s.Off), Len: uint32(s.Len), Flags: virtq.DescWrite}
 			if i < len(b)-1 {
 				d.Flags |= virtq.DescNext
 				d.Next = uint16(r.nextDesc + 1)
@@ -500,6 +544,24 @@ func (r *Rig) Stop() error {
 	return r.Net.SetBackend(rxQueue, -1)
 }
 
+// ErrEvents reads and resets the error eventfd's counter (0 without one).
+func (r *Rig) ErrEvents() uint64 {
+	if r.errFD < 0 {
+		return 0
+	}
+	b, err := r.M.Read(r.errFD, 8)
+	if err != nil || len(b) != 8 {
+		return 0
+	}
+	return r.M.ABI().ByteOrder.Uint64(b)
+}
+
+// LogPageOf is the host page of the log holding guest page p's bit.
+func (r *Rig) LogPageOf(p uint64) uint64 {
+	ps := uint64(r.M.ABI().PageSize)
+	return (r.rngAddr + (r.firstBit+p)/8) &^ (ps - 1)
+}
+
 // StopAndLog stops the device (the final sync) and reads the log back.
 func (r *Rig) StopAndLog() (oracle.Log, error) {
 	if err := r.Stop(); err != nil {
@@ -519,6 +581,11 @@ func (r *Rig) LogEvents() uint64 {
 
 // Log returns the checked range before and now, for the oracle.
 func (r *Rig) Log() (oracle.Log, error) {
+	for _, p := range r.Cfg.ProtectLog {
+		if err := r.M.Mprotect(r.LogPageOf(p), r.M.ABI().PageSize, machine.ProtRW); err != nil {
+			return oracle.Log{}, fmt.Errorf("restoring the log page: %w", err)
+		}
+	}
 	after, err := r.M.ReadMem(r.rngAddr, len(r.rng))
 	if err != nil {
 		return oracle.Log{}, fmt.Errorf("reading the log back: %w", err)
@@ -528,7 +595,7 @@ func (r *Rig) Log() (oracle.Log, error) {
 		Before:   append([]byte(nil), r.before...),
 		After:    after,
 		FirstBit: r.firstBit,
-		Pages:    Pages(),
+		Pages:    r.pages,
 	}, nil
 }
 
@@ -585,7 +652,7 @@ func (r *Rig) Close() {
 	if r.Tap != nil {
 		r.Tap.Close()
 	}
-	for _, fd := range []int{r.kick, r.call, r.txKick, r.txCall} {
+	for _, fd := range []int{r.kick, r.call, r.txKick, r.txCall, r.errFD} {
 		if fd >= 0 {
 			r.M.Close(fd)
 		}
@@ -598,6 +665,9 @@ func (r *Rig) Close() {
 	}
 	if r.Mem != nil {
 		r.M.Munmap(r.Mem.VA, r.Mem.Size)
+	}
+	for _, x := range r.extra {
+		r.M.Munmap(x.VA, x.Size)
 	}
 	if r.logMapSize != 0 {
 		r.M.Munmap(r.logMap, r.logMapSize)

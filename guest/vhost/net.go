@@ -114,6 +114,11 @@ func (n *Net) SetVringCall(idx uint32, fd int) error {
 	return n.ioctl("VHOST_SET_VRING_CALL", n.req.SetVringCall, Pair(n.bo, idx, int32(fd)))
 }
 
+// SetVringErr sets the eventfd vhost signals on a queue error (vq_err).
+func (n *Net) SetVringErr(idx uint32, fd int) error {
+	return n.ioctl("VHOST_SET_VRING_ERR", n.req.SetVringErr, Pair(n.bo, idx, int32(fd)))
+}
+
 // SetBackend attaches a tap fd to queue idx (0 = RX, 1 = TX); -1 detaches.
 func (n *Net) SetBackend(idx uint32, fd int) error {
 	return n.ioctl("VHOST_NET_SET_BACKEND", n.req.NetSetBackend, Pair(n.bo, idx, int32(fd)))
