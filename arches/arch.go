@@ -71,6 +71,9 @@ type Arch struct {
 	// KASAN is true where 6.1 supports KASAN for this kernel
 	// (--debug-kernel adds it there).
 	KASAN bool
+	// DebugExclude lists options of kernels/config/debug.config that this
+	// arch's kernel cannot have (each with the reason in the arch file).
+	DebugExclude []string
 
 	// BootArtifacts are kernel warnings that the emulated machine itself
 	// causes at every boot, before init runs. One seen before the agent

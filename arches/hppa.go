@@ -47,6 +47,9 @@ CONFIG_SLUB=y
 		ExecutorPackages: []string{"linux-libc-dev-hppa-cross"},
 
 		AliasingCaches: true,
+		// With PROVE_LOCKING a 6.1 tinyconfig parisc kernel does not
+		// compile (srcu.h: struct srcu_struct has no member dep_map).
+		DebugExclude: []string{"CONFIG_PROVE_LOCKING"},
 		BootArtifacts: []BootArtifact{{
 			Match: "at ___slab_alloc",
 			Why: "QEMU 7.2's SeaBIOS-hppa 6 reports a D-cache stride of 32 KiB, so cache_line_size() is 32768 " +

@@ -5,6 +5,7 @@ package kernels
 
 import (
 	"embed"
+	"slices"
 	"strings"
 )
 
@@ -21,12 +22,21 @@ var debugConfig string
 var kasanConfig string
 
 // DebugFragment is what `--debug-kernel` adds: lock, sleep-in-atomic and
-// VM debugging everywhere, and KASAN where the arch supports it.
-func DebugFragment(kasan bool) string {
-	if kasan {
-		return debugConfig + kasanConfig
+// VM debugging everywhere (less the options in exclude), and KASAN where
+// the arch supports it.
+func DebugFragment(kasan bool, exclude []string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(debugConfig, "\n") {
+		name, _, _ := strings.Cut(l, "=")
+		if slices.Contains(exclude, strings.TrimSpace(name)) {
+			continue
+		}
+		b.WriteString(l)
 	}
-	return debugConfig
+	if kasan {
+		b.WriteString(kasanConfig)
+	}
+	return b.String()
 }
 
 //go:embed patches/*.patch

@@ -130,7 +130,7 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	req := kbuild.Request{Arch: o.Arch, Source: src, Patches: patches,
 		CacheDir: o.CacheDir, Jobs: o.Jobs, Progress: o.Progress}
 	if o.DebugKernel {
-		req.Extra = kernels.DebugFragment(o.Arch.KASAN)
+		req.Extra = kernels.DebugFragment(o.Arch.KASAN, o.Arch.DebugExclude)
 		r.Kernel.Debug = true
 	}
 	k, err := kbuild.Build(ctx, req)
