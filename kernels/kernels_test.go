@@ -85,3 +85,16 @@ func TestCommonFragment(t *testing.T) {
 		}
 	}
 }
+
+func TestDebugFragment(t *testing.T) {
+	all := DebugFragment(true, nil)
+	for _, want := range []string{"CONFIG_PROVE_LOCKING=y", "CONFIG_DEBUG_ATOMIC_SLEEP=y", "CONFIG_KASAN=y"} {
+		if !strings.Contains(all, want+"\n") {
+			t.Errorf("debug fragment lacks %s", want)
+		}
+	}
+	less := DebugFragment(false, []string{"CONFIG_PROVE_LOCKING"})
+	if strings.Contains(less, "PROVE_LOCKING") || strings.Contains(less, "KASAN") || !strings.Contains(less, "CONFIG_DEBUG_VM=y\n") {
+		t.Errorf("with PROVE_LOCKING excluded and no KASAN:\n%s", less)
+	}
+}
