@@ -25,6 +25,7 @@ CONFIG_SERIAL_AMBA_PL011_CONSOLE=y
 		BootTimeout: 180 * time.Second,
 		GOARCH:      "arm64",
 		WordBits:    64,
+		FailFunction: true,
 		KASAN:       true,
 	})
 }

@@ -36,5 +36,6 @@ CONFIG_PPC_OF_BOOT_TRAMPOLINE=y
 		GOARCH:      "ppc64",
 		BigEndian:   true,
 		WordBits:    64,
+		FailFunction: true,
 	})
 }

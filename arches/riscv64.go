@@ -30,6 +30,7 @@ CONFIG_SERIAL_OF_PLATFORM=y
 		BootTimeout: 180 * time.Second,
 		GOARCH:      "riscv64",
 		WordBits:    64,
+		FailFunction: true,
 		KASAN:       true,
 	})
 }

@@ -29,6 +29,7 @@ CONFIG_SCLP_VT220_CONSOLE=y
 		GOARCH:      "s390x",
 		BigEndian:   true,
 		WordBits:    64,
+		FailFunction: true,
 		KASAN:       true,
 	})
 }

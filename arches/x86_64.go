@@ -24,6 +24,7 @@ CONFIG_SERIAL_8250_CONSOLE=y
 		BootTimeout: 120 * time.Second,
 		GOARCH:      "amd64",
 		WordBits:    64,
+		FailFunction: true,
 		KASAN:       true,
 	})
 }

@@ -21,6 +21,15 @@ var debugConfig string
 //go:embed config/kasan.config
 var kasanConfig string
 
+//go:embed config/inject.config
+var injectConfig string
+
+// InjectFragment is what `--inject` adds to the config (fail_function).
+func InjectFragment() string { return injectConfig }
+
+// InjectPatch is the built-in patch `--inject` applies after the candidate.
+const InjectPatch = "inject-log-op"
+
 // DebugFragment is what `--debug-kernel` adds: lock, sleep-in-atomic and
 // VM debugging everywhere (less the options in exclude), and KASAN where
 // the arch supports it.

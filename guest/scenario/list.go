@@ -34,6 +34,7 @@ var all = []Scenario{
 	{Name: "regions", Doc: "Three memory regions: the main one at 1 MiB, 64 KiB ending exactly at 4 GiB, and 64 KiB starting at 4 GiB (page 2^20: a 32-bit guest-physical address or page index would wrap there). Frames land on the first and last page of each extra region; every one is logged at its own page, in a log sized exactly to the highest page, with canaries and a guard page after it.", run: regions},
 	{Name: "log-readonly", Doc: "The VMM makes one page of the log read-only after VHOST_SET_LOG_BASE, between two writable ones; frames land in pages whose bits sit before, on and after it. Pages logged on the writable log pages keep their bits and the device goes on working after the failure; what the kernel did with the protected page (bits, error eventfd) is reported as its class, e.g. silent loss.", run: logProtected(machine.ProtRead)},
 	{Name: "log-noaccess", Doc: "As log-readonly, with the log page PROT_NONE.", run: logProtected(machine.ProtNone)},
+	{Name: "inject-enosys", Doc: "With `--inject` (fail_function, on x86_64, arm64, ppc64, s390x, riscv64): every call of the futex-style log helper returns -ENOSYS, as on an arch without one. The log must still be right: a patch must fall back to a path that works, not drop the bit (silent loss). Kernels that do not use the helper (6.1) are unaffected; without `--inject` the scenario is skipped.", run: injectENOSYS},
 	{Name: "log-eventfd", Doc: "The eventfd given with VHOST_SET_LOG_FD is signalled after logging.", run: logEventfd},
 }
 
@@ -749,4 +750,66 @@ func protName(p machine.Prot) string {
 		return "PROT_NONE"
 	}
 	return "read-only"
+}
+
+const failFunction = "/sys/kernel/debug/fail_function/"
+
+// writeFile writes a small control file on the machine.
+func writeFile(m machine.Machine, path, value string) error {
+	fd, err := m.Open(path)
+	if err != nil {
+		return err
+	}
+	defer m.Close(fd)
+	if _, err := m.Write(fd, []byte(value)); err != nil {
+		return fmt.Errorf("writing %q to %s: %w", value, path, err)
+	}
+	return nil
+}
+
+// injectENOSYS arms fail_function on vhost_log_inject with -ENOSYS for
+// every call, then runs rx-spread's traffic.
+func injectENOSYS(m machine.Machine, name string) outcome {
+	fd, err := m.Open(failFunction + "inject")
+	if err != nil {
+		return outcome{skip: "no fail_function in this kernel (run with --inject on x86_64, arm64, ppc64, s390x or riscv64)"}
+	}
+	m.Close(fd)
+	if err := writeFile(m, failFunction+"inject", "vhost_log_inject"); err != nil {
+		return outcome{skip: fmt.Sprintf("this kernel has no vhost_log_inject injection point (%v): apply %s", err, "inject-log-op")}
+	}
+	defer writeFile(m, failFunction+"inject", "!vhost_log_inject")
+	enosys := uint64(1<<m.ABI().WordBits - 38) // -ENOSYS as an unsigned long
+	if m.ABI().WordBits == 64 {
+		enosys = ^uint64(37)
+	}
+	for _, s := range [][2]string{
+		{"vhost_log_inject/retval", fmt.Sprintf("%#x", enosys)},
+		{"probability", "100"}, {"interval", "1"}, {"times", "-1"}, {"verbose", "0"},
+	} {
+		if err := writeFile(m, failFunction+s[0], s[1]); err != nil {
+			return outcome{err: fmt.Errorf("arming fail_function: %w", err)}
+		}
+	}
+	var bufs [][]Seg
+	for i := 0; i < 16; i++ {
+		bufs = append(bufs, one(pageOff(firstBufPage+uint64(3*i), 128*i), 2048))
+	}
+	return rx(m, traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(16, frameLen)},
+		func(r *Rig, _ []virtq.Used, o *outcome) {
+			lost := 0
+			for p := range o.expect.Written {
+				if !oracle.TestBit(o.log.After, o.log.Layout, o.log.FirstBit+p) {
+					lost++
+				}
+			}
+			class := "bits correct: a fallback worked, or the kernel does not use the helper"
+			if errs := r.ErrEvents(); lost > 0 && errs == 0 {
+				class = fmt.Sprintf("silent loss: LOG_ALL accepted, %d of %d bits missing, nothing on the error eventfd", lost, len(o.expect.Written))
+			} else if lost > 0 {
+				class = fmt.Sprintf("reported: %d bits missing, the error eventfd signalled %d time(s)", lost, errs)
+			}
+			o.notes = append(o.notes, "every call of arch_futex_atomic_op_inuser in vhost.c returned -ENOSYS (fail_function): "+class)
+			o.control = clearBit(sortedPages(o.expect.Written)[4])
+		})
 }

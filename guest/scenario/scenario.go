@@ -38,6 +38,7 @@ type outcome struct {
 	packets   int
 	logEvents uint64 // the log eventfd's counter after the traffic
 	err       error  // could not decide
+	skip      string // why the scenario does not apply to this kernel
 }
 
 // control mutates a copy of the real log (and what was expected of it) the
@@ -72,6 +73,11 @@ func Run(m machine.Machine, s Scenario) (res record.Scenario) {
 	if o.err != nil {
 		res.Status = record.Error
 		res.Error = o.err.Error()
+		return res
+	}
+	if o.skip != "" {
+		res.Status = record.Skip
+		res.Notes = append(res.Notes, o.skip)
 		return res
 	}
 	res.Findings = append(append([]oracle.Finding(nil), o.findings...), oracle.Check(o.log, o.expect)...)

@@ -144,6 +144,8 @@ func change(base, cand string) string {
 		return Fixed
 	case base == "fail" && (cand == "fail" || cand == "build failed"):
 		return StillFails
+	case base == "skip" && cand == "skip":
+		return Same // does not apply to either kernel (e.g. no --inject)
 	}
 	return Undecided
 }

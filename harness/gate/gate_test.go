@@ -86,3 +86,12 @@ func TestCompileErrorNamed(t *testing.T) {
 		t.Fatalf("compileError = %q", got)
 	}
 }
+
+func TestSkipBothSidesIsSame(t *testing.T) {
+	if c := change("skip", "skip"); c != Same {
+		t.Fatalf("skip/skip = %s", c)
+	}
+	if c := change("pass", "skip"); c != Undecided {
+		t.Fatalf("pass/skip = %s: a scenario that stopped running is not a pass", c)
+	}
+}

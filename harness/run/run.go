@@ -38,6 +38,9 @@ type Options struct {
 	Accel     string // auto, kvm or tcg
 	Jobs      int
 	Only      []string // scenarios; empty = all
+	// Inject applies kernels.InjectPatch after the patches and builds with
+	// kernels.InjectFragment, for the fail_function scenarios.
+	Inject bool
 	// DebugKernel builds with kernels.DebugFragment (lockdep, atomic
 	// sleep, DEBUG_VM, KASAN where supported).
 	DebugKernel bool
@@ -106,7 +109,14 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	}
 	r.Kernel.Source, r.Kernel.Version = src.ID, src.Version
 	var patches []kernels.Patch
-	for _, a := range o.Patches {
+	if o.Inject && !o.Arch.FailFunction {
+		return fail("--inject needs fail_function, which 6.1 has on x86_64, arm64, ppc64, s390x and riscv64, not on %s", o.Arch.Name)
+	}
+	names := o.Patches
+	if o.Inject {
+		names = append(append([]string(nil), names...), kernels.InjectPatch)
+	}
+	for _, a := range names {
 		ps, err := kernels.ResolvePatch(a)
 		if err != nil {
 			return fail("%v", err)
@@ -132,6 +142,9 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	if o.DebugKernel {
 		req.Extra = kernels.DebugFragment(o.Arch.KASAN, o.Arch.DebugExclude)
 		r.Kernel.Debug = true
+	}
+	if o.Inject {
+		req.Extra += kernels.InjectFragment()
 	}
 	k, err := kbuild.Build(ctx, req)
 	if err != nil {

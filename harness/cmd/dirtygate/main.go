@@ -108,6 +108,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	only := fs.String("only", "", "run only these scenarios, comma-separated")
 	ktap := fs.Bool("ktap", false, "print KTAP (the kernel's test output format) on stdout instead of the tables")
 	debug := fs.Bool("debug-kernel", false, "build with lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_VM, DEBUG_PAGEALLOC and KASAN where supported")
+	inject := fs.Bool("inject", false, "add the fail_function injection point and config, for the inject-* scenarios (x86_64, arm64, ppc64, s390x, riscv64)")
 	tgt := fs.String("target", "", "run on a machine already running the kernel under test: ssh://[user@]host[:port], serial:///dev/DEVICE or exec:COMMAND (one --arch)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -144,7 +145,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	var runs []run.Options
 	for _, a := range as {
 		o := run.Options{Arch: a, Patches: patches, KernelSrc: *src, CacheDir: *cache, Accel: *accel,
-			Jobs: *jobs, Progress: progress(), DebugKernel: *debug}
+			Jobs: *jobs, Progress: progress(), DebugKernel: *debug, Inject: *inject}
 		if *out != "" {
 			name := a.Name + "-baseline"
 			if len(patches) > 0 {
@@ -341,6 +342,7 @@ func cmdGate(ctx context.Context, args []string) int {
 	mdOut := fs.String("markdown", "", "write the candidate's Markdown summary here")
 	ktap := fs.Bool("ktap", false, "print the candidate's results as KTAP on stdout, the gate's verdict as # lines")
 	debug := fs.Bool("debug-kernel", false, "build both sides with the debug fragment (lockdep, atomic sleep, DEBUG_VM, KASAN where supported)")
+	inject := fs.Bool("inject", false, "both sides get the fail_function injection point, for the inject-* scenarios")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -360,7 +362,7 @@ func cmdGate(ctx context.Context, args []string) int {
 	}{{"base", bases}, {"candidate", cands}} {
 		for _, a := range as {
 			o := run.Options{Arch: a, Patches: side.patches, KernelSrc: *src, CacheDir: *cache, Accel: *accel,
-				Jobs: *jobs, Progress: progress(), DebugKernel: *debug}
+				Jobs: *jobs, Progress: progress(), DebugKernel: *debug, Inject: *inject}
 			if *out != "" {
 				o.OutDir = filepath.Join(*out, safe(side.name+"-"+a.Name))
 			}
