@@ -84,6 +84,10 @@ type Arch struct {
 	// finding; the same warning later, or any other, is a finding.
 	BootArtifacts []BootArtifact
 
+	// SkipScenarios are scenarios known not to work on this machine, with
+	// the reason; they are reported as skipped with it, never as passes.
+	SkipScenarios map[string]string
+
 	// BuildOnly, when set, says why this arch's kernel is built but not
 	// booted: the run is the build (a patch that does not compile is a
 	// finding), reported as the single scenario "kernel-build".

@@ -20,17 +20,17 @@ CONFIG_SERIAL_8250=y
 CONFIG_SERIAL_8250_CONSOLE=y
 CONFIG_SERIAL_OF_PLATFORM=y
 `,
-		QEMU:        "qemu-system-riscv64",
-		QEMUPackage: "qemu-system-misc",
-		Machine:     "virt",
-		MemoryMB:    512,
-		SMP:         2,
-		Console:     "ttyS0",
-		KVMHost:     "riscv64",
-		BootTimeout: 180 * time.Second,
-		GOARCH:      "riscv64",
-		WordBits:    64,
+		QEMU:         "qemu-system-riscv64",
+		QEMUPackage:  "qemu-system-misc",
+		Machine:      "virt",
+		MemoryMB:     512,
+		SMP:          2,
+		Console:      "ttyS0",
+		KVMHost:      "riscv64",
+		BootTimeout:  180 * time.Second,
+		GOARCH:       "riscv64",
+		WordBits:     64,
 		FailFunction: true,
-		KASAN:       true,
+		KASAN:        true,
 	})
 }

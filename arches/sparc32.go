@@ -42,5 +42,10 @@ CONFIG_SERIAL_SUNZILOG_CONSOLE=y
 		ExecutorCFlags:   []string{"-m32", "-mcpu=v8"},
 		ExecutorPackages: []string{"linux-libc-dev-sparc64-cross"},
 		AliasingCaches:   true,
+		SkipScenarios: map[string]string{
+			"log-noaccess": "after the executor makes a page PROT_NONE and read-write again, its next read of " +
+				"that page never returns under QEMU 7.2's SS-5 (the same family as the 'Bad page map' " +
+				"warnings and sparc32-smp's hang; not diagnosed)",
+		},
 	})
 }

@@ -19,12 +19,12 @@ CONFIG_SERIAL_8250_CONSOLE=y
 		SMP:         2,
 		Console:     "ttyS0",
 		// qboot boots faster than SeaBIOS; -nic none skips the network ROM.
-		QEMUArgs:    []string{"-bios", "/usr/share/qemu/qboot.rom"},
-		KVMHost:     "amd64",
-		BootTimeout: 120 * time.Second,
-		GOARCH:      "amd64",
-		WordBits:    64,
+		QEMUArgs:     []string{"-bios", "/usr/share/qemu/qboot.rom"},
+		KVMHost:      "amd64",
+		BootTimeout:  120 * time.Second,
+		GOARCH:       "amd64",
+		WordBits:     64,
 		FailFunction: true,
-		KASAN:       true,
+		KASAN:        true,
 	})
 }

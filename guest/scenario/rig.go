@@ -33,7 +33,7 @@ const (
 	txUsedOff  = 10 * 4096
 	waitUsed   = 10 * time.Second
 	pageShift  = 12
-	headerSize = 12 // virtio_net_hdr_mrg_rxbuf: VERSION_1 is always acked
+	headerSize = 12              // virtio_net_hdr_mrg_rxbuf: VERSION_1 is always acked
 	regionSize = 16 << pageShift // Config.Regions
 )
 
@@ -79,10 +79,10 @@ type Rig struct {
 	kick, call, logFD int
 	txKick, txCall    int
 	errFD             int
-	peerOf            *Rig // set on a peer: memory, log and log eventfd are the primary's
+	peerOf            *Rig            // set on a peer: memory, log and log eventfd are the primary's
 	extra             []*virtq.Memory // Config.Regions, in order
 	pages             uint64          // guest pages the log covers
-	logMap            uint64 // guard page, log pages, guard page
+	logMap            uint64          // guard page, log pages, guard page
 	logMapSize        int
 	rngAddr           uint64 // the checked range: canary, log, canary
 	rng               []byte // what was written there

@@ -14,7 +14,10 @@ import (
 // last. Progress lines go to progress. It returns 0 on pass, 1 on
 // findings, 2 when something could not be decided. The guest agent runs it
 // on its own machine; the host runs it against the executor.
-func Session(m machine.Machine, w *record.Writer, hello record.Hello, only map[string]bool, progress io.Writer, start time.Time) int {
+//
+// skip names scenarios known not to work on this machine, with the reason:
+// they are reported as skipped with it, never run and never passed.
+func Session(m machine.Machine, w *record.Writer, hello record.Hello, only map[string]bool, skip map[string]string, progress io.Writer, start time.Time) int {
 	if err := w.Send(record.TypeHello, hello); err != nil {
 		fmt.Fprintln(progress, "dirtygate: cannot send records:", err)
 		return 2
@@ -25,8 +28,17 @@ func Session(m machine.Machine, w *record.Writer, hello record.Hello, only map[s
 			continue
 		}
 		n++
+		var res record.Scenario
+		if why, ok := skip[s.Name]; ok {
+			res = record.Scenario{Name: s.Name, Status: record.Skip, Notes: []string{"skipped on this arch: " + why}}
+			fmt.Fprintf(progress, "\ndirtygate: scenario %s: skip (%s)\n", s.Name, why)
+			if err := w.Send(record.TypeScenario, res); err != nil {
+				return 2
+			}
+			continue
+		}
 		fmt.Fprintf(progress, "\ndirtygate: scenario %s: running\n", s.Name)
-		res := Run(m, s)
+		res = Run(m, s)
 		fmt.Fprintf(progress, "\ndirtygate: scenario %s: %s (%d ms)\n", s.Name, res.Status, res.Millis)
 		switch res.Status {
 		case record.Fail:

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -200,6 +201,14 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 	var args []string
 	if len(o.Only) > 0 {
 		args = append(args, "dirtygate.only="+strings.Join(o.Only, ","))
+	}
+	if len(o.Arch.SkipScenarios) > 0 {
+		var names []string
+		for n := range o.Arch.SkipScenarios {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		args = append(args, "dirtygate.skip="+strings.Join(names, ","))
 	}
 	timeout := o.Arch.BootTimeout
 	if o.DebugKernel {

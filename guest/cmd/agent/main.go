@@ -46,6 +46,7 @@ func main() {
 
 type options struct {
 	only    map[string]bool
+	skip    map[string]string // dirtygate.skip=a,b: known not to work on this arch
 	timeout time.Duration
 }
 
@@ -65,6 +66,11 @@ func parseCmdline() options {
 			o.only = map[string]bool{}
 			for _, n := range strings.Split(v, ",") {
 				o.only[n] = true
+			}
+		case "dirtygate.skip":
+			o.skip = map[string]string{}
+			for _, n := range strings.Split(v, ",") {
+				o.skip[n] = "listed in the arch's SkipScenarios (arches/)"
 			}
 		case "dirtygate.timeout":
 			if s, err := strconv.Atoi(v); err == nil && s > 0 {
@@ -88,7 +94,7 @@ func run(w *record.Writer, o options, start time.Time) int {
 		BigEndian: l.BigEndian,
 		PageSize:  os.Getpagesize(),
 	}
-	return scenario.Session(m, w, hello, o.only, os.Stdout, start)
+	return scenario.Session(m, w, hello, o.only, o.skip, os.Stdout, start)
 }
 
 // mountAll mounts what an initramfs init needs: 6.1 does not mount
