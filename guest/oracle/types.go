@@ -22,6 +22,9 @@ const (
 	// without a new write; decided from the sequence of harvests, not
 	// from one bitmap.
 	Resurrected Kind = "resurrected"
+	// SilentLoss: under fault injection LOG_ALL stayed accepted, bits
+	// went missing, and nothing was reported on the error eventfd.
+	SilentLoss Kind = "silent-loss"
 )
 
 // OutsideBitmap reports whether findings of kind k are decided from
@@ -29,7 +32,7 @@ const (
 // sequences, the console): the host's re-run of the oracle cannot see them.
 func OutsideBitmap(k Kind) bool {
 	switch k {
-	case ABI, EventFD, Control, Splat, Resurrected:
+	case ABI, EventFD, Control, Splat, Resurrected, SilentLoss:
 		return true
 	}
 	return false

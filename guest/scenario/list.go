@@ -3,6 +3,7 @@ package scenario
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"dirtygate/guest/machine"
@@ -806,6 +807,8 @@ func injectENOSYS(m machine.Machine, name string) outcome {
 			class := "bits correct: a fallback worked, or the kernel does not use the helper"
 			if errs := r.ErrEvents(); lost > 0 && errs == 0 {
 				class = fmt.Sprintf("silent loss: LOG_ALL accepted, %d of %d bits missing, nothing on the error eventfd", lost, len(o.expect.Written))
+				o.findings = append(o.findings, oracle.Finding{Kind: oracle.SilentLoss,
+					Detail: "silent-loss: under -ENOSYS from the log helper, " + strings.TrimPrefix(class, "silent loss: ")})
 			} else if lost > 0 {
 				class = fmt.Sprintf("reported: %d bits missing, the error eventfd signalled %d time(s)", lost, errs)
 			}
