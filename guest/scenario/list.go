@@ -755,6 +755,21 @@ func protName(p machine.Prot) string {
 
 const failFunction = "/sys/kernel/debug/fail_function/"
 
+// injectTimes is fail_function's budget of failures; what is left of it
+// afterwards says how often the injection point fired.
+const injectTimes = 1000000
+
+// readFile reads a small control file on the machine.
+func readFile(m machine.Machine, path string) (string, error) {
+	fd, err := m.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer m.Close(fd)
+	b, err := m.Read(fd, 64)
+	return strings.TrimSpace(string(b)), err
+}
+
 // writeFile writes a small control file on the machine.
 func writeFile(m machine.Machine, path, value string) error {
 	fd, err := m.Open(path)
@@ -786,7 +801,7 @@ func injectENOSYS(m machine.Machine, name string) outcome {
 	}
 	for _, s := range [][2]string{
 		{"vhost_log_inject/retval", fmt.Sprintf("%#x", enosys)},
-		{"probability", "100"}, {"interval", "1"}, {"times", "-1"}, {"verbose", "0"},
+		{"probability", "100"}, {"interval", "1"}, {"times", fmt.Sprint(injectTimes)}, {"verbose", "0"},
 	} {
 		if err := writeFile(m, failFunction+s[0], s[1]); err != nil {
 			return outcome{err: fmt.Errorf("arming fail_function: %w", err)}
@@ -812,7 +827,17 @@ func injectENOSYS(m machine.Machine, name string) outcome {
 			} else if lost > 0 {
 				class = fmt.Sprintf("reported: %d bits missing, the error eventfd signalled %d time(s)", lost, errs)
 			}
-			o.notes = append(o.notes, "every call of arch_futex_atomic_op_inuser in vhost.c returned -ENOSYS (fail_function): "+class)
+			fired := "an unknown number of times"
+			if left, err := readFile(m, failFunction+"times"); err == nil {
+				var n int64
+				if _, err := fmt.Sscan(left, &n); err == nil {
+					fired = fmt.Sprintf("%d times", injectTimes-n)
+					if n == injectTimes {
+						class = "not applicable: this kernel's log path never called the helper"
+					}
+				}
+			}
+			o.notes = append(o.notes, "fail_function made arch_futex_atomic_op_inuser in vhost.c return -ENOSYS "+fired+": "+class)
 			o.control = clearBit(sortedPages(o.expect.Written)[4])
 		})
 }
