@@ -35,7 +35,8 @@ var all = []Scenario{
 	{Name: "regions", Doc: "Three memory regions: the main one at 1 MiB, 64 KiB ending exactly at 4 GiB, and 64 KiB starting at 4 GiB (page 2^20: a 32-bit guest-physical address or page index would wrap there). Frames land on the first and last page of each extra region; every one is logged at its own page, in a log sized exactly to the highest page, with canaries and a guard page after it.", run: regions},
 	{Name: "log-readonly", Doc: "The VMM makes one page of the log read-only after VHOST_SET_LOG_BASE, between two writable ones; frames land in pages whose bits sit before, on and after it. Pages logged on the writable log pages keep their bits and the device goes on working after the failure; what the kernel did with the protected page (bits, error eventfd) is reported as its class, e.g. silent loss.", run: logProtected(machine.ProtRead)},
 	{Name: "log-noaccess", Doc: "As log-readonly, with the log page PROT_NONE.", run: logProtected(machine.ProtNone)},
-	{Name: "inject-enosys", Doc: "With `--inject` (fail_function, on x86_64, arm64, ppc64, s390x, riscv64): every call of the futex-style log helper returns -ENOSYS, as on an arch without one. The log must still be right: a patch must fall back to a path that works, not drop the bit (silent loss). Kernels that do not use the helper (6.1) are unaffected; without `--inject` the scenario is skipped.", run: injectENOSYS},
+	{Name: "inject-enosys", Doc: "With `--inject` (fail_function, on x86_64, arm64, ppc64, s390x, riscv64): every call of the futex-style log helper returns -ENOSYS, as on an arch without one. The log must still be right: a patch must fall back to a path that works, not drop the bit (silent loss). Kernels that do not use the helper (6.1) are unaffected; without `--inject` the scenario is skipped.", run: injectENOSYS(100)},
+	{Name: "inject-enosys-half", Doc: "As inject-enosys, with fail_function's probability at 50%: the helper and the fallback alternate within one run, on the same words.", run: injectENOSYS(50)},
 	{Name: "log-eventfd", Doc: "The eventfd given with VHOST_SET_LOG_FD is signalled after logging.", run: logEventfd},
 }
 
@@ -784,8 +785,12 @@ func writeFile(m machine.Machine, path, value string) error {
 }
 
 // injectENOSYS arms fail_function on vhost_log_inject with -ENOSYS for
-// every call, then runs rx-spread's traffic.
-func injectENOSYS(m machine.Machine, name string) outcome {
+// percent of the calls, then runs rx-spread's traffic.
+func injectENOSYS(percent int) func(machine.Machine, string) outcome {
+	return func(m machine.Machine, name string) outcome { return injectRun(m, name, percent) }
+}
+
+func injectRun(m machine.Machine, name string, percent int) outcome {
 	fd, err := m.Open(failFunction + "inject")
 	if err != nil {
 		return outcome{skip: "no fail_function in this kernel: --inject adds it on x86_64, arm64, ppc64, s390x and riscv64 (6.1 has none elsewhere)"}
@@ -801,17 +806,17 @@ func injectENOSYS(m machine.Machine, name string) outcome {
 	}
 	for _, s := range [][2]string{
 		{"vhost_log_inject/retval", fmt.Sprintf("%#x", enosys)},
-		{"probability", "100"}, {"interval", "1"}, {"times", fmt.Sprint(injectTimes)}, {"verbose", "0"},
+		{"probability", fmt.Sprint(percent)}, {"interval", "1"}, {"times", fmt.Sprint(injectTimes)}, {"verbose", "0"},
 	} {
 		if err := writeFile(m, failFunction+s[0], s[1]); err != nil {
 			return outcome{err: fmt.Errorf("arming fail_function: %w", err)}
 		}
 	}
 	var bufs [][]Seg
-	for i := 0; i < 16; i++ {
-		bufs = append(bufs, one(pageOff(firstBufPage+uint64(3*i), 128*i), 2048))
+	for i := 0; i < 32; i++ {
+		bufs = append(bufs, one(pageOff(firstBufPage+uint64(2*i), 128*(i%16)), 2048))
 	}
-	return rx(m, traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(16, frameLen)},
+	return rx(m, traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(32, frameLen)},
 		func(r *Rig, _ []virtq.Used, o *outcome) {
 			lost := 0
 			for p := range o.expect.Written {
@@ -837,7 +842,7 @@ func injectENOSYS(m machine.Machine, name string) outcome {
 					}
 				}
 			}
-			o.notes = append(o.notes, "fail_function made arch_futex_atomic_op_inuser in vhost.c return -ENOSYS "+fired+": "+class)
+			o.notes = append(o.notes, fmt.Sprintf("fail_function made arch_futex_atomic_op_inuser in vhost.c return -ENOSYS %s (probability %d%%): %s", fired, percent, class))
 			o.control = clearBit(sortedPages(o.expect.Written)[4])
 		})
 }
