@@ -55,9 +55,15 @@ func DebianSource(ctx context.Context, cacheDir string, log io.Writer) (Source, 
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return Source{}, fmt.Errorf("unpacking %s: %v\n%s", debianTarball, err, out)
 		}
-		os.RemoveAll(dir)
 		if err := os.Rename(tmp, dir); err != nil {
-			return Source{}, err
+			// Another dirtygate sharing the cache may have finished first:
+			// use its tree. Only an incomplete leftover is replaced.
+			if _, serr := os.Stat(filepath.Join(dir, "linux-source-6.1", "Makefile")); serr != nil {
+				os.RemoveAll(dir)
+				if err := os.Rename(tmp, dir); err != nil {
+					return Source{}, err
+				}
+			}
 		}
 	}
 	tree := filepath.Join(dir, "linux-source-6.1")
