@@ -36,6 +36,7 @@ var all = []Scenario{
 	{Name: "log-readonly", Doc: "The VMM makes one page of the log read-only after VHOST_SET_LOG_BASE, between two writable ones; frames land in pages whose bits sit before, on and after it. Pages logged on the writable log pages keep their bits and the device goes on working after the failure; what the kernel did with the protected page (bits, error eventfd) is reported as its class, e.g. silent loss.", run: logProtected(machine.ProtRead)},
 	{Name: "log-noaccess", Doc: "As log-readonly, with the log page PROT_NONE.", run: logProtected(machine.ProtNone)},
 	{Name: "inject-enosys", Doc: "With `--inject` (fail_function, on x86_64, arm64, ppc64, s390x, riscv64): every call of the futex-style log helper returns -ENOSYS, as on an arch without one. The log must still be right: a patch must fall back to a path that works, not drop the bit (silent loss). Kernels that do not use the helper (6.1) are unaffected; without `--inject` the scenario is skipped.", run: injectENOSYS(100)},
+	{Name: "inject-efault-half", Doc: "With `--inject`: half of the helper's calls fail with -EFAULT. Losing those bits is what 6.1 itself does on a real fault, so it is reported, not a finding; losing more bits than failures were injected is (the log path dropped bits nobody failed).", run: injectEFAULT},
 	{Name: "inject-enosys-half", Doc: "As inject-enosys, with fail_function's probability at 50%: the helper and the fallback alternate within one run, on the same words.", run: injectENOSYS(50)},
 	{Name: "log-eventfd", Doc: "The eventfd given with VHOST_SET_LOG_FD is signalled after logging.", run: logEventfd},
 }
@@ -790,33 +791,66 @@ func injectENOSYS(percent int) func(machine.Machine, string) outcome {
 	return func(m machine.Machine, name string) outcome { return injectRun(m, name, percent) }
 }
 
-func injectRun(m machine.Machine, name string, percent int) outcome {
+// armFailFunction makes vhost_log_inject return -errno for percent of
+// its calls. It returns a skip reason when the kernel cannot inject, and a
+// disarm function.
+func armFailFunction(m machine.Machine, errno, percent int) (skip string, disarm func(), err error) {
 	fd, err := m.Open(failFunction + "inject")
 	if err != nil {
-		return outcome{skip: "no fail_function in this kernel: --inject adds it on x86_64, arm64, ppc64, s390x and riscv64 (6.1 has none elsewhere)"}
+		return "no fail_function in this kernel: --inject adds it on x86_64, arm64, ppc64, s390x and riscv64 (6.1 has none elsewhere)", nil, nil
 	}
 	m.Close(fd)
 	if err := writeFile(m, failFunction+"inject", "vhost_log_inject"); err != nil {
-		return outcome{skip: fmt.Sprintf("this kernel has no vhost_log_inject injection point (%v): apply %s", err, "inject-log-op")}
+		return fmt.Sprintf("this kernel has no vhost_log_inject injection point (%v): apply inject-log-op", err), nil, nil
 	}
-	defer writeFile(m, failFunction+"inject", "!vhost_log_inject")
-	enosys := uint64(1<<m.ABI().WordBits - 38) // -ENOSYS as an unsigned long
+	disarm = func() { writeFile(m, failFunction+"inject", "!vhost_log_inject") }
+	retval := uint64(1<<32 - errno) // -errno as an unsigned long
 	if m.ABI().WordBits == 64 {
-		enosys = ^uint64(37)
+		retval = -uint64(errno)
 	}
 	for _, s := range [][2]string{
-		{"vhost_log_inject/retval", fmt.Sprintf("%#x", enosys)},
+		{"vhost_log_inject/retval", fmt.Sprintf("%#x", retval)},
 		{"probability", fmt.Sprint(percent)}, {"interval", "1"}, {"times", fmt.Sprint(injectTimes)}, {"verbose", "0"},
 	} {
 		if err := writeFile(m, failFunction+s[0], s[1]); err != nil {
-			return outcome{err: fmt.Errorf("arming fail_function: %w", err)}
+			disarm()
+			return "", nil, fmt.Errorf("arming fail_function: %w", err)
 		}
 	}
+	return "", disarm, nil
+}
+
+// fired is how often the injection point failed a call since arming.
+func fired(m machine.Machine) (int64, bool) {
+	left, err := readFile(m, failFunction+"times")
+	if err != nil {
+		return 0, false
+	}
+	var n int64
+	if _, err := fmt.Sscan(left, &n); err != nil {
+		return 0, false
+	}
+	return injectTimes - n, true
+}
+
+// injectBufs are the buffers of the injection scenarios: 32 pages.
+func injectBufs() [][]Seg {
 	var bufs [][]Seg
 	for i := 0; i < 32; i++ {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(2*i), 128*(i%16)), 2048))
 	}
-	return rx(m, traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(32, frameLen)},
+	return bufs
+}
+
+func injectRun(m machine.Machine, name string, percent int) outcome {
+	const enosys = 38 // the same number on every arch fail_function exists on
+	skip, disarm, err := armFailFunction(m, enosys, percent)
+	if skip != "" || err != nil {
+		return outcome{skip: skip, err: err}
+	}
+	defer disarm()
+	bufs := injectBufs()
+	return rx(m, traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(len(bufs), frameLen)},
 		func(r *Rig, _ []virtq.Used, o *outcome) {
 			lost := 0
 			for p := range o.expect.Written {
@@ -832,17 +866,73 @@ func injectRun(m machine.Machine, name string, percent int) outcome {
 			} else if lost > 0 {
 				class = fmt.Sprintf("reported: %d bits missing, the error eventfd signalled %d time(s)", lost, errs)
 			}
-			fired := "an unknown number of times"
-			if left, err := readFile(m, failFunction+"times"); err == nil {
-				var n int64
-				if _, err := fmt.Sscan(left, &n); err == nil {
-					fired = fmt.Sprintf("%d times", injectTimes-n)
-					if n == injectTimes {
-						class = "not applicable: this kernel's log path never called the helper"
-					}
+			times := "an unknown number of times"
+			if n, ok := fired(m); ok {
+				times = fmt.Sprintf("%d times", n)
+				if n == 0 {
+					class = "not applicable: this kernel's log path never called the helper"
 				}
 			}
-			o.notes = append(o.notes, fmt.Sprintf("fail_function made arch_futex_atomic_op_inuser in vhost.c return -ENOSYS %s (probability %d%%): %s", fired, percent, class))
+			o.notes = append(o.notes, fmt.Sprintf("fail_function made arch_futex_atomic_op_inuser in vhost.c return -ENOSYS %s (probability %d%%): %s", times, percent, class))
 			o.control = clearBit(sortedPages(o.expect.Written)[4])
+		})
+}
+
+// injectEFAULT fails half of the helper's calls with -EFAULT. Losing those
+// bits is what 6.1 itself does on a real fault (log-readonly), so it is
+// not a finding; losing more bits than failures were injected is: the log
+// path dropped bits nobody failed (it stopped logging after an error, or
+// lost a word).
+func injectEFAULT(m machine.Machine, name string) outcome {
+	const efault = 14 // the same number on every arch
+	skip, disarm, err := armFailFunction(m, efault, 50)
+	if skip != "" || err != nil {
+		return outcome{skip: skip, err: err}
+	}
+	defer disarm()
+	bufs := injectBufs()
+	return rx(m, traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(len(bufs), frameLen)},
+		func(r *Rig, _ []virtq.Used, o *outcome) {
+			n, ok := fired(m)
+			if !ok {
+				o.err = fmt.Errorf("cannot read fail_function's times")
+				return
+			}
+			written := o.expect.Written
+			o.expect.Written = map[uint64]int{}
+			for p := range written {
+				o.expect.Allowed[p] = 0 // an injected failure may drop any of them
+			}
+			collateral := func(l oracle.Log, injected int64) []oracle.Finding {
+				lost := int64(0)
+				for p := range written {
+					if !oracle.TestBit(l.After, l.Layout, l.FirstBit+p) {
+						lost++
+					}
+				}
+				if lost > injected {
+					return []oracle.Finding{{Kind: oracle.SilentLoss, Detail: fmt.Sprintf(
+						"silent-loss: %d bits missing but only %d log calls were failed: bits were dropped that no failure explains", lost, injected)}}
+				}
+				return nil
+			}
+			o.findings = append(o.findings, collateral(o.log, n)...)
+			lost := 0
+			for p := range written {
+				if !oracle.TestBit(o.log.After, o.log.Layout, o.log.FirstBit+p) {
+					lost++
+				}
+			}
+			o.notes = append(o.notes, fmt.Sprintf("fail_function failed %d calls of the log helper with -EFAULT (probability 50%%); %d of %d bits missing, the error eventfd signalled %d time(s)",
+				n, lost, len(written), r.ErrEvents()))
+			victim := sortedPages(written)[4]
+			o.control = control{
+				what: fmt.Sprintf("clearing the bit of page %d with no injected failure to explain it", victim),
+				mutate: func(l *oracle.Log, _ *oracle.Expect, extra *[]oracle.Finding) {
+					oracle.ClearBit(l.After, l.Layout, l.FirstBit+victim)
+					*extra = append(*extra, collateral(*l, 0)...)
+				},
+				want: []oracle.Kind{oracle.SilentLoss},
+			}
 		})
 }
