@@ -3,6 +3,7 @@ package scenario
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -538,7 +539,7 @@ func harvestLoop(m machine.Machine, name string) outcome {
 		}
 	}
 	if len(back) > 0 {
-		sortU64(back)
+		slices.Sort(back)
 		o.findings = append(o.findings, oracle.Finding{Kind: oracle.Resurrected, Pages: back,
 			Detail: fmt.Sprintf("resurrected: %d harvested bit(s) came back without a new write (a log update that is not an atomic OR wrote back bits the VMM had cleared): pages %v", len(back), firstFew(back))})
 	}
@@ -558,14 +559,6 @@ func harvestLoop(m machine.Machine, name string) outcome {
 		}
 	}
 	return o
-}
-
-func sortU64(p []uint64) {
-	for i := 1; i < len(p); i++ {
-		for j := i; j > 0 && p[j] < p[j-1]; j-- {
-			p[j], p[j-1] = p[j-1], p[j]
-		}
-	}
 }
 
 func firstFew(p []uint64) []uint64 {
