@@ -251,7 +251,12 @@ func (c *Client) addr(ret int64) uint64 {
 }
 
 func (c *Client) Mmap(size int) (uint64, error) {
-	r, err := c.sys("mmap", OpMmap, 0, []uint64{uint64(size)}, nil)
+	r, err := c.sys("mmap", OpMmap, 0, []uint64{uint64(size), 0}, nil)
+	return c.addr(r.Ret), err
+}
+
+func (c *Client) MmapLazy(size int) (uint64, error) {
+	r, err := c.sys("mmap", OpMmap, 0, []uint64{uint64(size), 1}, nil)
 	return c.addr(r.Ret), err
 }
 

@@ -55,6 +55,9 @@ type Machine interface {
 	// Ioctl passes a pointer to arg (nil: 0) and copies the buffer back.
 	Ioctl(fd int, req uint32, arg []byte) error
 	Mmap(size int) (uint64, error) // anonymous, private, populated, read-write
+	// MmapLazy is Mmap without populating: pages appear on first touch,
+	// as in the log a VMM allocates.
+	MmapLazy(size int) (uint64, error)
 	Mprotect(addr uint64, size int, prot Prot) error
 	Munmap(addr uint64, size int) error
 	ReadMem(addr uint64, n int) ([]byte, error)

@@ -74,9 +74,13 @@ func (m *native) Ioctl(fd int, req uint32, arg []byte) error {
 	return nil
 }
 
-func (m *native) Mmap(size int) (uint64, error) {
+func (m *native) Mmap(size int) (uint64, error) { return m.mmap(size, unix.MAP_POPULATE) }
+
+func (m *native) MmapLazy(size int) (uint64, error) { return m.mmap(size, unix.MAP_NORESERVE) }
+
+func (m *native) mmap(size, flags int) (uint64, error) {
 	b, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE,
-		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE)
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|flags)
 	if err != nil {
 		return 0, fail("mmap", err)
 	}

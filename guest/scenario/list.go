@@ -39,6 +39,7 @@ var all = []Scenario{
 	{Name: "inject-enosys", Doc: "With `--inject` (fail_function, on x86_64, arm64, ppc64, s390x, riscv64): every call of the futex-style log helper returns -ENOSYS, as on an arch without one. The log must still be right: a patch must fall back to a path that works, not drop the bit (silent loss). Kernels that do not use the helper (6.1) are unaffected; without `--inject` the scenario is skipped.", run: injectENOSYS(100)},
 	{Name: "inject-efault-half", Doc: "With `--inject`: half of the helper's calls fail with -EFAULT. Losing those bits is what 6.1 itself does on a real fault, so it is reported, not a finding; losing more bits than failures were injected is (the log path dropped bits nobody failed).", run: injectEFAULT},
 	{Name: "inject-enosys-half", Doc: "As inject-enosys, with fail_function's probability at 50%: the helper and the fallback alternate within one run, on the same words.", run: injectENOSYS(50)},
+	{Name: "log-lazy", Doc: "The log is mapped without populating it, as QEMU maps its dirty bitmap: the kernel meets log pages nobody has touched yet, in three regions whose bits sit on three different log pages. Every written page is logged; a log path that cannot fault a log page in (a futex op with page faults disabled, say) loses those bits.", run: logLazy},
 	{Name: "log-eventfd", Doc: "The eventfd given with VHOST_SET_LOG_FD is signalled after logging.", run: logEventfd},
 }
 
@@ -927,5 +928,25 @@ func injectEFAULT(m machine.Machine, name string) outcome {
 				},
 				want: []oracle.Kind{oracle.SilentLoss},
 			}
+		})
+}
+
+// logLazy writes pages whose bits sit on three untouched log pages.
+func logLazy(m machine.Machine, name string) outcome {
+	ps := uint64(m.ABI().PageSize)
+	gpa := func(k uint64) uint64 { return k * 8 * ps << pageShift }
+	written := headerSize + frameLen
+	var bufs [][]Seg
+	for reg := 1; reg <= 3; reg++ {
+		bufs = append(bufs,
+			[]Seg{{Off: 0, Len: 2048, Region: reg}},
+			[]Seg{{Off: regionSize - written, Len: written, Region: reg}})
+	}
+	cfg := Config{Name: name, Regions: []uint64{gpa(1), gpa(2), gpa(3)}, LazyLog: true}
+	return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(len(bufs), frameLen)},
+		func(r *Rig, _ []virtq.Used, o *outcome) {
+			o.notes = append(o.notes, fmt.Sprintf("log of %d KiB mapped without MAP_POPULATE; bits on log pages %#x, %#x, %#x",
+				r.pages/8/1024, r.LogPageOf(gpa(1)>>pageShift), r.LogPageOf(gpa(2)>>pageShift), r.LogPageOf(gpa(3)>>pageShift)))
+			o.control = clearBit(sortedPages(o.expect.Written)[2])
 		})
 }

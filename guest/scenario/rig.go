@@ -56,6 +56,9 @@ type Config struct {
 	// broken VMM might do; Log() restores read-write before reading.
 	ProtectLog []uint64
 	LogProt    machine.Prot
+	// LazyLog maps the log without populating it, as QEMU's is: the
+	// kernel meets pages nobody touched yet (only the canaries are written).
+	LazyLog bool
 	// ErrFD gives the RX queue an error eventfd (VHOST_SET_VRING_ERR).
 	ErrFD bool
 	// LogOff acks the features without VHOST_F_LOG_ALL: logging is
@@ -399,7 +402,11 @@ func (r *Rig) mapLog() error {
 	span := canary + r.Cfg.LogMisalign + logBytes + canary
 	span = (span + 7) &^ 7
 	pages := (span + ps - 1) / ps
-	addr, err := r.M.Mmap((pages + 2) * ps)
+	mmap := r.M.Mmap
+	if r.Cfg.LazyLog {
+		mmap = r.M.MmapLazy
+	}
+	addr, err := mmap((pages + 2) * ps)
 	if err != nil {
 		return &SetupError{"mmap log", err}
 	}
@@ -426,6 +433,21 @@ func (r *Rig) mapLog() error {
 		oracle.PutBit(r.rng, r.Layout, r.firstBit+p)
 	}
 	r.before = append([]byte(nil), r.rng...)
+	if r.Cfg.LazyLog {
+		// Only the canaries, in whole words (on big-endian targets a
+		// canary bit after the log may sit in an earlier byte of the last
+		// word): the log pages between them stay untouched.
+		w := uint64(r.Layout.WordBits)
+		head := int(r.firstBit / w * w / 8)
+		tail := int((r.firstBit + r.pages) / w * w / 8)
+		if err := r.M.WriteMem(r.rngAddr, r.rng[:head]); err != nil {
+			return &SetupError{"write log canaries", err}
+		}
+		if err := r.M.WriteMem(r.rngAddr+uint64(tail), r.rng[tail:]); err != nil {
+			return &SetupError{"write log canaries", err}
+		}
+		return nil
+	}
 	if err := r.M.WriteMem(r.rngAddr, r.rng); err != nil {
 		return &SetupError{"write log canaries", err}
 	}

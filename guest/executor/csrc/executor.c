@@ -327,15 +327,16 @@ static void execute(u32 seq, int op, const u64 *a, u8 *data, u32 dlen)
 		memcpy(d, data, dlen);
 		olen = dlen;
 		break;
-	case OP_MMAP:
+	case OP_MMAP: {
+		/* a[1] = 1: lazy, pages appear on first touch (as a VMM's log) */
+		long flags = MAP_PRIVATE | MAP_ANONYMOUS | (a[1] ? MAP_NORESERVE : MAP_POPULATE);
 #ifdef __NR_mmap2
-		ret = sys6(__NR_mmap2, 0, a[0], PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		ret = sys6(__NR_mmap2, 0, a[0], PROT_READ | PROT_WRITE, flags, -1, 0);
 #else
-		ret = sys6(__NR_mmap, 0, a[0], PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		ret = sys6(__NR_mmap, 0, a[0], PROT_READ | PROT_WRITE, flags, -1, 0);
 #endif
 		break;
+	}
 	case OP_MPROTECT:
 		ret = sys(__NR_mprotect, (ulong)a[0], a[1], a[2]);
 		break;
