@@ -249,7 +249,7 @@ func misaligned(k int) func(machine.Machine, string) outcome {
 		o := positionRun(m, Config{Name: name, LogMisalign: k}, 8)
 		var se *SetupError
 		if o.err != nil && errors.As(o.err, &se) && se.Step == "VHOST_SET_LOG_BASE" {
-			errno := errnoOf(o.err)
+			errno := machine.ErrnoName(o.err)
 			// The ABI regression is the finding; the scenario is decided.
 			return outcome{
 				findings: []oracle.Finding{{

@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -694,13 +693,4 @@ func (r *Rig) Close() {
 	if r.logMapSize != 0 {
 		r.M.Munmap(r.logMap, r.logMapSize)
 	}
-}
-
-// errnoOf extracts the errno name of a failed vhost ioctl.
-func errnoOf(err error) string {
-	var ve *vhost.Error
-	if errors.As(err, &ve) {
-		return ve.Errno
-	}
-	return ""
 }

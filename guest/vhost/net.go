@@ -36,16 +36,15 @@ func (n *Net) Close() error { return n.m.Close(n.fd) }
 // ioctl issues one request with arg pointing at buf (nil for none).
 func (n *Net) ioctl(name string, r uint32, buf []byte) error {
 	if err := n.m.Ioctl(n.fd, r, buf); err != nil {
-		return &Error{Op: name, Errno: machine.ErrnoName(err), Err: err}
+		return &Error{Op: name, Err: err}
 	}
 	return nil
 }
 
-// Error is a failed vhost ioctl, with the errno name kept for ABI checks.
+// Error is a failed vhost ioctl; machine.ErrnoName finds its errno.
 type Error struct {
-	Op    string
-	Errno string // "EINVAL", ...; "" when the call failed for another reason
-	Err   error
+	Op  string
+	Err error
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Op, e.Err) }
