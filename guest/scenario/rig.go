@@ -348,32 +348,10 @@ func (r *Rig) Transmit(offs []int, frames [][]byte) ([]virtq.Used, error) {
 	if err := r.TX.Offer(heads...); err != nil {
 		return nil, err
 	}
-	one := make([]byte, 8)
-	r.M.ABI().ByteOrder.PutUint64(one, 1)
-	if _, err := r.M.Write(r.txKick, one); err != nil {
+	if err := r.signal(r.txKick); err != nil {
 		return nil, err
 	}
-	var got []virtq.Used
-	deadline := time.Now().Add(waitUsed)
-	for len(got) < len(frames) {
-		u, err := r.TX.TakeUsed()
-		if err != nil {
-			return got, err
-		}
-		got = append(got, u...)
-		if len(got) >= len(frames) {
-			break
-		}
-		if time.Now().After(deadline) {
-			return got, fmt.Errorf("vhost used %d of %d TX buffers within %v", len(got), len(frames), waitUsed)
-		}
-		if ready, err := r.M.Poll(r.txCall, 20); err != nil {
-			return got, err
-		} else if ready {
-			r.M.Read(r.txCall, 8)
-		}
-	}
-	return got, nil
+	return r.waitRing(r.TX, r.txCall, len(frames), "TX buffers")
 }
 
 // TXUsedPages are the pages of the TX used ring.
@@ -499,9 +477,14 @@ func (r *Rig) Offer(heads ...uint16) error {
 	if err := r.RX.Offer(heads...); err != nil {
 		return err
 	}
+	return r.signal(r.kick)
+}
+
+// signal adds 1 to an eventfd (a kick).
+func (r *Rig) signal(fd int) error {
 	one := make([]byte, 8)
 	r.M.ABI().ByteOrder.PutUint64(one, 1)
-	_, err := r.M.Write(r.kick, one)
+	_, err := r.M.Write(fd, one)
 	return err
 }
 
@@ -517,10 +500,15 @@ func (r *Rig) Send(frames ...[]byte) error {
 
 // WaitUsed waits until n more buffers are used and returns them.
 func (r *Rig) WaitUsed(n int) ([]virtq.Used, error) {
+	return r.waitRing(r.RX, r.call, n, "buffers (frames lost before vhost?)")
+}
+
+// waitRing collects n used entries of ring, sleeping on its call eventfd.
+func (r *Rig) waitRing(ring *virtq.Ring, call, n int, what string) ([]virtq.Used, error) {
 	var got []virtq.Used
 	deadline := time.Now().Add(waitUsed)
 	for {
-		u, err := r.RX.TakeUsed()
+		u, err := ring.TakeUsed()
 		if err != nil {
 			return got, err
 		}
@@ -529,12 +517,12 @@ func (r *Rig) WaitUsed(n int) ([]virtq.Used, error) {
 			return got, nil
 		}
 		if time.Now().After(deadline) {
-			return got, fmt.Errorf("vhost used %d of %d buffers within %v (frames lost before vhost?)", len(got), n, waitUsed)
+			return got, fmt.Errorf("vhost used %d of %d %s within %v", len(got), n, what, waitUsed)
 		}
-		if ready, err := r.M.Poll(r.call, 20); err != nil {
+		if ready, err := r.M.Poll(call, 20); err != nil {
 			return got, err
 		} else if ready {
-			r.M.Read(r.call, 8)
+			r.M.Read(call, 8)
 		}
 	}
 }
