@@ -554,16 +554,7 @@ func (r *Rig) Stop() error {
 }
 
 // ErrEvents reads and resets the error eventfd's counter (0 without one).
-func (r *Rig) ErrEvents() uint64 {
-	if r.errFD < 0 {
-		return 0
-	}
-	b, err := r.M.Read(r.errFD, 8)
-	if err != nil || len(b) != 8 {
-		return 0
-	}
-	return r.M.ABI().ByteOrder.Uint64(b)
-}
+func (r *Rig) ErrEvents() uint64 { return r.count(r.errFD) }
 
 // LogPageOf is the host page of the log holding guest page p's bit.
 func (r *Rig) LogPageOf(p uint64) uint64 {
@@ -580,8 +571,15 @@ func (r *Rig) StopAndLog() (oracle.Log, error) {
 }
 
 // LogEvents reads and resets the log eventfd's counter.
-func (r *Rig) LogEvents() uint64 {
-	b, err := r.M.Read(r.logFD, 8)
+func (r *Rig) LogEvents() uint64 { return r.count(r.logFD) }
+
+// count reads and resets an eventfd's counter; 0 when it was never
+// signalled (a non-blocking read fails) or there is none.
+func (r *Rig) count(fd int) uint64 {
+	if fd < 0 {
+		return 0
+	}
+	b, err := r.M.Read(fd, 8)
 	if err != nil || len(b) != 8 {
 		return 0
 	}
