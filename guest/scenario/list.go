@@ -696,33 +696,21 @@ func regions(m machine.Machine, name string) outcome {
 // sends frames to the first, the middle and the last region in that order.
 func logProtected(prot machine.Prot) func(machine.Machine, string) outcome {
 	return func(m machine.Machine, name string) outcome {
-		ps := uint64(m.ABI().PageSize)
-		// Guest page P has its bit at byte 64 + P/8 of the checked range.
-		gpa := func(k uint64) uint64 { return k * 8 * ps << pageShift }
-		before, failing, after := gpa(1), gpa(2), gpa(3)
-		written := headerSize + frameLen
-		var bufs [][]Seg
-		for reg := 1; reg <= 3; reg++ {
-			bufs = append(bufs,
-				[]Seg{{Off: 0, Len: 2048, Region: reg}},
-				[]Seg{{Off: regionSize - written, Len: written, Region: reg}})
-		}
-		cfg := Config{Name: name, Regions: []uint64{before, failing, after},
+		regions, bufs := onThreeLogPages(m)
+		failing := regions[1]
+		cfg := Config{Name: name, Regions: regions,
 			ProtectLog: []uint64{failing >> pageShift}, LogProt: prot, ErrFD: true}
 		return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(len(bufs), frameLen)},
 			func(r *Rig, _ []virtq.Used, o *outcome) {
-				var lost, kept []uint64
+				protected := map[uint64]int{}
 				for p := range o.expect.Written {
 					if p >= failing>>pageShift && p < (failing+regionSize)>>pageShift {
 						delete(o.expect.Written, p)
 						o.expect.Allowed[p] = 0
-						if oracle.TestBit(o.log.After, o.log.Layout, o.log.FirstBit+p) {
-							kept = append(kept, p)
-						} else {
-							lost = append(lost, p)
-						}
+						protected[p] = 0
 					}
 				}
+				lost := missing(o.log, protected)
 				errs := r.ErrEvents()
 				class := "bits correct: the kernel logged through the protected page"
 				switch {
@@ -846,28 +834,24 @@ func injectRun(m machine.Machine, name string, percent int) outcome {
 	bufs := injectBufs()
 	return rx(m, traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(len(bufs), frameLen)},
 		func(r *Rig, _ []virtq.Used, o *outcome) {
-			lost := 0
-			for p := range o.expect.Written {
-				if !oracle.TestBit(o.log.After, o.log.Layout, o.log.FirstBit+p) {
-					lost++
-				}
+			n, ok := fired(m)
+			if !ok {
+				o.err = fmt.Errorf("cannot read fail_function's times: whether the injection fired is unknown")
+				return
 			}
-			class := "bits correct: a fallback worked, or the kernel does not use the helper"
-			if errs := r.ErrEvents(); lost > 0 && errs == 0 {
+			lost := len(missing(o.log, o.expect.Written))
+			class := "bits correct: a fallback worked"
+			switch errs := r.ErrEvents(); {
+			case n == 0:
+				class = "not applicable: this kernel's log path never called the helper"
+			case lost > 0 && errs == 0:
 				class = fmt.Sprintf("silent loss: LOG_ALL accepted, %d of %d bits missing, nothing on the error eventfd", lost, len(o.expect.Written))
 				o.findings = append(o.findings, oracle.Finding{Kind: oracle.SilentLoss,
 					Detail: "silent-loss: under -ENOSYS from the log helper, " + strings.TrimPrefix(class, "silent loss: ")})
-			} else if lost > 0 {
+			case lost > 0:
 				class = fmt.Sprintf("reported: %d bits missing, the error eventfd signalled %d time(s)", lost, errs)
 			}
-			times := "an unknown number of times"
-			if n, ok := fired(m); ok {
-				times = fmt.Sprintf("%d times", n)
-				if n == 0 {
-					class = "not applicable: this kernel's log path never called the helper"
-				}
-			}
-			o.notes = append(o.notes, fmt.Sprintf("fail_function made arch_futex_atomic_op_inuser in vhost.c return -ENOSYS %s (probability %d%%): %s", times, percent, class))
+			o.notes = append(o.notes, fmt.Sprintf("fail_function made arch_futex_atomic_op_inuser in vhost.c return -ENOSYS %d times (probability %d%%): %s", n, percent, class))
 			o.control = clearBit(sortedPages(o.expect.Written)[4])
 		})
 }
@@ -898,27 +882,15 @@ func injectEFAULT(m machine.Machine, name string) outcome {
 				o.expect.Allowed[p] = 0 // an injected failure may drop any of them
 			}
 			collateral := func(l oracle.Log, injected int64) []oracle.Finding {
-				lost := int64(0)
-				for p := range written {
-					if !oracle.TestBit(l.After, l.Layout, l.FirstBit+p) {
-						lost++
-					}
-				}
-				if lost > injected {
+				if lost := int64(len(missing(l, written))); lost > injected {
 					return []oracle.Finding{{Kind: oracle.SilentLoss, Detail: fmt.Sprintf(
 						"silent-loss: %d bits missing but only %d log calls were failed: bits were dropped that no failure explains", lost, injected)}}
 				}
 				return nil
 			}
 			o.findings = append(o.findings, collateral(o.log, n)...)
-			lost := 0
-			for p := range written {
-				if !oracle.TestBit(o.log.After, o.log.Layout, o.log.FirstBit+p) {
-					lost++
-				}
-			}
 			o.notes = append(o.notes, fmt.Sprintf("fail_function failed %d calls of the log helper with -EFAULT (probability 50%%); %d of %d bits missing, the error eventfd signalled %d time(s)",
-				n, lost, len(written), r.ErrEvents()))
+				n, len(missing(o.log, written)), len(written), r.ErrEvents()))
 			victim := sortedPages(written)[4]
 			o.control = control{
 				what: fmt.Sprintf("clearing the bit of page %d with no injected failure to explain it", victim),
@@ -933,20 +905,41 @@ func injectEFAULT(m machine.Machine, name string) outcome {
 
 // logLazy writes pages whose bits sit on three untouched log pages.
 func logLazy(m machine.Machine, name string) outcome {
-	ps := uint64(m.ABI().PageSize)
-	gpa := func(k uint64) uint64 { return k * 8 * ps << pageShift }
-	written := headerSize + frameLen
-	var bufs [][]Seg
-	for reg := 1; reg <= 3; reg++ {
-		bufs = append(bufs,
-			[]Seg{{Off: 0, Len: 2048, Region: reg}},
-			[]Seg{{Off: regionSize - written, Len: written, Region: reg}})
-	}
-	cfg := Config{Name: name, Regions: []uint64{gpa(1), gpa(2), gpa(3)}, LazyLog: true}
+	regions, bufs := onThreeLogPages(m)
+	cfg := Config{Name: name, Regions: regions, LazyLog: true}
 	return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(len(bufs), frameLen)},
 		func(r *Rig, _ []virtq.Used, o *outcome) {
 			o.notes = append(o.notes, fmt.Sprintf("log of %d KiB mapped without MAP_POPULATE; bits on log pages %#x, %#x, %#x",
-				r.pages/8/1024, r.LogPageOf(gpa(1)>>pageShift), r.LogPageOf(gpa(2)>>pageShift), r.LogPageOf(gpa(3)>>pageShift)))
+				r.pages/8/1024, r.LogPageOf(regions[0]>>pageShift), r.LogPageOf(regions[1]>>pageShift), r.LogPageOf(regions[2]>>pageShift)))
 			o.control = clearBit(sortedPages(o.expect.Written)[2])
 		})
+}
+
+// missing lists the pages whose bit is clear in the log.
+func missing(l oracle.Log, pages map[uint64]int) []uint64 {
+	var out []uint64
+	for p := range pages {
+		if !oracle.TestBit(l.After, l.Layout, l.FirstBit+p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// onThreeLogPages lays out three 64 KiB regions whose log bits sit on three
+// consecutive host pages of the log (guest page P has its bit at byte
+// 64 + P/8 of the checked range), and buffers on the first and last page
+// of each, in region order.
+func onThreeLogPages(m machine.Machine) ([]uint64, [][]Seg) {
+	ps := uint64(m.ABI().PageSize)
+	written := headerSize + frameLen
+	var regions []uint64
+	var bufs [][]Seg
+	for k := 1; k <= 3; k++ {
+		regions = append(regions, uint64(k)*8*ps<<pageShift)
+		bufs = append(bufs,
+			[]Seg{{Off: 0, Len: 2048, Region: k}},
+			[]Seg{{Off: regionSize - written, Len: written, Region: k}})
+	}
+	return regions, bufs
 }
