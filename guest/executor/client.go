@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,16 @@ type Stats struct {
 	Calls, Resent, Torn, Duplicates int
 	// Repairs says why the first few resends happened.
 	Repairs []string
+}
+
+// Summary says, for a report, what the transport over via had to repair.
+func (s Stats) Summary(via string) string {
+	out := fmt.Sprintf("executor over %s: %d calls, %d resent, %d torn, %d duplicate responses dropped",
+		via, s.Calls, s.Resent, s.Torn, s.Duplicates)
+	if len(s.Repairs) > 0 {
+		out += "; " + strings.Join(s.Repairs, "; ")
+	}
+	return out
 }
 
 // Client is a machine.Machine whose calls run in the executor.

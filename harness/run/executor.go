@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"dirtygate/guest/executor"
@@ -71,12 +70,7 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 		return r
 	}
 	Judge(r, v.res, cfg, records.Bytes())
-	st := client.Stats()
-	r.Transport = fmt.Sprintf("executor over the console: %d calls, %d resent, %d torn, %d duplicate responses dropped",
-		st.Calls, st.Resent, st.Torn, st.Duplicates)
-	if len(st.Repairs) > 0 {
-		r.Transport += "; " + strings.Join(st.Repairs, "; ")
-	}
+	r.Transport = client.Stats().Summary("the console")
 	if driveErr != nil {
 		r.Error = "executor: " + driveErr.Error()
 		if v.res.TimedOut {

@@ -107,9 +107,7 @@ func Target(ctx context.Context, o Options, spec string) *report.Report {
 	mu.Lock()
 	Judge(r, &qemu.Result{Console: console.Bytes()}, cfg, records.Bytes())
 	mu.Unlock()
-	st := client.Stats()
-	r.Transport = fmt.Sprintf("executor over %s: %d calls, %d resent, %d torn, %d duplicate responses dropped",
-		conn.Describe, st.Calls, st.Resent, st.Torn, st.Duplicates)
+	r.Transport = client.Stats().Summary(conn.Describe)
 	if driveErr != nil {
 		r.Error = "executor: " + driveErr.Error()
 	}
