@@ -14,8 +14,11 @@ import (
 // built -m32 -mcpu=v8 with raw system calls and no libgcc (there is no
 // 32-bit one). UP: in 6.1 the SMP build has no arch_futex_atomic_op_inuser
 // (FUTEX is dropped there), the case futex-based patches must guard.
-func init() {
-	register(&Arch{
+func init() { register(sparc32()) }
+
+// sparc32 is the SS-5 definition; sparc32smp.go derives the SS-20 from it.
+func sparc32() *Arch {
+	return &Arch{
 		Name:         "sparc32",
 		KernelArch:   "sparc",
 		CrossCompile: "sparc64-linux-gnu-",
@@ -47,5 +50,5 @@ CONFIG_SERIAL_SUNZILOG_CONSOLE=y
 				"that page never returns under QEMU 7.2's SS-5 (the same family as the 'Bad page map' " +
 				"warnings and sparc32-smp's hang; not diagnosed)",
 		},
-	})
+	}
 }
