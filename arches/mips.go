@@ -1,6 +1,10 @@
 package arches
 
-import "time"
+import (
+	"time"
+
+	"dirtygate/guest/errno"
+)
 
 // mips: big-endian, 32-bit (MIPS 24Kc on the Malta board). Here u32 words
 // are the ABI's unsigned longs, so the seed patch misplaces nothing; a
@@ -38,6 +42,7 @@ CONFIG_COMPAT_32BIT_TIME=y
 		BootTimeout: 240 * time.Second,
 		GOARCH:      "mips",
 		GOMIPS:      "softfloat",
+		Errno:       errno.Mips,
 		BigEndian:   true,
 		WordBits:    32,
 		// Depends on the core's cache geometry; assume the worst.
