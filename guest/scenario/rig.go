@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -116,6 +117,13 @@ type SetupError struct {
 func (e *SetupError) Error() string { return e.Step + ": " + e.Err.Error() }
 func (e *SetupError) Unwrap() error { return e.Err }
 
+// ErrLogAllRefused is the kernel saying it cannot log: VHOST_GET_FEATURES
+// does not offer VHOST_F_LOG_ALL, or VHOST_SET_FEATURES refuses it while
+// it accepts the same features without it. A VMM then knows it cannot
+// migrate with the device: safe where the log helper is missing, a lost
+// feature anywhere else.
+var ErrLogAllRefused = errors.New("VHOST_F_LOG_ALL refused or not offered")
+
 // NewRig builds the device up to the point where RX buffers can be posted.
 func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
 	r := &Rig{M: m, Cfg: cfg, Layout: LayoutOf(m), kick: -1, call: -1, logFD: -1, txKick: -1, txCall: -1, errFD: -1}
@@ -219,6 +227,9 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 	if cfg.Mergeable {
 		want |= 1 << vhost.FeatureMrgRxbuf
 	}
+	if have&want == want&^(1<<vhost.FeatureLogAll) && have&want != want {
+		return step("VHOST_GET_FEATURES", fmt.Errorf("%w: the device offers %#x", ErrLogAllRefused, have))
+	}
 	if have&want != want {
 		return step("VHOST_GET_FEATURES", fmt.Errorf("device offers %#x, lacks %#x", have, want&^have))
 	}
@@ -234,8 +245,11 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 	if cfg.LogOff {
 		want &^= 1 << vhost.FeatureLogAll
 	}
-	if err := step("VHOST_SET_FEATURES", r.Net.SetFeatures(want)); err != nil {
-		return err
+	if err := r.Net.SetFeatures(want); err != nil {
+		if want&(1<<vhost.FeatureLogAll) != 0 && r.Net.SetFeatures(want&^(1<<vhost.FeatureLogAll)) == nil {
+			err = fmt.Errorf("%w: %w (accepted without it)", ErrLogAllRefused, err)
+		}
+		return step("VHOST_SET_FEATURES", err)
 	}
 	if r.RX, err = virtq.New(r.Mem, ringNum, descOff, availOff, usedOff); err != nil {
 		return step("lay out RX ring", err)
@@ -587,6 +601,9 @@ func (r *Rig) count(fd int) uint64 {
 }
 
 // Log returns the checked range before and now, for the oracle.
+// LogRange is the memory Log reads: the log with its canaries.
+func (r *Rig) LogRange() (uint64, int) { return r.rngAddr, len(r.rng) }
+
 func (r *Rig) Log() (oracle.Log, error) {
 	for _, p := range r.Cfg.ProtectLog {
 		if err := r.M.Mprotect(r.LogPageOf(p), r.M.ABI().PageSize, machine.ProtRW); err != nil {
