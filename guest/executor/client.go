@@ -45,6 +45,7 @@ type Client struct {
 	mu     sync.Mutex
 	stats  Stats
 	broken error // set by the first lost call: every later call fails fast
+	forkN  int   // the size of the waiting child's view (Fork)
 }
 
 type event struct {
@@ -366,4 +367,30 @@ func (c *Client) OrWord(addr uint64, mask []byte) error {
 		return fmt.Errorf("orword %#x: executor returned %d", addr, r.Ret)
 	}
 	return nil
+}
+
+func (c *Client) Fork(addr uint64, n int, touch bool) error {
+	if n > MaxData {
+		return fmt.Errorf("fork: a view of %d bytes; the executor takes at most %d", n, MaxData)
+	}
+	t := uint64(0)
+	if touch {
+		t = 1
+	}
+	_, err := c.sys("fork", OpFork, 0, []uint64{addr, uint64(n), t}, nil)
+	if err == nil {
+		c.forkN = n
+	}
+	return err
+}
+
+func (c *Client) ChildView() ([]byte, error) {
+	r, err := c.sys("child view", OpChildView, 0, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Data) != c.forkN {
+		return nil, fmt.Errorf("child view: %d of %d bytes", len(r.Data), c.forkN)
+	}
+	return r.Data, nil
 }

@@ -17,6 +17,7 @@ import (
 	"dirtygate/guest/errno"
 	"dirtygate/guest/ioctl"
 	"dirtygate/guest/machine"
+	"dirtygate/guest/machine/machinetest"
 )
 
 // buildLocal compiles executor.c for this host with gcc, exactly as the
@@ -209,6 +210,7 @@ func exercise(t *testing.T, c *Client) {
 func TestExecutorClean(t *testing.T) {
 	c := start(t, &damage{})
 	exercise(t, c)
+	machinetest.Fork(t, c)
 	if st := c.Stats(); st.Resent+st.Torn+st.Duplicates != 0 {
 		t.Fatalf("clean link needed repairs: %+v", st)
 	}

@@ -42,6 +42,8 @@ const (
 	OpReboot
 	OpSwapWords
 	OpOrWord
+	OpFork
+	OpChildView
 )
 
 // MaxData is the largest data part of a frame either way.

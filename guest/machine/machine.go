@@ -77,6 +77,14 @@ type Machine interface {
 	// word at addr: how a VMM marks pages it dirtied itself. ErrNoAtomicOr
 	// where user space has no atomic OR (SPARC v8).
 	OrWord(addr uint64, mask []byte) error
+	// Fork forks the process that owns vhost: the child gets copy-on-
+	// write copies of its memory, as when a VMM forks. With touch set
+	// the child first writes every page of [addr, addr+n) with what it
+	// holds, so those copies are the child's before vhost writes again.
+	// The child then waits; ChildView releases it, returns its view of
+	// [addr, addr+n) at that moment and reaps it. One child at a time.
+	Fork(addr uint64, n int, touch bool) error
+	ChildView() ([]byte, error)
 }
 
 // ErrNoAtomicOr is OrWord on a machine without an atomic OR for user space.

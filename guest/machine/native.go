@@ -19,8 +19,9 @@ import (
 // native runs the calls in this process. Memory is reached through the
 // slices of its own mappings, never through integer-to-pointer casts.
 type native struct {
-	mu   sync.Mutex
-	maps map[uint64][]byte
+	mu    sync.Mutex
+	maps  map[uint64][]byte
+	child *child // the forked child waiting for ChildView
 }
 
 // Native is the machine this process runs on.

@@ -33,12 +33,13 @@ var all = []Scenario{
 	{Name: "tx-used", Doc: "TX buffers are read by vhost, not written: with VHOST_VRING_F_LOG on the TX queue, 32 transmitted frames log the TX used ring's page and none of the 32 pages the frames were read from.", run: txUsed},
 	{Name: "harvest", Doc: "The migration sync loop: while 128 frames arrive, a second thread of the VMM harvests the log as QEMU does (each word atomically exchanged with 0, over and over) and sets bits of its own with atomic ORs. The union of the harvests holds every page vhost wrote and every bit the VMM set, and no harvested bit comes back without a new write (each page is written once).", run: harvestLoop},
 	{Name: "concurrent", Doc: "Three vhost-net devices (three vhost workers) on one guest memory and one log, receiving at once into interleaved pages, so every log word is updated by all three: 384 frames, 2 rounds each. Every page any of them wrote keeps its bit (a non-atomic read-modify-write of a shared word would lose some). The notes count the log words the devices shared.", run: concurrent},
+	{Name: "fork", Doc: "The VMM forks while vhost logs (the RFC V2 review's question: does pinning keep the log's PTE from being write-protected?): 8 frames before any fork, 8 while a child that left its copy-on-write copies alone waits, 8 while a child that first wrote its copy of every log page waits. Every bit must land in the parent's log, none logged after a fork in the child's copy. Control: the last child's copy read as the log shows the post-fork pages missing.", run: forkCOW},
 	{Name: "regions", Doc: "Three memory regions: the main one at 1 MiB, 64 KiB ending exactly at 4 GiB, and 64 KiB starting at 4 GiB (page 2^20: a 32-bit guest-physical address or page index would wrap there). Frames land on the first and last page of each extra region; every one is logged at its own page, in a log sized exactly to the highest page, with canaries and a guard page after it.", run: regions},
 	{Name: "log-readonly", Doc: "The VMM makes one page of the log read-only after VHOST_SET_LOG_BASE, between two writable ones; frames land in pages whose bits sit before, on and after it. Pages logged on the writable log pages keep their bits and the device goes on working after the failure; what the kernel did with the protected page (bits, error eventfd) is reported as its class, e.g. silent loss.", run: logProtected(machine.ProtRead)},
 	{Name: "log-noaccess", Doc: "As log-readonly, with the log page PROT_NONE.", run: logProtected(machine.ProtNone)},
-	{Name: "inject-enosys", Doc: "With `--inject` (fail_function, on x86_64, arm64, ppc64, s390x, riscv64): every call of the futex-style log helper returns -ENOSYS, as on an arch without one. The log must still be right: a patch must fall back to a path that works, not drop the bit (silent loss). Kernels that do not use the helper (6.1) are unaffected; without `--inject` the scenario is skipped.", run: injectENOSYS(100)},
+	{Name: "inject-enosys", Doc: "With `--inject` (fail_function, on x86_64, arm64, ppc64, s390x, riscv64): every call of the futex-style log helper returns -ENOSYS from before the device is set up, as on an arch without one. Two answers pass: the log is right (a fallback worked), or VHOST_F_LOG_ALL is refused or not offered (the VMM knows it cannot migrate); dropping bits while LOG_ALL stays accepted is silent loss. Kernels that do not use the helper (6.1) are unaffected; without `--inject` the scenario is skipped.", run: injectENOSYS(100)},
 	{Name: "inject-efault-half", Doc: "With `--inject`: half of the helper's calls fail with -EFAULT. Losing those bits is what 6.1 itself does on a real fault, so it is reported, not a finding; losing more bits than failures were injected is (the log path dropped bits nobody failed).", run: injectEFAULT},
-	{Name: "inject-enosys-half", Doc: "As inject-enosys, with fail_function's probability at 50%: the helper and the fallback alternate within one run, on the same words.", run: injectENOSYS(50)},
+	{Name: "inject-enosys-half", Doc: "As inject-enosys, with fail_function's probability at 50%, armed once the device is set up: the helper and the fallback alternate within one run, on the same words, and a kernel without a fallback loses bits.", run: injectENOSYS(50)},
 	{Name: "log-lazy", Doc: "The log is mapped without populating it, as QEMU maps its dirty bitmap: the kernel meets log pages nobody has touched yet, in three regions whose bits sit on three different log pages. Every written page is logged; a log path that cannot fault a log page in (a futex op with page faults disabled, say) loses those bits.", run: logLazy},
 	{Name: "log-eventfd", Doc: "The eventfd given with VHOST_SET_LOG_FD is signalled after logging.", run: logEventfd},
 }
@@ -802,6 +803,14 @@ func armFailFunction(m machine.Machine, errno, percent int) (skip string, disarm
 	return "", disarm, nil
 }
 
+// setProbability changes the armed injection's rate.
+func setProbability(m machine.Machine, percent int) error {
+	if err := writeFile(m, failFunction+"probability", fmt.Sprint(percent)); err != nil {
+		return fmt.Errorf("arming fail_function: %w", err)
+	}
+	return nil
+}
+
 // fired is how often the injection point failed a call since arming.
 func fired(m machine.Machine) (int64, bool) {
 	left, err := readFile(m, failFunction+"times")
@@ -826,13 +835,26 @@ func injectBufs() [][]Seg {
 
 func injectRun(m machine.Machine, name string, percent int) outcome {
 	const enosys = 38 // the same number on every arch fail_function exists on
-	skip, disarm, err := armFailFunction(m, enosys, percent)
+	// At 100% the helper looks missing from the start, as on an arch
+	// without one, so a kernel may refuse LOG_ALL. A partial rate models
+	// a helper that exists but fails now and then: armed once the device
+	// is set up, so a probe at VHOST_SET_FEATURES cannot make the outcome
+	// a matter of chance.
+	early := percent
+	if percent < 100 {
+		early = 0
+	}
+	skip, disarm, err := armFailFunction(m, enosys, early)
 	if skip != "" || err != nil {
 		return outcome{skip: skip, err: err}
 	}
 	defer disarm()
 	bufs := injectBufs()
-	return rx(m, traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(len(bufs), frameLen)},
+	t := traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(len(bufs), frameLen)}
+	if early != percent {
+		t.ready = func() error { return setProbability(m, percent) }
+	}
+	o := rx(m, t,
 		func(r *Rig, _ []virtq.Used, o *outcome) {
 			n, ok := fired(m)
 			if !ok {
@@ -854,6 +876,15 @@ func injectRun(m machine.Machine, name string, percent int) outcome {
 			o.notes = append(o.notes, fmt.Sprintf("fail_function made arch_futex_atomic_op_inuser in vhost.c return -ENOSYS %d times (probability %d%%): %s", n, percent, class))
 			o.control = clearBit(sortedPages(o.expect.Written)[4])
 		})
+	if errors.Is(o.err, ErrLogAllRefused) {
+		// The helper looked missing when the device was set up and the
+		// kernel said so: the safe answer, not a finding.
+		n, _ := fired(m)
+		o.notes = append(o.notes, fmt.Sprintf("LOG_ALL refused or not offered: with the helper failing -ENOSYS (%d injected, probability %d%%) the kernel declined to log (%v)", n, percent, o.err))
+		o.control = control{moot: "LOG_ALL was refused, so nothing was logged: the scenario decided outside the bitmap"}
+		o.err = nil
+	}
+	return o
 }
 
 // injectEFAULT fails half of the helper's calls with -EFAULT. Losing those
@@ -863,13 +894,14 @@ func injectRun(m machine.Machine, name string, percent int) outcome {
 // lost a word).
 func injectEFAULT(m machine.Machine, name string) outcome {
 	const efault = 14 // the same number on every arch
-	skip, disarm, err := armFailFunction(m, efault, 50)
+	skip, disarm, err := armFailFunction(m, efault, 0)
 	if skip != "" || err != nil {
 		return outcome{skip: skip, err: err}
 	}
 	defer disarm()
 	bufs := injectBufs()
-	return rx(m, traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(len(bufs), frameLen)},
+	return rx(m, traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(len(bufs), frameLen),
+		ready: func() error { return setProbability(m, 50) }},
 		func(r *Rig, _ []virtq.Used, o *outcome) {
 			n, ok := fired(m)
 			if !ok {
@@ -901,6 +933,98 @@ func injectEFAULT(m machine.Machine, name string) outcome {
 				want: []oracle.Kind{oracle.SilentLoss},
 			}
 		})
+}
+
+// forkCOW forks the agent twice while vhost logs: 8 frames before any
+// fork, 8 while a child that left its copies alone waits, 8 while a child
+// that first wrote its copy of every log page waits. Every bit must be in
+// the parent's log; a child's view holds what the log was at its fork.
+func forkCOW(m machine.Machine, name string) outcome {
+	var o outcome
+	r, err := NewRig(m, Config{Name: name})
+	if err != nil {
+		o.err = err
+		return o
+	}
+	defer r.Close()
+	var bufs [][]Seg
+	for i := 0; i < 24; i++ {
+		bufs = append(bufs, one(pageOff(firstBufPage+uint64(2*i), 64*i), 2048))
+	}
+	heads, err := r.Post(bufs...)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	addr, n := r.LogRange()
+	var phases [3][]virtq.Used
+	var views [2][]byte
+	for k := 0; k < 3 && err == nil; k++ {
+		if k > 0 {
+			if err = m.Fork(addr, n, k == 2); err != nil {
+				break
+			}
+		}
+		phases[k], err = deliver(r, heads[8*k:8*k+8], frames(8, frameLen), false)
+		if k > 0 {
+			// Reap the child even when the traffic failed.
+			v, verr := m.ChildView()
+			views[k-1] = v
+			if err == nil {
+				err = verr
+			}
+		}
+	}
+	if err == nil {
+		o.log, err = r.StopAndLog()
+	}
+	if err != nil {
+		o.err = err
+		return o
+	}
+	var pages [3]map[uint64]int
+	all := map[uint64]int{}
+	for k, u := range phases {
+		if pages[k], err = r.Written(u); err != nil {
+			o.err = err
+			return o
+		}
+		for p, c := range pages[k] {
+			all[p] += c
+		}
+	}
+	o.packets = 24
+	o.expect = oracle.Expect{Written: all, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+	o.logEvents = r.LogEvents()
+	for k, how := range []string{"left its copies alone", "wrote its copy of the log first"} {
+		// Child k forked after phases 0..k.
+		var before, after int
+		for p := range all {
+			if !oracle.TestBit(views[k], o.log.Layout, o.log.FirstBit+p) {
+				continue
+			}
+			if pages[0][p] > 0 || k == 1 && pages[1][p] > 0 {
+				before++
+			} else {
+				after++
+			}
+		}
+		o.notes = append(o.notes, fmt.Sprintf("fork %d (the child %s): its view holds %d bits written before it forked, %d written after",
+			k+1, how, before, after))
+		if after > 0 {
+			o.findings = append(o.findings, oracle.Finding{Kind: oracle.Stray, Detail: fmt.Sprintf(
+				"stray: %d bits logged after fork %d landed in the child's copy of the log: the kernel wrote into a page the VMM no longer maps", after, k+1)})
+		}
+	}
+	last := views[1]
+	o.control = control{
+		what: "reading the last child's copy of the log instead of the parent's",
+		mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
+			l.After = append([]byte(nil), last...)
+		},
+		want: []oracle.Kind{oracle.Missing},
+	}
+	return o
 }
 
 // logLazy writes pages whose bits sit on three untouched log pages.

@@ -25,6 +25,7 @@
 #include <asm/ioctls.h>
 #include <linux/poll.h>
 #include <linux/reboot.h>
+#include <asm/signal.h>
 
 typedef unsigned long ulong;
 typedef unsigned int u32;
@@ -136,6 +137,26 @@ __asm__(".text\n.globl _start\n_start:\n"
 #endif
 
 #define sys(n, a, b, c) sys6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+
+/* fork_: clone(SIGCHLD) with the stack shared copy-on-write, as fork. */
+#if defined(__sparc__) && !defined(__arch64__)
+static long fork_(void)
+{
+	/* SPARC returns the parent's pid in o0 to both; o1 is 1 in the child. */
+	register long g1 __asm__("g1") = __NR_clone;
+	register long o0 __asm__("o0") = SIGCHLD;
+	register long o1 __asm__("o1") = 0;
+	register long o2 __asm__("o2") = 0;
+	register long o3 __asm__("o3") = 0;
+	register long o4 __asm__("o4") = 0;
+	__asm__ __volatile__("t 0x10\n\tbcc 1f\n\tnop\n\tsub %%g0, %%o0, %%o0\n\tmov 0, %%o1\n1:"
+		: "+r"(o0), "+r"(o1), "+r"(o2), "+r"(o3), "+r"(o4)
+		: "r"(g1) : "g2", "g3", "g4", "g5", "o5", "cc", "memory");
+	return o1 ? 0 : o0;
+}
+#else
+static long fork_(void) { return sys6(__NR_clone, SIGCHLD, 0, 0, 0, 0, 0); }
+#endif
 
 /* gcc may emit calls to these even when freestanding. */
 void *memcpy(void *d, const void *s, ulong n)
@@ -278,8 +299,33 @@ static void respond(u32 seq, long ret, u32 dlen)
 enum {
 	OP_HELLO = 1, OP_OPEN, OP_CLOSE, OP_IOCTL, OP_MMAP, OP_MPROTECT, OP_MUNMAP,
 	OP_READMEM, OP_WRITEMEM, OP_EVENTFD, OP_READ, OP_WRITE, OP_SOCKET,
-	OP_BINDPACKET, OP_POLL, OP_REBOOT, OP_SWAPWORDS, OP_ORWORD,
+	OP_BINDPACKET, OP_POLL, OP_REBOOT, OP_SWAPWORDS, OP_ORWORD, OP_FORK,
+	OP_CHILDVIEW,
 };
+
+/* The one forked child (OP_FORK, OP_CHILDVIEW). */
+static long child_pid, child_release = -1, child_view = -1, child_n;
+
+/* child_main is the forked child: it touches [p, p+n) if asked, says it
+ * is ready, waits for the parent's byte on release, writes its own view
+ * of the memory to view and exits. */
+static void child_main(volatile u8 *p, ulong n, int touch, long release, long view)
+{
+	u8 one = 1;
+	if (touch)
+		for (ulong off = 0; off < n; off += 4096)
+			p[off] = p[off]; /* a write: the copy becomes the child's */
+	sys(__NR_write, view, &one, 1);
+	sys(__NR_read, release, &one, 1);
+	for (ulong off = 0; off < n;) {
+		long k = sys(__NR_write, view, (const u8 *)p + off, n - off);
+		if (k <= 0)
+			break;
+		off += k;
+	}
+	for (;;)
+		sys(__NR_exit_group, 0, 0, 0);
+}
 
 struct new_utsname_ {
 	char sysname[65], nodename[65], release[65], version[65], machine[65], domainname[65];
@@ -445,6 +491,65 @@ static void execute(u32 seq, int op, const u64 *a, u8 *data, u32 dlen)
 		}
 		__atomic_fetch_or((volatile ulong *)(ulong)a[0], mask, __ATOMIC_SEQ_CST);
 #endif
+		break;
+	}
+	case OP_FORK: {
+		/* a[0] addr, a[1] n, a[2] touch: fork and keep the child
+		 * waiting (machine.Machine's Fork). */
+		int rel[2], view[2];
+		u8 ready;
+		if (child_pid || a[1] > MAXDATA) {
+			ret = -1;
+			break;
+		}
+		if ((ret = sys(__NR_pipe2, rel, O_CLOEXEC, 0)) < 0)
+			break;
+		if ((ret = sys(__NR_pipe2, view, O_CLOEXEC, 0)) < 0) {
+			sys(__NR_close, rel[0], 0, 0);
+			sys(__NR_close, rel[1], 0, 0);
+			break;
+		}
+		ret = fork_();
+		if (ret == 0)
+			child_main((volatile u8 *)(ulong)a[0], a[1], a[2], rel[0], view[1]);
+		sys(__NR_close, rel[0], 0, 0);
+		sys(__NR_close, view[1], 0, 0);
+		if (ret < 0) {
+			sys(__NR_close, rel[1], 0, 0);
+			sys(__NR_close, view[0], 0, 0);
+			break;
+		}
+		child_pid = ret;
+		child_release = rel[1];
+		child_view = view[0];
+		child_n = a[1];
+		if (sys(__NR_read, child_view, &ready, 1) != 1) {
+			int status;
+			sys6(__NR_wait4, child_pid, (long)&status, 0, 0, 0, 0);
+			sys(__NR_close, child_release, 0, 0);
+			sys(__NR_close, child_view, 0, 0);
+			child_pid = 0;
+			ret = -1;
+		}
+		break;
+	}
+	case OP_CHILDVIEW: {
+		long got = 0, k = 1;
+		u8 one = 1;
+		int status;
+		if (!child_pid) {
+			ret = -1;
+			break;
+		}
+		sys(__NR_write, child_release, &one, 1);
+		while (got < child_n && (k = sys(__NR_read, child_view, d + got, child_n - got)) > 0)
+			got += k;
+		sys6(__NR_wait4, child_pid, (long)&status, 0, 0, 0, 0);
+		sys(__NR_close, child_release, 0, 0);
+		sys(__NR_close, child_view, 0, 0);
+		child_pid = 0;
+		ret = got;
+		olen = got;
 		break;
 	}
 	case OP_REBOOT:

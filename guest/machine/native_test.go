@@ -1,0 +1,14 @@
+//go:build linux
+
+package machine_test
+
+import (
+	"testing"
+
+	"dirtygate/guest/machine"
+	"dirtygate/guest/machine/machinetest"
+)
+
+// The agent forks itself with raw system calls (no Go runtime in the
+// child): copy-on-write must behave as for any process.
+func TestNativeFork(t *testing.T) { machinetest.Fork(t, machine.Native()) }
