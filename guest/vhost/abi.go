@@ -20,6 +20,17 @@ const (
 	FeatureAccessPlatform = 33 // VIRTIO_F_ACCESS_PLATFORM
 )
 
+// Device IOTLB (linux/vhost_types.h): with VIRTIO_F_ACCESS_PLATFORM the
+// addresses in the rings are IOVAs, translated by entries the VMM writes
+// to the device as struct vhost_msg_v2.
+const (
+	BackendIOTLBMsgV2 = 1   // VHOST_BACKEND_F_IOTLB_MSG_V2
+	IOTLBMsgV2        = 0x2 // VHOST_IOTLB_MSG_V2
+	IOTLBUpdate       = 2   // VHOST_IOTLB_UPDATE
+	AccessRW          = 0x3 // VHOST_ACCESS_RW
+	sizeMsgV2         = 72  // struct vhost_msg_v2
+)
+
 // VringFLog is VHOST_VRING_F_LOG: log used-ring writes at log_guest_addr.
 const VringFLog = 0
 
@@ -47,6 +58,7 @@ type Requests struct {
 	SetVringNum, SetVringAddr, SetVringBase, GetVringBase       uint32
 	SetVringKick, SetVringCall, SetVringErr                     uint32
 	NetSetBackend                                               uint32
+	GetBackendFeatures, SetBackendFeatures                      uint32
 }
 
 // RequestsFor computes every request number with the given _IOC encoding.
@@ -68,6 +80,9 @@ func RequestsFor(e ioctl.Encoding) Requests {
 		SetVringCall:  e.IOW(m, 0x21, sizeVringFile),
 		SetVringErr:   e.IOW(m, 0x22, sizeVringFile),
 		NetSetBackend: e.IOW(m, 0x30, sizeVringFile),
+
+		SetBackendFeatures: e.IOW(m, 0x25, sizeU64),
+		GetBackendFeatures: e.IOR(m, 0x26, sizeU64),
 	}
 }
 
@@ -119,5 +134,18 @@ func Pair(bo binary.ByteOrder, index uint32, value int32) []byte {
 	b := make([]byte, 8)
 	bo.PutUint32(b[0:], index)
 	bo.PutUint32(b[4:], uint32(value))
+	return b
+}
+
+// IOTLBUpdateMsg encodes struct vhost_msg_v2 carrying a VHOST_IOTLB_UPDATE
+// that maps [iova, iova+size) to user address uaddr, read-write.
+func IOTLBUpdateMsg(bo binary.ByteOrder, iova, size, uaddr uint64) []byte {
+	b := make([]byte, sizeMsgV2)
+	bo.PutUint32(b[0:], IOTLBMsgV2) // type; asid (b[4:8]) stays 0
+	bo.PutUint64(b[8:], iova)       // struct vhost_iotlb_msg
+	bo.PutUint64(b[16:], size)
+	bo.PutUint64(b[24:], uaddr)
+	b[32] = AccessRW
+	b[33] = IOTLBUpdate
 	return b
 }

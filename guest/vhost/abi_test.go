@@ -19,13 +19,20 @@ import (
 // headers define them, so the Go encoding is checked against the compiler's
 // own view rather than against numbers copied by hand.
 const headerProgram = `#include <stdio.h>
+#include <stddef.h>
 #include <linux/vhost.h>
+#include <linux/virtio_config.h>
 #define P(x) printf(#x " %lu\n", (unsigned long)(x))
 int main(void) {
 	P(VHOST_GET_FEATURES); P(VHOST_SET_FEATURES); P(VHOST_SET_OWNER); P(VHOST_RESET_OWNER);
 	P(VHOST_SET_MEM_TABLE); P(VHOST_SET_LOG_BASE); P(VHOST_SET_LOG_FD);
 	P(VHOST_SET_VRING_NUM); P(VHOST_SET_VRING_ADDR); P(VHOST_SET_VRING_BASE); P(VHOST_GET_VRING_BASE);
 	P(VHOST_SET_VRING_KICK); P(VHOST_SET_VRING_CALL); P(VHOST_SET_VRING_ERR); P(VHOST_NET_SET_BACKEND);
+	P(VHOST_SET_BACKEND_FEATURES); P(VHOST_GET_BACKEND_FEATURES);
+	P(sizeof(struct vhost_msg_v2)); P(offsetof(struct vhost_msg_v2, iotlb));
+	P(offsetof(struct vhost_iotlb_msg, perm)); P(offsetof(struct vhost_iotlb_msg, type));
+	P(VHOST_BACKEND_F_IOTLB_MSG_V2); P(VHOST_IOTLB_MSG_V2); P(VHOST_IOTLB_UPDATE); P(VHOST_ACCESS_RW);
+	P(VIRTIO_F_ACCESS_PLATFORM);
 	P(sizeof(struct vhost_memory)); P(sizeof(struct vhost_memory_region));
 	P(sizeof(struct vhost_vring_addr)); P(sizeof(struct vhost_vring_state)); P(sizeof(struct vhost_vring_file));
 	P(VHOST_F_LOG_ALL); P(VHOST_NET_F_VIRTIO_NET_HDR); P(VHOST_VRING_F_LOG); P(VHOST_PAGE_SIZE);
@@ -75,7 +82,8 @@ func TestRequestsMatchHostHeaders(t *testing.T) {
 		"VHOST_SET_VRING_ADDR": r.SetVringAddr, "VHOST_SET_VRING_BASE": r.SetVringBase,
 		"VHOST_GET_VRING_BASE": r.GetVringBase, "VHOST_SET_VRING_KICK": r.SetVringKick,
 		"VHOST_SET_VRING_CALL": r.SetVringCall, "VHOST_SET_VRING_ERR": r.SetVringErr,
-		"VHOST_NET_SET_BACKEND": r.NetSetBackend,
+		"VHOST_NET_SET_BACKEND":      r.NetSetBackend,
+		"VHOST_SET_BACKEND_FEATURES": r.SetBackendFeatures, "VHOST_GET_BACKEND_FEATURES": r.GetBackendFeatures,
 	} {
 		want, ok := c[name]
 		if !ok {
@@ -86,15 +94,24 @@ func TestRequestsMatchHostHeaders(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]uint64{
-		"sizeof(struct vhost_memory)":        sizeMemoryHdr,
-		"sizeof(struct vhost_memory_region)": sizeMemRegion,
-		"sizeof(struct vhost_vring_addr)":    sizeVringAddr,
-		"sizeof(struct vhost_vring_state)":   sizeVringState,
-		"sizeof(struct vhost_vring_file)":    sizeVringFile,
-		"VHOST_F_LOG_ALL":                    FeatureLogAll,
-		"VHOST_NET_F_VIRTIO_NET_HDR":         FeatureNetVirtioHdr,
-		"VHOST_VRING_F_LOG":                  VringFLog,
-		"VHOST_PAGE_SIZE":                    PageSize,
+		"sizeof(struct vhost_memory)":            sizeMemoryHdr,
+		"sizeof(struct vhost_memory_region)":     sizeMemRegion,
+		"sizeof(struct vhost_vring_addr)":        sizeVringAddr,
+		"sizeof(struct vhost_vring_state)":       sizeVringState,
+		"sizeof(struct vhost_vring_file)":        sizeVringFile,
+		"VHOST_F_LOG_ALL":                        FeatureLogAll,
+		"VHOST_NET_F_VIRTIO_NET_HDR":             FeatureNetVirtioHdr,
+		"VHOST_VRING_F_LOG":                      VringFLog,
+		"VHOST_PAGE_SIZE":                        PageSize,
+		"sizeof(struct vhost_msg_v2)":            sizeMsgV2,
+		"offsetof(struct vhost_msg_v2, iotlb)":   8,
+		"offsetof(struct vhost_iotlb_msg, perm)": 24,
+		"offsetof(struct vhost_iotlb_msg, type)": 25,
+		"VHOST_BACKEND_F_IOTLB_MSG_V2":           BackendIOTLBMsgV2,
+		"VHOST_IOTLB_MSG_V2":                     IOTLBMsgV2,
+		"VHOST_IOTLB_UPDATE":                     IOTLBUpdate,
+		"VHOST_ACCESS_RW":                        AccessRW,
+		"VIRTIO_F_ACCESS_PLATFORM":               FeatureAccessPlatform,
 	} {
 		if c[name] != want {
 			t.Errorf("%s = %d, C headers say %d", name, want, c[name])

@@ -122,3 +122,30 @@ func (n *Net) SetVringErr(idx uint32, fd int) error {
 func (n *Net) SetBackend(idx uint32, fd int) error {
 	return n.ioctl("VHOST_NET_SET_BACKEND", n.req.NetSetBackend, Pair(n.bo, idx, int32(fd)))
 }
+
+// SetBackendFeatures acks VHOST_SET_BACKEND_FEATURES.
+func (n *Net) SetBackendFeatures(f uint64) error {
+	return n.ioctl("VHOST_SET_BACKEND_FEATURES", n.req.SetBackendFeatures, n.u64(f))
+}
+
+// BackendFeatures returns VHOST_GET_BACKEND_FEATURES.
+func (n *Net) BackendFeatures() (uint64, error) {
+	b := make([]byte, 8)
+	if err := n.ioctl("VHOST_GET_BACKEND_FEATURES", n.req.GetBackendFeatures, b); err != nil {
+		return 0, err
+	}
+	return n.bo.Uint64(b), nil
+}
+
+// MapIOTLB writes one device IOTLB entry: IOVAs [iova, iova+size) are
+// user addresses [uaddr, uaddr+size).
+func (n *Net) MapIOTLB(iova, size, uaddr uint64) error {
+	k, err := n.m.Write(n.fd, IOTLBUpdateMsg(n.bo, iova, size, uaddr))
+	if err == nil && k != sizeMsgV2 {
+		err = fmt.Errorf("wrote %d of %d bytes", k, sizeMsgV2)
+	}
+	if err != nil {
+		return &Error{Op: fmt.Sprintf("IOTLB update %#x+%#x", iova, size), Err: err}
+	}
+	return nil
+}
