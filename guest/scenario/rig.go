@@ -64,6 +64,57 @@ type Config struct {
 	// LogOff acks the features without VHOST_F_LOG_ALL: logging is
 	// switched on later with SetLogging, as QEMU does when migration starts.
 	LogOff bool
+	// IOTLB negotiates VIRTIO_F_ACCESS_PLATFORM with IOTLB messages (v2):
+	// every ring and buffer address the device sees is an IOVA, guest-
+	// physical minus iovaShift, mapped by device IOTLB entries that end
+	// at IOTLBSplit (offsets into guest memory) and at the end of memory.
+	// The log must still hold guest-physical pages. Main memory only.
+	IOTLB      bool
+	IOTLBSplit []int
+}
+
+// iovaShift is guest-physical minus IOVA under Config.IOTLB: IOVA 0 is the
+// first byte of guest memory, so a kernel that logged IOVAs would set bits
+// of pages below guestBase, which belong to nobody.
+const iovaShift = guestBase
+
+// DevAddr is the address the device is given for guest-physical gpa: an
+// IOVA under Config.IOTLB, else gpa.
+func (r *Rig) DevAddr(gpa uint64) uint64 {
+	if r.Cfg.IOTLB {
+		return gpa - iovaShift
+	}
+	return gpa
+}
+
+// GPAOfDev is the guest-physical address of device address a.
+func (r *Rig) GPAOfDev(a uint64) uint64 {
+	if r.Cfg.IOTLB {
+		return a + iovaShift
+	}
+	return a
+}
+
+// ringAddr is the address VHOST_SET_VRING_ADDR takes for guest memory
+// offset off: the user address, or under Config.IOTLB the IOVA.
+func (r *Rig) ringAddr(off int) uint64 {
+	if r.Cfg.IOTLB {
+		return r.DevAddr(r.Mem.GPAOf(off))
+	}
+	return r.Mem.VAOf(off)
+}
+
+// mapIOTLB writes the device IOTLB entries for guest memory.
+func (r *Rig) mapIOTLB() error {
+	start := 0
+	for _, end := range append(append([]int(nil), r.Cfg.IOTLBSplit...), r.Mem.Size) {
+		gpa := r.Mem.GPAOf(start)
+		if err := r.Net.MapIOTLB(r.DevAddr(gpa), uint64(end-start), r.Mem.VAOf(start)); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
 }
 
 // Rig is one vhost-net device wired to a tap, with guest memory, an RX
@@ -139,6 +190,9 @@ func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
 			return &SetupError{Step: name, Err: e}
 		}
 		return nil
+	}
+	if cfg.IOTLB && len(cfg.Regions) > 0 {
+		return nil, step("config", fmt.Errorf("IOTLB covers the main memory only"))
 	}
 	va, err := m.Mmap(guestPages << pageShift)
 	if err := step("mmap guest memory", err); err != nil {
@@ -227,6 +281,9 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 	if cfg.Mergeable {
 		want |= 1 << vhost.FeatureMrgRxbuf
 	}
+	if cfg.IOTLB {
+		want |= 1 << vhost.FeatureAccessPlatform
+	}
 	if have&want == want&^(1<<vhost.FeatureLogAll) && have&want != want {
 		return step("VHOST_GET_FEATURES", fmt.Errorf("%w: the device offers %#x", ErrLogAllRefused, have))
 	}
@@ -241,6 +298,18 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 	if err := step("VHOST_SET_LOG_FD", r.Net.SetLogFD(r.logFD)); err != nil {
 		return err
 	}
+	if cfg.IOTLB {
+		bf, err := r.Net.BackendFeatures()
+		if err := step("VHOST_GET_BACKEND_FEATURES", err); err != nil {
+			return err
+		}
+		if bf&(1<<vhost.BackendIOTLBMsgV2) == 0 {
+			return step("VHOST_GET_BACKEND_FEATURES", fmt.Errorf("no VHOST_BACKEND_F_IOTLB_MSG_V2 (offers %#x)", bf))
+		}
+		if err := step("VHOST_SET_BACKEND_FEATURES", r.Net.SetBackendFeatures(1<<vhost.BackendIOTLBMsgV2)); err != nil {
+			return err
+		}
+	}
 	r.features = want
 	if cfg.LogOff {
 		want &^= 1 << vhost.FeatureLogAll
@@ -250,6 +319,11 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 			err = fmt.Errorf("%w: %w (accepted without it)", ErrLogAllRefused, err)
 		}
 		return step("VHOST_SET_FEATURES", err)
+	}
+	if cfg.IOTLB {
+		if err := step("IOTLB update", r.mapIOTLB()); err != nil {
+			return err
+		}
 	}
 	if r.RX, err = virtq.New(r.Mem, ringNum, descOff, availOff, usedOff); err != nil {
 		return step("lay out RX ring", err)
@@ -262,9 +336,9 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 	}
 	addr := vhost.VringAddr{
 		Index: rxQueue,
-		Desc:  r.Mem.VAOf(r.RX.DescOff),
-		Avail: r.Mem.VAOf(r.RX.AvailOff),
-		Used:  r.Mem.VAOf(r.RX.UsedOff),
+		Desc:  r.ringAddr(r.RX.DescOff),
+		Avail: r.ringAddr(r.RX.AvailOff),
+		Used:  r.ringAddr(r.RX.UsedOff),
 	}
 	if cfg.LogUsed {
 		addr.Flags = 1 << vhost.VringFLog
@@ -325,7 +399,7 @@ func (r *Rig) setupTX(step func(string, error) error) error {
 		return step("eventfd", err)
 	}
 	addr := vhost.VringAddr{Index: txQueue, Flags: 1 << vhost.VringFLog,
-		Desc: r.Mem.VAOf(txDescOff), Avail: r.Mem.VAOf(txAvailOff), Used: r.Mem.VAOf(txUsedOff),
+		Desc: r.ringAddr(txDescOff), Avail: r.ringAddr(txAvailOff), Used: r.ringAddr(txUsedOff),
 		LogGuestAddr: r.Mem.GPAOf(txUsedOff)}
 	for _, s := range []struct {
 		name string
@@ -354,7 +428,7 @@ func (r *Rig) Transmit(offs []int, frames [][]byte) ([]virtq.Used, error) {
 		if err := r.Mem.Write(offs[i], buf); err != nil {
 			return nil, err
 		}
-		if err := r.TX.SetDesc(i, virtq.Desc{Addr: r.Mem.GPAOf(offs[i]), Len: uint32(len(buf))}); err != nil {
+		if err := r.TX.SetDesc(i, virtq.Desc{Addr: r.DevAddr(r.Mem.GPAOf(offs[i])), Len: uint32(len(buf))}); err != nil {
 			return nil, err
 		}
 		heads = append(heads, uint16(i))
@@ -471,7 +545,7 @@ func (r *Rig) Post(bufs ...[]Seg) ([]uint16, error) {
 			if s.Region > 0 {
 				mem = r.extra[s.Region-1]
 			}
-			d := virtq.Desc{Addr: mem.GPAOf(s.Off), Len: uint32(s.Len), Flags: virtq.DescWrite}
+			d := virtq.Desc{Addr: r.DevAddr(mem.GPAOf(s.Off)), Len: uint32(s.Len), Flags: virtq.DescWrite}
 			if i < len(b)-1 {
 				d.Flags |= virtq.DescNext
 				d.Next = uint16(r.nextDesc + 1)
@@ -645,7 +719,8 @@ func (r *Rig) Written(used []virtq.Used) (map[uint64]int, error) {
 			if l == 0 {
 				break
 			}
-			for p := d.Addr >> pageShift; p <= (d.Addr+l-1)>>pageShift; p++ {
+			a := r.GPAOfDev(d.Addr)
+			for p := a >> pageShift; p <= (a+l-1)>>pageShift; p++ {
 				w[p]++
 			}
 			rem -= l
@@ -655,6 +730,25 @@ func (r *Rig) Written(used []virtq.Used) (map[uint64]int, error) {
 		}
 	}
 	return w, nil
+}
+
+// ChainPages are the guest pages of the whole descriptor chains of the
+// used buffers, written or not (under IOTLB 6.1 logs whole descriptors).
+func (r *Rig) ChainPages(used []virtq.Used) (map[uint64]int, error) {
+	a := map[uint64]int{}
+	for _, u := range used {
+		chain, err := r.RX.Chain(uint16(u.ID))
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range chain {
+			g := r.GPAOfDev(d.Addr)
+			for p := g >> pageShift; d.Len > 0 && p <= (g+uint64(d.Len)-1)>>pageShift; p++ {
+				a[p] = 0
+			}
+		}
+	}
+	return a, nil
 }
 
 // UsedPages are the pages of the used ring (what VHOST_VRING_F_LOG may log).
