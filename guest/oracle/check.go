@@ -50,6 +50,9 @@ type checker struct {
 // classified findings, in a deterministic order. No finding means the log
 // is exactly right: every written page set, nothing else changed.
 func Check(log Log, want Expect) []Finding {
+	if log.PageBase != 0 {
+		want = rebase(want, log.PageBase)
+	}
 	c := &checker{log: log, want: want, after: set(Bits(log.After, log.Layout)), before: set(Bits(log.Before, log.Layout)),
 		missing: map[uint64]bool{}, stray: map[uint64]bool{}, lost: map[uint64]bool{},
 		land: func(b uint64) uint64 { return b }}
@@ -120,7 +123,26 @@ func (c *checker) page(b uint64) string {
 	case b >= fb+c.log.Pages:
 		return fmt.Sprintf("bit %d past the last page", b-(fb+c.log.Pages))
 	}
-	return fmt.Sprintf("page %d", b-fb)
+	return fmt.Sprintf("page %d", b-fb+c.log.PageBase)
+}
+
+// rebase shifts every page of e down by base: the checker works in pages
+// from the window's first page. Pages below base cannot be in the window;
+// they are kept at the top of the range, so they read as missing bits
+// "past the last page" rather than vanish.
+func rebase(e Expect, base uint64) Expect {
+	shift := func(m map[uint64]int) map[uint64]int {
+		out := make(map[uint64]int, len(m))
+		for p, n := range m {
+			out[p-base] = n
+		}
+		return out
+	}
+	r := Expect{Written: shift(e.Written), Allowed: shift(e.Allowed), Required: map[uint64]bool{}}
+	for p, ok := range e.Required {
+		r.Required[p-base] = ok
+	}
+	return r
 }
 
 // misplaced explains missing bits whose image under a known bijection is
@@ -215,7 +237,7 @@ func (c *checker) carries() []Finding {
 		wordEnd := b%32 == 31
 		nextName := c.page(next)
 		if c.u32 {
-			nextName = fmt.Sprintf("page %d's bit (read as %s)", p+1, c.page(next))
+			nextName = fmt.Sprintf("page %d's bit (read as %s)", p+1+c.log.PageBase, c.page(next))
 		}
 		var what string
 		switch {
@@ -243,8 +265,8 @@ func (c *checker) carries() []Finding {
 		}
 		out = append(out, Finding{
 			Kind:   Carry,
-			Detail: fmt.Sprintf("carry: page %d %s, %s", p, times, what),
-			Pages:  []uint64{p},
+			Detail: fmt.Sprintf("carry: page %d %s, %s", p+c.log.PageBase, times, what),
+			Pages:  []uint64{p + c.log.PageBase},
 			Cause:  cause,
 			Words:  c.words([]uint64{b, next}),
 		})
@@ -364,7 +386,7 @@ func (c *checker) pages(bits []uint64) []uint64 {
 	var p []uint64
 	for _, b := range bits {
 		if b >= c.log.FirstBit && b < c.log.FirstBit+c.log.Pages && len(p) < maxPages {
-			p = append(p, b-c.log.FirstBit)
+			p = append(p, b-c.log.FirstBit+c.log.PageBase)
 		}
 	}
 	return p

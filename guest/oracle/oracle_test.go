@@ -260,3 +260,33 @@ func TestSingleLogMissingIsNotCarry(t *testing.T) {
 		t.Fatalf("got %+v", f)
 	}
 }
+
+// A window of a log too large to read whole (guest memory past 16 TiB):
+// findings name absolute pages, and a page whose bit wrapped to the
+// window's own low bits reads as missing plus stray, never as a pass.
+func TestWindowNamesAbsolutePages(t *testing.T) {
+	const base = 1<<32 - 32 // page 2^32 - 32 is bit 64 of the window
+	for _, l := range layouts {
+		mkWin := func(pagesSet ...uint64) Log {
+			bf := mk(l, 64, 0, 2, 4) // canary bits below FirstBit
+			af := append([]byte(nil), bf...)
+			for _, p := range pagesSet {
+				PutBit(af, l, 64+p-base)
+			}
+			return Log{Layout: l, Before: bf, After: af, FirstBit: 64, Pages: 128, PageBase: base}
+		}
+		want := Expect{Written: written(base+2, 1<<32+5), Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+		if f := Check(mkWin(base+2, 1<<32+5), want); len(f) != 0 {
+			t.Fatalf("%+v: a right window gave %+v", l, f)
+		}
+		f := Check(mkWin(base+2, 1<<32+7), want)
+		if len(f) != 2 || f[0].Kind != Missing || f[1].Kind != Stray ||
+			!strings.Contains(f[0].Detail, "page 4294967301") || f[0].Pages[0] != 1<<32+5 ||
+			!strings.Contains(f[1].Detail, "page 4294967303") {
+			t.Fatalf("%+v: got %+v", l, f)
+		}
+		if b := mkWin().BitOf(1<<32 + 5); b != 64+37 {
+			t.Fatalf("BitOf = %d", b)
+		}
+	}
+}

@@ -58,6 +58,12 @@ type Log struct {
 	// Pages is the number of guest pages the log covers; bits at or past
 	// FirstBit+Pages, and below FirstBit, belong to nobody.
 	Pages uint64
+	// PageBase is the guest page whose bit is FirstBit: 0 for a range
+	// that starts at the log, the first page of a window for a log too
+	// large to read whole (guest memory above 16 TiB puts the last bits
+	// 512 MiB in). Pages then counts from it; the Expect and the
+	// findings still name absolute pages.
+	PageBase uint64
 }
 
 // Expect is what the scenario made vhost do.
@@ -92,3 +98,6 @@ type Word struct {
 	After  uint64 `json:"after"`
 	Want   uint64 `json:"want"`
 }
+
+// BitOf is the bit number, from Before[0], of guest page p.
+func (l Log) BitOf(p uint64) uint64 { return l.FirstBit + p - l.PageBase }

@@ -67,6 +67,7 @@ type Evidence struct {
 	BigEndian bool           `json:"big_endian"`
 	FirstBit  uint64         `json:"first_bit"`
 	Pages     uint64         `json:"pages"`
+	PageBase  uint64         `json:"page_base,omitempty"`
 	Before    string         `json:"before"` // hex
 	After     string         `json:"after"`  // hex
 	Written   map[uint64]int `json:"written"`
@@ -76,7 +77,7 @@ type Evidence struct {
 
 // NewEvidence captures a log and its expectation.
 func NewEvidence(l oracle.Log, e oracle.Expect) *Evidence {
-	ev := &Evidence{WordBits: l.WordBits, BigEndian: l.BigEndian, FirstBit: l.FirstBit, Pages: l.Pages,
+	ev := &Evidence{WordBits: l.WordBits, BigEndian: l.BigEndian, FirstBit: l.FirstBit, Pages: l.Pages, PageBase: l.PageBase,
 		Before: hex.EncodeToString(l.Before), After: hex.EncodeToString(l.After),
 		Written: e.Written, Allowed: e.Allowed}
 	for p, ok := range e.Required {
@@ -99,7 +100,7 @@ func (ev *Evidence) Oracle() (oracle.Log, oracle.Expect, error) {
 		return oracle.Log{}, oracle.Expect{}, err
 	}
 	l := oracle.Log{Layout: oracle.Layout{WordBits: ev.WordBits, BigEndian: ev.BigEndian},
-		Before: before, After: after, FirstBit: ev.FirstBit, Pages: ev.Pages}
+		Before: before, After: after, FirstBit: ev.FirstBit, Pages: ev.Pages, PageBase: ev.PageBase}
 	e := oracle.Expect{Written: ev.Written, Allowed: ev.Allowed, Required: map[uint64]bool{}}
 	for _, p := range ev.Required {
 		e.Required[p] = true
