@@ -140,7 +140,9 @@ type Rig struct {
 	logMapSize        int
 	rngAddr           uint64 // the checked range: canary, log, canary
 	rng               []byte // what was written there
+	logBase           uint64 // VHOST_SET_LOG_BASE
 	firstBit          uint64
+	pageBase          uint64 // guest page of firstBit: 0, or a window's first page (sparseLog)
 	before            []byte
 	nextDesc          int
 	attached          bool
@@ -239,7 +241,7 @@ func NewPeer(primary *Rig, k int) (*Rig, error) {
 	cfg.Name = fmt.Sprintf("%s%d", p.Cfg.Name, k)
 	cfg.TX, cfg.LogUsed = false, false
 	r := &Rig{M: p.M, Cfg: cfg, Layout: p.Layout, Mem: p.Mem, peerOf: p, kick: -1, call: -1, logFD: p.logFD,
-		txKick: -1, txCall: -1, errFD: -1, rngAddr: p.rngAddr, rng: p.rng, firstBit: p.firstBit, before: p.before,
+		txKick: -1, txCall: -1, errFD: -1, rngAddr: p.rngAddr, rng: p.rng, firstBit: p.firstBit, pageBase: p.pageBase, logBase: p.logBase, before: p.before,
 		extra: p.extra, pages: p.pages}
 	step := func(name string, e error) error {
 		if e != nil {
@@ -467,6 +469,9 @@ func (r *Rig) mapLog() error {
 	span := canary + r.Cfg.LogMisalign + logBytes + canary
 	span = (span + 7) &^ 7
 	pages := (span + ps - 1) / ps
+	if logBytes > sparseLog && (len(r.extra) == 0 || r.Cfg.LogMisalign != 0 || len(r.Cfg.Preset) > 0 || !r.Cfg.LazyLog) {
+		return &SetupError{"map log", fmt.Errorf("a log of %d bytes is read only as a window: it needs LazyLog, extra regions, no preset bits, an aligned base", logBytes)}
+	}
 	mmap := r.M.Mmap
 	if r.Cfg.LazyLog {
 		mmap = r.M.MmapLazy
@@ -485,8 +490,12 @@ func (r *Rig) mapLog() error {
 	// The checked range ends at the trailing guard page, so a bit written
 	// past the canary faults instead of landing unseen.
 	r.rngAddr = addr + uint64((pages+1)*ps-span)
-	r.rng = make([]byte, span)
 	r.firstBit = uint64(8 * (canary + r.Cfg.LogMisalign))
+	r.logBase = r.rngAddr + r.firstBit/8
+	if logBytes > sparseLog {
+		return r.sparse(span)
+	}
+	r.rng = make([]byte, span)
 	// Canaries: every other bit of the words before and after the log.
 	for b := uint64(0); b < r.firstBit; b += 2 {
 		oracle.PutBit(r.rng, r.Layout, b)
@@ -519,9 +528,48 @@ func (r *Rig) mapLog() error {
 	return nil
 }
 
+// sparseLog is the largest log read whole; past it (guest memory above
+// 16 TiB puts bits 512 MiB in), the log is mapped lazily and only a
+// window is checked: from 64 pages below the lowest extra region to the
+// end of the log and the canary after it. Main memory's bits, near the
+// log base, are then not read: a bit that wrapped there from above shows
+// as missing in the window.
+const sparseLog = 1 << 20
+
+// sparse sets up the window of a log too large to read (see sparseLog),
+// given the span of the whole range.
+func (r *Rig) sparse(span int) error {
+	low := r.extra[0].GPA >> pageShift
+	for _, x := range r.extra {
+		low = min(low, x.GPA>>pageShift)
+	}
+	w := uint64(r.Layout.WordBits)
+	r.pageBase = (low - 64) / w * w
+	head := make([]byte, r.firstBit/8) // the canary before the log, written but not read back
+	for b := uint64(0); b < r.firstBit; b += 2 {
+		oracle.PutBit(head, r.Layout, b)
+	}
+	if err := r.M.WriteMem(r.rngAddr, head); err != nil {
+		return &SetupError{"write log canaries", err}
+	}
+	skip := int(r.firstBit/8 + r.pageBase/8)
+	r.rngAddr += uint64(skip)
+	r.rng = make([]byte, span-skip)
+	r.firstBit = 0
+	for b := r.pages - r.pageBase + 1; b < uint64(8*len(r.rng)); b += 2 {
+		oracle.PutBit(r.rng, r.Layout, b)
+	}
+	r.before = append([]byte(nil), r.rng...)
+	tail := int((r.pages - r.pageBase) / w * w / 8)
+	if err := r.M.WriteMem(r.rngAddr+uint64(tail), r.rng[tail:]); err != nil {
+		return &SetupError{"write log canaries", err}
+	}
+	return nil
+}
+
 // LogBase is the user address handed to VHOST_SET_LOG_BASE.
 func (r *Rig) LogBase() uint64 {
-	return r.rngAddr + r.firstBit/8
+	return r.logBase
 }
 
 // Seg is one descriptor of a buffer: an offset into guest memory and a length.
@@ -647,7 +695,7 @@ func (r *Rig) ErrEvents() uint64 { return r.count(r.errFD) }
 // LogPageOf is the host page of the log holding guest page p's bit.
 func (r *Rig) LogPageOf(p uint64) uint64 {
 	ps := uint64(r.M.ABI().PageSize)
-	return (r.rngAddr + (r.firstBit+p)/8) &^ (ps - 1)
+	return (r.logBase + p/8) &^ (ps - 1)
 }
 
 // StopAndLog stops the device (the final sync) and reads the log back.
@@ -693,7 +741,8 @@ func (r *Rig) Log() (oracle.Log, error) {
 		Before:   append([]byte(nil), r.before...),
 		After:    after,
 		FirstBit: r.firstBit,
-		Pages:    r.pages,
+		Pages:    r.pages - r.pageBase,
+		PageBase: r.pageBase,
 	}, nil
 }
 
