@@ -31,6 +31,7 @@ CONFIG_SERIAL_8250_CONSOLE=y
 		Console:     "ttyS0",
 		BootTimeout: 300 * time.Second,
 		WordBits:    64,
+		NoCompat:    "alpha has no 32-bit user ABI",
 
 		Ioctl:            ioctl.ThreeBit,
 		Errno:            errno.Alpha,

@@ -47,6 +47,13 @@ type Arch struct {
 	GOMIPS    string
 	BigEndian bool
 	WordBits  int // BITS_PER_LONG
+	// CompatGOARCH (and CompatGOARM) is a 32-bit Go port whose binaries
+	// this 64-bit kernel runs through its compat layer (the Fragment
+	// turns it on): the compat scenario runs a 32-bit agent, a 32-bit VMM.
+	CompatGOARCH string
+	CompatGOARM  string
+	// NoCompat says why a 64-bit arch has no compat scenario.
+	NoCompat string
 
 	// ABI facts the host needs to drive the executor (GOARCH == ""); tested
 	// against each cross compiler's own headers (abi_test.go).
@@ -95,6 +102,27 @@ type Arch struct {
 
 	// Unsupported, when set, says exactly why this arch cannot run yet.
 	Unsupported string
+}
+
+// Skips are the scenarios that do not run on this arch, with the reason:
+// SkipScenarios, and compat where there is no 32-bit agent to run.
+func (a *Arch) Skips() map[string]string {
+	s := map[string]string{}
+	for k, v := range a.SkipScenarios {
+		s[k] = v
+	}
+	if a.CompatGOARCH == "" {
+		why := a.NoCompat
+		switch {
+		case why != "":
+		case a.WordBits == 32:
+			why = "a 32-bit kernel has no compat layer for a 32-bit VMM"
+		default:
+			why = "no 32-bit Go port runs on this kernel's compat layer"
+		}
+		s["compat"] = why
+	}
+	return s
 }
 
 // UsesExecutor is true when Go cannot run in the guest, so the scenarios

@@ -11,7 +11,9 @@ func init() {
 		CrossPackage: "gcc-aarch64-linux-gnu",
 		MakeTarget:   "Image",
 		Image:        "arch/arm64/boot/Image",
-		Fragment: `CONFIG_SERIAL_AMBA_PL011=y
+		Fragment: `CONFIG_COMPAT=y
+CONFIG_COMPAT_32BIT_TIME=y
+CONFIG_SERIAL_AMBA_PL011=y
 CONFIG_SERIAL_AMBA_PL011_CONSOLE=y
 `,
 		QEMU:         "qemu-system-aarch64",
@@ -24,6 +26,8 @@ CONFIG_SERIAL_AMBA_PL011_CONSOLE=y
 		KVMHost:      "arm64",
 		BootTimeout:  180 * time.Second,
 		GOARCH:       "arm64",
+		CompatGOARCH: "arm", // cortex-a57 runs AArch32 at EL0
+		CompatGOARM:  "7",
 		WordBits:     64,
 		FailFunction: true,
 		KASAN:        true,

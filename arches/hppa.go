@@ -39,6 +39,7 @@ CONFIG_SLUB=y
 		BootTimeout: 240 * time.Second,
 		BigEndian:   true,
 		WordBits:    32,
+		NoCompat:    "QEMU 7.2 emulates only the 32-bit B160L, so this kernel is 32-bit; a 64-bit parisc kernel with a 32-bit VMM (the usual parisc userspace) needs a newer QEMU's 64-bit machine",
 		// parisc swaps _IOC_READ and _IOC_WRITE, and numbers errnos
 		// above 34 its own way (ENOSYS is 251).
 		Ioctl:            ioctl.Parisc,

@@ -34,6 +34,7 @@ CONFIG_PPC_OF_BOOT_TRAMPOLINE=y
 		KVMHost:      "ppc64",
 		BootTimeout:  240 * time.Second,
 		GOARCH:       "ppc64",
+		NoCompat:     "Go has no 32-bit powerpc port, so no 32-bit VMM can be built for ppc64's compat layer (where a 32-bit VMM on this big-endian 64-bit kernel would read set_bit's 64-bit placement as u32 words: page p at p XOR 32)",
 		BigEndian:    true,
 		WordBits:     64,
 		FailFunction: true,

@@ -29,6 +29,7 @@ CONFIG_SERIAL_OF_PLATFORM=y
 		KVMHost:      "riscv64",
 		BootTimeout:  180 * time.Second,
 		GOARCH:       "riscv64",
+		NoCompat:     "Go has no riscv32 port",
 		WordBits:     64,
 		FailFunction: true,
 		KASAN:        true,

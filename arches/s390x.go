@@ -27,6 +27,7 @@ CONFIG_SCLP_VT220_CONSOLE=y
 		KVMHost:      "s390x",
 		BootTimeout:  180 * time.Second,
 		GOARCH:       "s390x",
+		NoCompat:     "Go has no 31-bit s390 port, so no 32-bit VMM can be built for s390x's compat layer (where a 32-bit VMM on this big-endian 64-bit kernel would read set_bit's 64-bit placement as u32 words: page p at p XOR 32)",
 		BigEndian:    true,
 		WordBits:     64,
 		FailFunction: true,

@@ -9,6 +9,8 @@ func init() {
 		MakeTarget: "bzImage",
 		Image:      "arch/x86/boot/bzImage",
 		Fragment: `CONFIG_64BIT=y
+CONFIG_IA32_EMULATION=y
+CONFIG_COMPAT_32BIT_TIME=y
 CONFIG_SERIAL_8250=y
 CONFIG_SERIAL_8250_CONSOLE=y
 `,
@@ -23,6 +25,7 @@ CONFIG_SERIAL_8250_CONSOLE=y
 		KVMHost:      "amd64",
 		BootTimeout:  120 * time.Second,
 		GOARCH:       "amd64",
+		CompatGOARCH: "386",
 		WordBits:     64,
 		FailFunction: true,
 		KASAN:        true,

@@ -87,6 +87,13 @@ type Machine interface {
 	ChildView() ([]byte, error)
 }
 
+// Spawner is a machine that can start a program beside the process that
+// drives vhost and collect its output: the Go agent's own machine. The
+// compat scenario runs its 32-bit agent this way.
+type Spawner interface {
+	Spawn(path string, env []string) ([]byte, error)
+}
+
 // ErrNoAtomicOr is OrWord on a machine without an atomic OR for user space.
 var ErrNoAtomicOr = errors.New("no atomic OR for user space on this machine")
 

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -222,4 +223,17 @@ func (m *native) OrWord(addr uint64, mask []byte) error {
 		atomic.OrUintptr(p, uintptr(binary.NativeEndian.Uint32(mask)))
 	}
 	return nil
+}
+
+// Spawn runs path with env added and returns its standard output; its
+// standard error goes to ours (the console).
+func (m *native) Spawn(path string, env []string) ([]byte, error) {
+	cmd := exec.Command(path)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
 }

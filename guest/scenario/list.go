@@ -37,12 +37,14 @@ var all = []Scenario{
 	{Name: "concurrent", Doc: "Three vhost-net devices (three vhost workers) on one guest memory and one log, receiving at once into interleaved pages, so every log word is updated by all three: 384 frames, 2 rounds each. Every page any of them wrote keeps its bit (a non-atomic read-modify-write of a shared word would lose some). The notes count the log words the devices shared.", run: concurrent},
 	{Name: "fork", Doc: "The VMM forks while vhost logs (the RFC V2 review's question: does pinning keep the log's PTE from being write-protected?): 8 frames before any fork, 8 while a child that left its copy-on-write copies alone waits, 8 while a child that first wrote its copy of every log page waits. Every bit must land in the parent's log, none logged after a fork in the child's copy. Control: the last child's copy read as the log shows the post-fork pages missing.", run: forkCOW},
 	{Name: "regions", Doc: "Three memory regions: the main one at 1 MiB, 64 KiB ending exactly at 4 GiB, and 64 KiB starting at 4 GiB (page 2^20: a 32-bit guest-physical address or page index would wrap there). Frames land on the first and last page of each extra region; every one is logged at its own page, in a log sized exactly to the highest page, with canaries and a guard page after it.", run: regions},
+	{Name: "regions-high", Doc: "64-bit VMMs: a 64 KiB region across guest-physical 16 TiB, pages 2^32 - 8 to 2^32 + 7, where a 32-bit page number wraps. The log then reaches 512 MiB: it is mapped lazily, as QEMU maps its bitmap, and only a window is read (from 64 pages below the region to the end of the log, and the canary after it). Frames land on the region's first page, on pages 2^32 - 1 and 2^32, and on its last byte; each must be logged at its own page. A bit that wrapped to page p - 2^32 shows as missing in the window. Skipped on 32-bit VMMs.", run: regionsHigh},
 	{Name: "log-readonly", Doc: "The VMM makes one page of the log read-only after VHOST_SET_LOG_BASE, between two writable ones; frames land in pages whose bits sit before, on and after it. Pages logged on the writable log pages keep their bits and the device goes on working after the failure; what the kernel did with the protected page (bits, error eventfd) is reported as its class, e.g. silent loss.", run: logProtected(machine.ProtRead)},
 	{Name: "log-noaccess", Doc: "As log-readonly, with the log page PROT_NONE.", run: logProtected(machine.ProtNone)},
 	{Name: "inject-enosys", Doc: "With `--inject` (fail_function, on x86_64, arm64, ppc64, s390x, riscv64): every call of the futex-style log helper returns -ENOSYS from before the device is set up, as on an arch without one. Two answers pass: the log is right (a fallback worked), or VHOST_F_LOG_ALL is refused or not offered (the VMM knows it cannot migrate); dropping bits while LOG_ALL stays accepted is silent loss. Kernels that do not use the helper (6.1) are unaffected; without `--inject` the scenario is skipped.", run: injectENOSYS(100)},
 	{Name: "inject-efault-half", Doc: "With `--inject`: half of the helper's calls fail with -EFAULT. Losing those bits is what 6.1 itself does on a real fault, so it is reported, not a finding; losing more bits than failures were injected is (the log path dropped bits nobody failed).", run: injectEFAULT},
 	{Name: "inject-enosys-half", Doc: "As inject-enosys, with fail_function's probability at 50%, armed once the device is set up: the helper and the fallback alternate within one run, on the same words, and a kernel without a fallback loses bits.", run: injectENOSYS(50)},
 	{Name: "log-lazy", Doc: "The log is mapped without populating it, as QEMU maps its dirty bitmap: the kernel meets log pages nobody has touched yet, in three regions whose bits sit on three different log pages. Every written page is logged; a log path that cannot fault a log page in (a futex op with page faults disabled, say) loses those bits.", run: logLazy},
+	{Name: "compat", Doc: "A 32-bit VMM on the 64-bit kernel's compat layer, where Go builds both (the agent built for 386 on x86_64, for arm on arm64): it runs rx-spread, page-cross, carry, preset, bit-position, misaligned-1 and -4, used-ring, live-enable, harvest, regions, log-lazy, fork and iotlb, reading the log with its own 32-bit words; each of those runs its own negative control, and its findings are reported here. On a little-endian kernel set_bit's 64-bit placement and the VMM's u32 words agree; on a big-endian 64-bit kernel they would not (page p at p XOR 32: 6.1's own ABI), but none of the big-endian 64-bit arches here has a 32-bit Go port (s390x, ppc64): the arch files say why each arch skips it.", run: compat},
 	{Name: "log-eventfd", Doc: "The eventfd given with VHOST_SET_LOG_FD is signalled after logging.", run: logEventfd},
 }
 
@@ -248,7 +250,7 @@ func preset(m machine.Machine, name string) outcome {
 			o.control = control{
 				what: "clearing pre-set bit of page 1030",
 				mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
-					oracle.ClearBit(l.After, l.Layout, l.FirstBit+1030)
+					oracle.ClearBit(l.After, l.Layout, l.BitOf(1030))
 				},
 				want: []oracle.Kind{oracle.PresetLost},
 			}
@@ -282,10 +284,10 @@ func positionRun(m machine.Machine, cfg Config, groups int) outcome {
 			what: "moving every written page's bit to page XOR 32",
 			mutate: func(l *oracle.Log, e *oracle.Expect, _ *[]oracle.Finding) {
 				for p := range e.Written {
-					oracle.ClearBit(l.After, l.Layout, l.FirstBit+p)
+					oracle.ClearBit(l.After, l.Layout, l.BitOf(p))
 				}
 				for p := range e.Written {
-					oracle.PutBit(l.After, l.Layout, l.FirstBit+(p^32))
+					oracle.PutBit(l.After, l.Layout, l.BitOf(p^32))
 				}
 			},
 			want: []oracle.Kind{oracle.Misplaced, oracle.Missing},
@@ -418,7 +420,7 @@ func liveEnable(m machine.Machine, name string) outcome {
 	o.logEvents = r.LogEvents()
 	logged := 0
 	for p := range allowed {
-		if oracle.TestBit(o.log.After, o.log.Layout, o.log.FirstBit+p) {
+		if oracle.TestBit(o.log.After, o.log.Layout, o.log.BitOf(p)) {
 			logged++
 		}
 	}
@@ -607,7 +609,7 @@ func harvestLoop(m machine.Machine, name string) outcome {
 		o.control = control{
 			what: fmt.Sprintf("dropping the VMM's own bit of page %d from the harvests", mine[5]),
 			mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
-				oracle.ClearBit(l.After, l.Layout, l.FirstBit+mine[5])
+				oracle.ClearBit(l.After, l.Layout, l.BitOf(mine[5]))
 			},
 			want: []oracle.Kind{oracle.Missing},
 		}
@@ -689,7 +691,7 @@ func concurrent(m machine.Machine, name string) outcome {
 		}
 		for p, n := range dw {
 			w[p] += n
-			owner[(o.log.FirstBit+p)/uint64(o.log.Layout.WordBits)] |= 1 << k
+			owner[(o.log.BitOf(p))/uint64(o.log.Layout.WordBits)] |= 1 << k
 		}
 	}
 	shared := 0
@@ -741,6 +743,35 @@ func regions(m machine.Machine, name string) outcome {
 			o.notes = append(o.notes, fmt.Sprintf("regions at %#x and %#x (64 KiB each) besides the main one; the log covers %d pages (%d KiB)",
 				below, at, r.pages, r.pages/8/1024))
 			o.control = clearBit(last)
+		})
+}
+
+// regionsHigh puts a 64 KiB region across guest-physical 16 TiB: its pages
+// run from 2^32 - 8 to 2^32 + 7, where a 32-bit page index wraps. The log
+// reaches 512 MiB; it is mapped lazily and read as a window (sparseLog).
+func regionsHigh(m machine.Machine, name string) outcome {
+	if m.ABI().WordBits == 32 {
+		return outcome{skip: "64-bit VMMs only: a 32-bit VMM cannot give guest memory past 16 TiB a 512 MiB log beside everything else in its address space"}
+	}
+	gpa := uint64(1<<44) - regionSize/2
+	written := headerSize + frameLen
+	bufs := [][]Seg{
+		{{Off: 0, Len: 2048, Region: 1}},
+		{{Off: regionSize/2 - 4096, Len: 2048, Region: 1}}, // page 2^32 - 1
+		{{Off: regionSize / 2, Len: 2048, Region: 1}},      // page 2^32
+		{{Off: regionSize - written, Len: written, Region: 1}},
+	}
+	top := uint64(1) << 32
+	return rx(m, traffic{cfg: Config{Name: name, Regions: []uint64{gpa}, LazyLog: true}, bufs: bufs, frames: frames(len(bufs), frameLen)},
+		func(r *Rig, _ []virtq.Used, o *outcome) {
+			for _, p := range []uint64{top - 8, top - 1, top, top + 7} {
+				if o.expect.Written[p] == 0 {
+					o.err = fmt.Errorf("page %#x not in the used ring's chains: vhost did not fill the buffers as laid out", p)
+				}
+			}
+			o.notes = append(o.notes, fmt.Sprintf("a region at %#x (pages %#x..%#x); the log covers %d pages (%d MiB, mapped lazily); checked: the window from page %#x to the end of the log and the canary after it",
+				gpa, top-8, top+7, r.pages, r.pages/8>>20, r.pageBase))
+			o.control = clearBit(top)
 		})
 }
 
@@ -839,7 +870,7 @@ func armFailFunction(m machine.Machine, errno, percent int) (skip string, disarm
 		return fmt.Sprintf("this kernel has no vhost_log_inject injection point (%v): apply inject-log-op", err), nil, nil
 	}
 	disarm = func() { writeFile(m, failFunction+"inject", "!vhost_log_inject") }
-	retval := uint64(1<<32 - errno) // -errno as an unsigned long
+	retval := uint64(1)<<32 - uint64(errno) // -errno as an unsigned long
 	if m.ABI().WordBits == 64 {
 		retval = -uint64(errno)
 	}
@@ -979,7 +1010,7 @@ func injectEFAULT(m machine.Machine, name string) outcome {
 			o.control = control{
 				what: fmt.Sprintf("clearing the bit of page %d with no injected failure to explain it", victim),
 				mutate: func(l *oracle.Log, _ *oracle.Expect, extra *[]oracle.Finding) {
-					oracle.ClearBit(l.After, l.Layout, l.FirstBit+victim)
+					oracle.ClearBit(l.After, l.Layout, l.BitOf(victim))
 					*extra = append(*extra, collateral(*l, 0)...)
 				},
 				want: []oracle.Kind{oracle.SilentLoss},
@@ -1052,7 +1083,7 @@ func forkCOW(m machine.Machine, name string) outcome {
 		// Child k forked after phases 0..k.
 		var before, after int
 		for p := range all {
-			if !oracle.TestBit(views[k], o.log.Layout, o.log.FirstBit+p) {
+			if !oracle.TestBit(views[k], o.log.Layout, o.log.BitOf(p)) {
 				continue
 			}
 			if pages[0][p] > 0 || k == 1 && pages[1][p] > 0 {
@@ -1095,7 +1126,7 @@ func logLazy(m machine.Machine, name string) outcome {
 func missing(l oracle.Log, pages map[uint64]int) []uint64 {
 	var out []uint64
 	for p := range pages {
-		if !oracle.TestBit(l.After, l.Layout, l.FirstBit+p) {
+		if !oracle.TestBit(l.After, l.Layout, l.BitOf(p)) {
 			out = append(out, p)
 		}
 	}

@@ -169,7 +169,7 @@ func clearBit(p uint64) control {
 	return control{
 		what: fmt.Sprintf("clearing the bit of written page %d", p),
 		mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
-			oracle.ClearBit(l.After, l.Layout, l.FirstBit+p)
+			oracle.ClearBit(l.After, l.Layout, l.BitOf(p))
 		},
 		// On a kernel that already lost the bit another way, the
 		// oracle names that way: any lost-bit kind shows it can fail.
@@ -182,7 +182,7 @@ func setBit(p uint64) control {
 	return control{
 		what: fmt.Sprintf("setting the bit of unwritten page %d", p),
 		mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
-			oracle.PutBit(l.After, l.Layout, l.FirstBit+p)
+			oracle.PutBit(l.After, l.Layout, l.BitOf(p))
 		},
 		want: []oracle.Kind{oracle.Stray},
 	}

@@ -44,22 +44,34 @@ func Build(ctx context.Context, a *arches.Arch, outDir string) (string, error) {
 	if a.GOARCH == "" {
 		return "", fmt.Errorf("%s: Go cannot compile for this arch; it runs the executor (BuildExecutor)", a.Name)
 	}
+	return goBuild(ctx, filepath.Join(outDir, "agent-"+a.Name), a.Name, a.GOARCH, a.GOARM, a.GOMIPS)
+}
+
+// BuildCompat compiles the agent for a's 32-bit compat port
+// (arches.Arch.CompatGOARCH): the VMM of the compat scenario.
+func BuildCompat(ctx context.Context, a *arches.Arch, outDir string) (string, error) {
+	if a.CompatGOARCH == "" {
+		return "", fmt.Errorf("%s: no 32-bit compat port", a.Name)
+	}
+	return goBuild(ctx, filepath.Join(outDir, "agent32-"+a.Name), a.Name+" (32-bit compat)", a.CompatGOARCH, a.CompatGOARM, "")
+}
+
+func goBuild(ctx context.Context, out, what, goarch, goarm, gomips string) (string, error) {
 	root, err := Root()
 	if err != nil {
 		return "", err
 	}
-	out := filepath.Join(outDir, "agent-"+a.Name)
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./guest/cmd/agent")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+a.GOARCH)
-	if a.GOARM != "" {
-		cmd.Env = append(cmd.Env, "GOARM="+a.GOARM)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	if goarm != "" {
+		cmd.Env = append(cmd.Env, "GOARM="+goarm)
 	}
-	if a.GOMIPS != "" {
-		cmd.Env = append(cmd.Env, "GOMIPS="+a.GOMIPS)
+	if gomips != "" {
+		cmd.Env = append(cmd.Env, "GOMIPS="+gomips)
 	}
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the agent for %s (GOARCH=%s): %v\n%s", a.Name, a.GOARCH, err, strings.TrimSpace(string(b)))
+		return "", fmt.Errorf("building the agent for %s (GOARCH=%s): %v\n%s", what, goarch, err, strings.TrimSpace(string(b)))
 	}
 	return out, nil
 }

@@ -8,14 +8,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/u-root/u-root/pkg/cpio"
 )
 
-// Write writes a gzip-compressed newc archive to path with init as /init.
-// It writes a temporary file and renames it, so a half-written archive is
-// never left at path.
-func Write(path string, init []byte) error {
+// Write writes a gzip-compressed newc archive to path with init as /init
+// and each extra program at /NAME. It writes a temporary file and renames
+// it, so a half-written archive is never left at path.
+func Write(path string, init []byte, extra map[string][]byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".initramfs-*")
 	if err != nil {
 		return err
@@ -31,6 +32,14 @@ func Write(path string, init []byte) error {
 		cpio.Directory("tmp", 0o1777),
 		cpio.Directory("run", 0o755),
 		cpio.StaticRecord(init, cpio.Info{Name: "init", Mode: cpio.S_IFREG | 0o755}),
+	}
+	names := make([]string, 0, len(extra))
+	for n := range extra {
+		names = append(names, n)
+	}
+	sort.Strings(names) // reproducible archives
+	for _, n := range names {
+		recs = append(recs, cpio.StaticRecord(extra[n], cpio.Info{Name: n, Mode: cpio.S_IFREG | 0o755}))
 	}
 	cpio.MakeAllReproducible(recs)
 	if err := cpio.WriteRecords(w, recs); err != nil {

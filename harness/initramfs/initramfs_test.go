@@ -12,7 +12,7 @@ import (
 
 func TestArchiveHoldsInitAndConsole(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "initrd.gz")
-	if err := Write(p, []byte("#!init")); err != nil {
+	if err := Write(p, []byte("#!init"), map[string][]byte{"agent32": []byte("32")}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(p)
@@ -43,6 +43,9 @@ func TestArchiveHoldsInitAndConsole(t *testing.T) {
 	b, _ := io.ReadAll(io.NewSectionReader(init.ReaderAt, 0, int64(init.FileSize)))
 	if string(b) != "#!init" {
 		t.Fatalf("init contents %q", b)
+	}
+	if a, ok := got["agent32"]; !ok || a.Mode&0o777 != 0o755 || a.FileSize != 2 {
+		t.Fatalf("agent32: %+v", a.Info)
 	}
 	c, ok := got["dev/console"]
 	if !ok || c.Mode&cpio.S_IFMT != cpio.S_IFCHR || c.Rmajor != 5 || c.Rminor != 1 {

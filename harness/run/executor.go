@@ -108,7 +108,7 @@ func drive(c *executor.Client, o Options, records io.Writer, progress io.Writer,
 	hello := record.Hello{Agent: executorVersion, Kernel: h.Release, Machine: h.Machine,
 		WordBits: a.WordBits, BigEndian: a.BigEndian, PageSize: a.ABI().PageSize}
 	w := record.NewWriter(records)
-	scenario.Session(c, w, hello, only, a.SkipScenarios, progress, start)
+	scenario.Session(c, w, hello, only, a.Skips(), progress, start)
 	return c.Err()
 }
 

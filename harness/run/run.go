@@ -20,6 +20,7 @@ import (
 	"dirtygate/arches"
 	"dirtygate/guest/oracle"
 	"dirtygate/guest/record"
+	"dirtygate/guest/scenario"
 	"dirtygate/harness/agentbuild"
 	"dirtygate/harness/console"
 	"dirtygate/harness/initramfs"
@@ -181,8 +182,18 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	if err != nil {
 		return fail("%v", err)
 	}
+	extra := map[string][]byte{}
+	if o.Arch.CompatGOARCH != "" && !o.Arch.UsesExecutor() {
+		a32, err := agentbuild.BuildCompat(ctx, o.Arch, o.OutDir)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if extra[scenario.CompatAgent], err = os.ReadFile(a32); err != nil {
+			return fail("%v", err)
+		}
+	}
 	initrd := filepath.Join(o.OutDir, "initramfs.cpio.gz")
-	if err := initramfs.Write(initrd, init); err != nil {
+	if err := initramfs.Write(initrd, init, extra); err != nil {
 		return fail("%v", err)
 	}
 	return &Prepared{o: o, r: r, start: start, kernel: k, initrd: initrd}, nil
@@ -203,9 +214,9 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 	if len(o.Only) > 0 {
 		args = append(args, "dirtygate.only="+strings.Join(o.Only, ","))
 	}
-	if len(o.Arch.SkipScenarios) > 0 {
+	if skips := o.Arch.Skips(); len(skips) > 0 {
 		var names []string
-		for n := range o.Arch.SkipScenarios {
+		for n := range skips {
 			names = append(names, n)
 		}
 		sort.Strings(names)
@@ -271,6 +282,10 @@ func Judge(r *report.Report, res *qemu.Result, cfg qemu.Config, records []byte) 
 					r.Error = err.Error()
 					continue
 				}
+				if why, ok := skipReason(cfg.Arch, s.Name); ok && s.Status == record.Skip {
+					// The kernel command line carried only the name.
+					s.Notes = []string{"skipped on this arch: " + why}
+				}
 				if msg := crossCheck(s); msg != "" && r.Error == "" {
 					r.Error = msg
 				}
@@ -326,6 +341,15 @@ func bootArtifact(a *arches.Arch, s console.Splat, started int) string {
 		}
 	}
 	return ""
+}
+
+// skipReason is why arch a skips scenario name, if it does.
+func skipReason(a *arches.Arch, name string) (string, bool) {
+	if a == nil {
+		return "", false
+	}
+	why, ok := a.Skips()[name]
+	return why, ok
 }
 
 // crossCheck re-runs the oracle on the scenario's evidence on the host: a
