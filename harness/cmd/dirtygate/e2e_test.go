@@ -62,24 +62,43 @@ func endToEnd(t *testing.T, arch string) {
 		return code, &r, string(stdout)
 	}
 
-	code, base, _ := dg()
-	if code != 0 || base.Verdict != report.Pass {
-		t.Fatalf("baseline: exit %d, verdict %s (%s)", code, base.Verdict, base.Error)
+	// 6.1.192 itself fails one scenario: under a device IOTLB, log_used()
+	// logs only the first piece of a used-ring write that crosses an
+	// IOTLB entry (kernels/patches/log-used-iotlb.patch fixes it).
+	const known61 = "iotlb-used-split"
+	skips := a.Skips()
+	if a.WordBits == 32 {
+		skips["regions-high"] = "64-bit VMMs only"
 	}
-	if len(base.Scenarios) < 14 {
+	code, base, _ := dg()
+	if code != 1 || base.Verdict != report.Fail {
+		t.Fatalf("baseline: exit %d, verdict %s (%s); want the one known 6.1 failure", code, base.Verdict, base.Error)
+	}
+	if len(base.Scenarios) < 30 {
 		t.Fatalf("baseline ran %d scenarios", len(base.Scenarios))
 	}
 	if a.UsesExecutor() && (base.Agent == nil || !strings.Contains(base.Agent.Agent, "executor") || base.Transport == "") {
 		t.Errorf("%s ran without the executor: agent %+v, transport %q", arch, base.Agent, base.Transport)
 	}
-	for _, s := range base.Scenarios {
-		if strings.HasPrefix(s.Name, "inject-") && s.Status == "skip" {
-			continue // needs --inject
-		}
-		if s.Status != "pass" || s.Control == "" {
-			t.Errorf("baseline %s: %s (control %q)", s.Name, s.Status, s.Control)
+	// passes checks that every scenario passed with a control, except
+	// those that skip here (with a reason) and, unless fixed, known61.
+	passes := func(r *report.Report, what string, fixed bool) {
+		t.Helper()
+		for _, s := range r.Scenarios {
+			_, skip := skips[s.Name]
+			switch {
+			case (skip || strings.HasPrefix(s.Name, "inject-")) && s.Status == "skip" && len(s.Notes) > 0:
+				// inject-* needs --inject
+			case s.Name == known61 && !fixed:
+				if s.Status != "fail" || len(s.Findings) != 1 || s.Findings[0].Kind != "missing" {
+					t.Errorf("%s %s: %s %+v, want 6.1's missing used-ring page", what, s.Name, s.Status, s.Findings)
+				}
+			case s.Status != "pass" || s.Control == "":
+				t.Errorf("%s %s: %s %+v (control %q)", what, s.Name, s.Status, s.Findings, s.Control)
+			}
 		}
 	}
+	passes(base, "baseline", false)
 	if base.Kernel.Version != "6.1.192" && !strings.HasPrefix(base.Kernel.Version, "6.1.") {
 		t.Errorf("kernel version %q", base.Kernel.Version)
 	}
@@ -124,16 +143,13 @@ func endToEnd(t *testing.T, arch string) {
 		t.Errorf("text report lacks the verdict or the carry:\n%s", text)
 	}
 
-	// The seed patch as its review asked for it passes: the gate is not just red.
-	code, fixed, _ := dg("--patch", "futex-fixed")
+	// The seed patch as its review asked for it, with the fix of 6.1's
+	// used-ring logging, passes everything: the gate is not just red.
+	code, fixed, _ := dg("--patch", "futex-fixed", "--patch", "log-used-iotlb")
 	if code != 0 || fixed.Verdict != report.Pass {
-		t.Errorf("futex-fixed: exit %d, verdict %s (%s)", code, fixed.Verdict, fixed.Error)
-		for _, s := range fixed.Scenarios {
-			if s.Status != "pass" && !(strings.HasPrefix(s.Name, "inject-") && s.Status == "skip") {
-				t.Errorf("  %s: %s %+v", s.Name, s.Status, s.Findings)
-			}
-		}
+		t.Errorf("futex-fixed + log-used-iotlb: exit %d, verdict %s (%s)", code, fixed.Verdict, fixed.Error)
 	}
+	passes(fixed, "futex-fixed + log-used-iotlb", true)
 
 	// A patch that does not apply names its hunk and decides nothing.
 	bad := filepath.Join(out, "bad.patch")
