@@ -999,7 +999,7 @@ func injectEFAULT(m machine.Machine, name string) outcome {
 			collateral := func(l oracle.Log, injected int64) []oracle.Finding {
 				if lost := int64(len(missing(l, written))); lost > injected {
 					return []oracle.Finding{{Kind: oracle.SilentLoss, Detail: fmt.Sprintf(
-						"silent-loss: %d bits missing but only %d log calls were failed: bits were dropped that no failure explains", lost, injected)}}
+						"silent-loss: %d written pages have no bit but only %d log calls were failed: bits went missing (dropped, or set at other pages) that no failure explains", lost, injected)}}
 				}
 				return nil
 			}
