@@ -755,7 +755,15 @@ func OffOfPage(p uint64) int { return int(p<<pageShift) - guestBase }
 // Written computes E from the used ring: for each used buffer, each
 // descriptor of its chain is logged for the bytes actually written
 // (min(len, what is left of used.len)), as vhost_log_write does.
-func (r *Rig) Written(used []virtq.Used) (map[uint64]int, error) {
+func (r *Rig) Written(used []virtq.Used) (map[uint64]int, error) { return r.chainPages(used, true) }
+
+// ChainPages are the guest pages of the whole descriptor chains of the
+// used buffers, written or not (under IOTLB 6.1 logs whole descriptors).
+func (r *Rig) ChainPages(used []virtq.Used) (map[uint64]int, error) { return r.chainPages(used, false) }
+
+// chainPages counts the guest pages of the used buffers' descriptors: the
+// bytes written when written is set, else whole descriptors.
+func (r *Rig) chainPages(used []virtq.Used, written bool) (map[uint64]int, error) {
 	w := map[uint64]int{}
 	for _, u := range used {
 		chain, err := r.RX.Chain(uint16(u.ID))
@@ -764,40 +772,24 @@ func (r *Rig) Written(used []virtq.Used) (map[uint64]int, error) {
 		}
 		rem := uint64(u.Len)
 		for _, d := range chain {
-			l := min(uint64(d.Len), rem)
+			l := uint64(d.Len)
+			if written {
+				l = min(l, rem)
+				rem -= l
+			}
 			if l == 0 {
-				break
+				continue
 			}
 			a := r.GPAOfDev(d.Addr)
 			for p := a >> pageShift; p <= (a+l-1)>>pageShift; p++ {
 				w[p]++
 			}
-			rem -= l
 		}
-		if rem != 0 {
+		if written && rem != 0 {
 			return nil, fmt.Errorf("used buffer %d reports %d bytes, its chain holds only %d", u.ID, u.Len, uint64(u.Len)-rem)
 		}
 	}
 	return w, nil
-}
-
-// ChainPages are the guest pages of the whole descriptor chains of the
-// used buffers, written or not (under IOTLB 6.1 logs whole descriptors).
-func (r *Rig) ChainPages(used []virtq.Used) (map[uint64]int, error) {
-	a := map[uint64]int{}
-	for _, u := range used {
-		chain, err := r.RX.Chain(uint16(u.ID))
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range chain {
-			g := r.GPAOfDev(d.Addr)
-			for p := g >> pageShift; d.Len > 0 && p <= (g+uint64(d.Len)-1)>>pageShift; p++ {
-				a[p] = 0
-			}
-		}
-	}
-	return a, nil
 }
 
 // UsedPages are the pages of the used ring (what VHOST_VRING_F_LOG may log).

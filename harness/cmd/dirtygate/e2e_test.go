@@ -21,9 +21,12 @@ import (
 // for, where the scenarios run on the host and drive the C executor over
 // the console. (s390x, where the seed patch also misplaces bits by XOR 32,
 // runs in `make run`; its captured consoles are in the oracle's tests.)
-func TestEndToEndX86(t *testing.T) { endToEnd(t, "x86_64") }
+//
+// The two run in parallel: kernel builds take the cache's lock one at a
+// time, and hppa's console-bound scenarios overlap the x86_64 build.
+func TestEndToEndX86(t *testing.T) { t.Parallel(); endToEnd(t, "x86_64") }
 
-func TestEndToEndHppa(t *testing.T) { endToEnd(t, "hppa") }
+func TestEndToEndHppa(t *testing.T) { t.Parallel(); endToEnd(t, "hppa") }
 
 func endToEnd(t *testing.T, arch string) {
 	if testing.Short() {
