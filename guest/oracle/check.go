@@ -44,6 +44,10 @@ type checker struct {
 	// or XOR 32 once u32 words on a BE64 host are established.
 	land func(uint64) uint64
 	u32  bool
+	// The add replay, computed once (it depends only on log and want).
+	replayed     bool
+	replayAgree  map[uint64]bool
+	replayExacts bool
 }
 
 // Check compares the log with what the scenario made vhost do and returns
@@ -284,6 +288,14 @@ func (c *checker) carries() []Finding {
 // words holding pages whose count is unknown (used-ring pages). exact is
 // true when it agrees everywhere it can be compared.
 func (c *checker) addReplay() (agree map[uint64]bool, exact bool) {
+	if !c.replayed {
+		c.replayAgree, c.replayExacts = c.replayAdds()
+		c.replayed = true
+	}
+	return c.replayAgree, c.replayExacts
+}
+
+func (c *checker) replayAdds() (agree map[uint64]bool, exact bool) {
 	if c.log.FirstBit%32 != 0 || c.log.Layout.WordBits == 0 {
 		return nil, false
 	}

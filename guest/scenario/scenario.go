@@ -105,31 +105,33 @@ func Run(m machine.Machine, s Scenario) (res record.Scenario) {
 	if len(res.Findings) > 0 {
 		res.Status = record.Fail
 	}
-	res.Control = runControl(o)
-	if res.Control != "" && res.Control[0] == '!' && res.Status == record.Fail {
+	control, failed := runControl(o)
+	res.Control = control
+	switch {
+	case failed:
+	case res.Status == record.Fail:
 		// The real log already failed: the scenario has shown it can
 		// fail, and a mutation of an already wrong log may be explained
 		// by the findings it has (a bit set where pages are misplaced
 		// reads as misplaced, not stray).
-		res.Control = "not conclusive on a log that already failed: " + res.Control[1:]
-	} else if res.Control != "" && res.Control[0] == '!' {
-		res.Control = res.Control[1:]
+		res.Control = "not conclusive on a log that already failed: " + control
+	default:
 		res.Status = record.Error
-		res.Error = "negative control did not fail: " + res.Control
-		res.Findings = append(res.Findings, oracle.Finding{Kind: oracle.Control, Detail: res.Control})
+		res.Error = "negative control did not fail: " + control
+		res.Findings = append(res.Findings, oracle.Finding{Kind: oracle.Control, Detail: control})
 	}
 	return res
 }
 
-// runControl applies the control to copies and reports what the oracle said;
-// a leading "!" marks a control that did not fail.
-func runControl(o outcome) string {
+// runControl applies the control to copies and reports what the oracle
+// said, and whether the control failed as it must (or was moot).
+func runControl(o outcome) (string, bool) {
 	c := o.control
 	if c.moot != "" {
-		return c.moot
+		return c.moot, true
 	}
 	if c.mutate == nil {
-		return "!no negative control defined"
+		return "no negative control defined", false
 	}
 	l := o.log
 	l.After = append([]byte(nil), o.log.After...)
@@ -141,7 +143,7 @@ func runControl(o outcome) string {
 	for _, f := range got {
 		for _, k := range c.want {
 			if f.Kind == k {
-				return fmt.Sprintf("%s -> %s", c.what, f.Detail)
+				return fmt.Sprintf("%s -> %s", c.what, f.Detail), true
 			}
 		}
 	}
@@ -149,7 +151,7 @@ func runControl(o outcome) string {
 	for _, f := range got {
 		kinds = append(kinds, string(f.Kind))
 	}
-	return fmt.Sprintf("!%s gave %v, want one of %v", c.what, kinds, c.want)
+	return fmt.Sprintf("%s gave %v, want one of %v", c.what, kinds, c.want), false
 }
 
 // sortedPages lists the keys of m in order.
