@@ -47,7 +47,7 @@ type checker struct {
 	// The add replay, computed once (it depends only on log and want).
 	replayed     bool
 	replayAgree  map[uint64]bool
-	replayExacts bool
+	replayExact bool
 }
 
 // Check compares the log with what the scenario made vhost do and returns
@@ -289,10 +289,10 @@ func (c *checker) carries() []Finding {
 // true when it agrees everywhere it can be compared.
 func (c *checker) addReplay() (agree map[uint64]bool, exact bool) {
 	if !c.replayed {
-		c.replayAgree, c.replayExacts = c.replayAdds()
+		c.replayAgree, c.replayExact = c.replayAdds()
 		c.replayed = true
 	}
-	return c.replayAgree, c.replayExacts
+	return c.replayAgree, c.replayExact
 }
 
 func (c *checker) replayAdds() (agree map[uint64]bool, exact bool) {
