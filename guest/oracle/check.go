@@ -45,8 +45,8 @@ type checker struct {
 	land func(uint64) uint64
 	u32  bool
 	// The add replay, computed once (it depends only on log and want).
-	replayed     bool
-	replayAgree  map[uint64]bool
+	replayed    bool
+	replayAgree map[uint64]bool
 	replayExact bool
 }
 
