@@ -161,14 +161,27 @@ func (r *Ring) TakeUsed() ([]Used, error) {
 	if err != nil || end == r.usedSeen {
 		return nil, err
 	}
-	ring, err := r.Mem.Read(r.UsedOff+4, 8*r.Num)
+	// Only the new entries: over the executor's console every byte
+	// counts. At most two reads, when they wrap around the ring's end.
+	n := int(end - r.usedSeen)
+	if n > r.Num {
+		return nil, fmt.Errorf("used index moved by %d on a ring of %d", n, r.Num)
+	}
+	start := int(r.usedSeen) % r.Num
+	first := min(n, r.Num-start)
+	b, err := r.Mem.Read(r.UsedOff+4+8*start, 8*first)
+	if err == nil && n > first {
+		var rest []byte
+		rest, err = r.Mem.Read(r.UsedOff+4, 8*(n-first))
+		b = append(b, rest...)
+	}
 	if err != nil {
 		return nil, err
 	}
-	var out []Used
-	for ; r.usedSeen != end; r.usedSeen++ {
-		b := ring[8*(int(r.usedSeen)%r.Num):]
-		out = append(out, Used{ID: le.Uint32(b[0:]), Len: le.Uint32(b[4:])})
+	out := make([]Used, 0, n)
+	for i := 0; i < n; i++ {
+		out = append(out, Used{ID: le.Uint32(b[8*i:]), Len: le.Uint32(b[8*i+4:])})
 	}
+	r.usedSeen = end
 	return out, nil
 }
