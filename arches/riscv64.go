@@ -6,7 +6,7 @@ import "time"
 // firmware the qemu package ships. Go needs the FPU. It runs UP: with
 // -smp 2, while three vhost workers share the agent's mm (concurrent),
 // the agent faults in the vDSO (clock_gettime reading address 0x4) and
-// init dies, on every kernel, in 3 of 4 runs; with -smp 1 never. Not
+// init dies, in 4 of 5 runs of the 6.1 baseline; with -smp 1 never. Not
 // diagnosed: QEMU 7.2's riscv64 MTTCG, or 6.1's riscv TLB handling for
 // kthread_use_mm.
 func init() {
