@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -118,7 +119,18 @@ func (c *Client) Call(op byte, wait time.Duration, args []uint64, data []byte) (
 		if try > 0 {
 			c.count(func(s *Stats) { s.Resent++ })
 		}
-		if _, err := c.w.Write(line); err != nil {
+		// A guest that stops reading its console fills the pipe; a write
+		// into it must not wait forever (os.Pipe files take deadlines).
+		if d, ok := c.w.(interface{ SetWriteDeadline(time.Time) error }); ok {
+			d.SetWriteDeadline(time.Now().Add(4*c.Timeout + wait))
+		}
+		_, err := c.w.Write(line)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			last = fmt.Errorf("the guest stopped reading its console: %w", err)
+			c.repair(seq, op, try, last)
+			continue
+		}
+		if err != nil {
 			return Response{}, fmt.Errorf("executor: sending request %d: %w", seq, err)
 		}
 		r, err := c.await(seq, c.Timeout+wait)
@@ -126,17 +138,22 @@ func (c *Client) Call(op byte, wait time.Duration, args []uint64, data []byte) (
 			return r, nil
 		}
 		last = err
-		c.count(func(s *Stats) {
-			if len(s.Repairs) < 8 {
-				s.Repairs = append(s.Repairs, fmt.Sprintf("request %d (op %d) try %d: %v", seq, op, try+1, err))
-			}
-		})
+		c.repair(seq, op, try, err)
 	}
 	err := fmt.Errorf("%w to request %d (op %d) after %d tries: %v", ErrLost, seq, op, c.Tries, last)
 	c.mu.Lock()
 	c.broken = err
 	c.mu.Unlock()
 	return Response{}, err
+}
+
+// repair notes why try of request seq failed (the first 8 are kept).
+func (c *Client) repair(seq uint32, op byte, try int, err error) {
+	c.count(func(s *Stats) {
+		if len(s.Repairs) < 8 {
+			s.Repairs = append(s.Repairs, fmt.Sprintf("request %d (op %d) try %d: %v", seq, op, try+1, err))
+		}
+	})
 }
 
 // Err is the loss that broke the connection, or nil.

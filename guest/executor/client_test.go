@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -241,5 +242,32 @@ func TestExecutorLostLink(t *testing.T) {
 	}
 	if _, err := c.Eventfd(); !errors.Is(err, ErrLost) {
 		t.Fatalf("later call: %v, want ErrLost", err)
+	}
+}
+
+// A guest that stops reading its console (the pipe to QEMU full) fails the
+// call after its tries, instead of blocking the host in a write forever.
+func TestStuckGuestDoesNotBlockTheHost(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	w.SetWriteDeadline(time.Now().Add(time.Second))
+	for { // fill the pipe: nobody reads it
+		if _, err := w.Write(make([]byte, 4096)); err != nil {
+			break
+		}
+	}
+	c := NewClient(w, machine.ABI{Ioctl: ioctl.Generic, ByteOrder: binary.LittleEndian, WordBits: 64, PageSize: 4096}, errno.Generic)
+	c.Timeout = 50 * time.Millisecond
+	start := time.Now()
+	_, err = c.Eventfd()
+	if !errors.Is(err, ErrLost) || !strings.Contains(err.Error(), "stopped reading") {
+		t.Fatalf("call into a full pipe: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("took %v", d)
 	}
 }

@@ -49,6 +49,10 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 	done := make(chan vm, 1)
 	go func() {
 		res, err := qemu.Run(vmctx, cfg)
+		// QEMU is gone: close our copy of its stdin's read end, so a
+		// request blocked writing into a full pipe fails (EPIPE) instead
+		// of waiting for a reader that will never come.
+		inR.Close()
 		done <- vm{res, err}
 	}()
 

@@ -223,6 +223,16 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 		args = append(args, "dirtygate.skip="+strings.Join(names, ","))
 	}
 	timeout := o.Arch.BootTimeout
+	if o.Arch.UsesExecutor() {
+		// The executor's VM lives while the host drives every scenario
+		// over the console (hppa: 2-4 minutes for all of them, more
+		// under load): the boot budget plus one per scenario.
+		n := len(o.Only)
+		if n == 0 {
+			n = len(scenario.All())
+		}
+		timeout += time.Duration(n) * executorScenarioBudget
+	}
 	if o.DebugKernel {
 		// KASAN and lockdep make a TCG guest several times slower.
 		timeout *= 4
@@ -342,6 +352,11 @@ func bootArtifact(a *arches.Arch, s console.Splat, started int) string {
 	}
 	return ""
 }
+
+// executorScenarioBudget is what one scenario may add to an executor VM's
+// lifetime: the slowest measured is about 30 s (hppa's concurrent, with
+// another VM and a kernel build sharing two cores).
+const executorScenarioBudget = 40 * time.Second
 
 // skipReason is why arch a skips scenario name, if it does.
 func skipReason(a *arches.Arch, name string) (string, bool) {
