@@ -65,10 +65,20 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 			driveErr = fmt.Errorf("ending the VM: %w", err)
 		}
 	}
+	var v vm
 	if driveErr != nil {
-		stopVM()
+		// A guest that stopped answering may be about to say why (an RCU
+		// stall is reported after 21 s, a hung task later): give its
+		// console a little time before stopping the VM.
+		select {
+		case v = <-done:
+		case <-time.After(stallGrace):
+			stopVM()
+			v = <-done
+		}
+	} else {
+		v = <-done
 	}
-	v := <-done
 	if v.err != nil {
 		r.Error = v.err.Error()
 		return r
@@ -83,6 +93,10 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 	}
 	return r
 }
+
+// stallGrace is how long a VM whose executor stopped answering may keep
+// printing before it is stopped: past 6.1's 21 s RCU stall timeout.
+const stallGrace = 30 * time.Second
 
 // drive waits for the executor, checks it runs on what arches/ says, and
 // runs the scenarios through it.
