@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"dirtygate/guest/machine"
-	"dirtygate/guest/oracle"
 	"dirtygate/guest/record"
 )
 
@@ -70,7 +69,7 @@ func compat(m machine.Machine, name string) outcome {
 				f.Detail = fmt.Sprintf("[32-bit VMM, %s] %s", s.Name, f.Detail)
 				// Its bitmap stayed in the 32-bit agent: a finding
 				// that the host cannot re-check against evidence.
-				o.findings = append(o.findings, oracle.Finding{Kind: f.Kind, Detail: f.Detail, Pages: f.Pages, Cause: f.Cause})
+				o.findings = append(o.findings, f)
 			}
 		case record.Error:
 			errs = append(errs, s.Name+": "+s.Error)

@@ -497,12 +497,8 @@ func (r *Rig) mapLog() error {
 	}
 	r.rng = make([]byte, span)
 	// Canaries: every other bit of the words before and after the log.
-	for b := uint64(0); b < r.firstBit; b += 2 {
-		oracle.PutBit(r.rng, r.Layout, b)
-	}
-	for b := r.firstBit + r.pages + 1; b < uint64(8*len(r.rng)); b += 2 {
-		oracle.PutBit(r.rng, r.Layout, b)
-	}
+	canaries(r.rng, r.Layout, 0, r.firstBit)
+	canaries(r.rng, r.Layout, r.firstBit+r.pages+1, uint64(8*len(r.rng)))
 	for _, p := range r.Cfg.Preset {
 		oracle.PutBit(r.rng, r.Layout, r.firstBit+p)
 	}
@@ -528,6 +524,13 @@ func (r *Rig) mapLog() error {
 	return nil
 }
 
+// canaries sets every other bit of b in [from, to).
+func canaries(b []byte, l oracle.Layout, from, to uint64) {
+	for x := from; x < to; x += 2 {
+		oracle.PutBit(b, l, x)
+	}
+}
+
 // sparseLog is the largest log read whole; past it (guest memory above
 // 16 TiB puts bits 512 MiB in), the log is mapped lazily and only a
 // window is checked: from 64 pages below the lowest extra region to the
@@ -546,9 +549,7 @@ func (r *Rig) sparse(span int) error {
 	w := uint64(r.Layout.WordBits)
 	r.pageBase = (low - 64) / w * w
 	head := make([]byte, r.firstBit/8) // the canary before the log, written but not read back
-	for b := uint64(0); b < r.firstBit; b += 2 {
-		oracle.PutBit(head, r.Layout, b)
-	}
+	canaries(head, r.Layout, 0, r.firstBit)
 	if err := r.M.WriteMem(r.rngAddr, head); err != nil {
 		return &SetupError{"write log canaries", err}
 	}
@@ -556,9 +557,7 @@ func (r *Rig) sparse(span int) error {
 	r.rngAddr += uint64(skip)
 	r.rng = make([]byte, span-skip)
 	r.firstBit = 0
-	for b := r.pages - r.pageBase + 1; b < uint64(8*len(r.rng)); b += 2 {
-		oracle.PutBit(r.rng, r.Layout, b)
-	}
+	canaries(r.rng, r.Layout, r.pages-r.pageBase+1, uint64(8*len(r.rng)))
 	r.before = append([]byte(nil), r.rng...)
 	tail := int((r.pages - r.pageBase) / w * w / 8)
 	if err := r.M.WriteMem(r.rngAddr+uint64(tail), r.rng[tail:]); err != nil {

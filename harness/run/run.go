@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -183,7 +184,7 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 		return fail("%v", err)
 	}
 	extra := map[string][]byte{}
-	if o.Arch.CompatGOARCH != "" && !o.Arch.UsesExecutor() {
+	if o.Arch.CompatGOARCH != "" && !o.Arch.UsesExecutor() && (len(o.Only) == 0 || slices.Contains(o.Only, "compat")) {
 		a32, err := agentbuild.BuildCompat(ctx, o.Arch, o.OutDir)
 		if err != nil {
 			return fail("%v", err)
