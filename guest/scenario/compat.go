@@ -60,9 +60,14 @@ func compat(m machine.Machine, name string) outcome {
 		return o
 	}
 	var verdicts, errs []string
-	controls := 0
+	controls, decided := 0, 0
+	ran := map[string]bool{}
 	for _, s := range subs {
+		ran[s.Name] = true
 		verdicts = append(verdicts, s.Name+" "+string(s.Status))
+		if s.Status == record.Pass || s.Status == record.Fail {
+			decided++
+		}
 		switch s.Status {
 		case record.Fail:
 			for _, f := range s.Findings {
@@ -77,6 +82,14 @@ func compat(m machine.Machine, name string) outcome {
 		if s.Control != "" {
 			controls++
 		}
+	}
+	for _, n := range compatScenarios {
+		if !ran[n] {
+			errs = append(errs, n+": no result from the 32-bit agent")
+		}
+	}
+	if decided == 0 {
+		errs = append(errs, "no scenario was decided (all skipped)")
 	}
 	if len(errs) > 0 {
 		o.err = fmt.Errorf("the 32-bit agent could not decide: %s", strings.Join(errs, "; "))
