@@ -3,6 +3,7 @@ package run
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -66,7 +67,7 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 		}
 	}
 	var v vm
-	if driveErr != nil {
+	if errors.Is(driveErr, executor.ErrLost) {
 		// A guest that stopped answering may be about to say why (an RCU
 		// stall is reported after 21 s, a hung task later): give its
 		// console a little time before stopping the VM.
@@ -77,6 +78,9 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 			v = <-done
 		}
 	} else {
+		if driveErr != nil {
+			stopVM()
+		}
 		v = <-done
 	}
 	if v.err != nil {
