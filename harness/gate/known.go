@@ -16,6 +16,7 @@ import (
 func MarkKnown(r *report.Report, known []kernels.Known) {
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
+		s.Known = "" // decided again: a saved report may have been edited
 		if s.Status != "fail" {
 			continue
 		}

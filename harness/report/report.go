@@ -174,9 +174,6 @@ func ReadJSON(path string) ([]*Report, error) {
 		if r.Verdict != Error || r.Error == "" {
 			r.Error = ""
 		}
-		for i := range r.Scenarios {
-			r.Scenarios[i].Known = "" // decided again from kernels/known/
-		}
 		r.Decide()
 	}
 	return rs, nil
