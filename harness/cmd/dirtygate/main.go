@@ -25,6 +25,7 @@ import (
 	"dirtygate/arches"
 	"dirtygate/harness/bench"
 	"dirtygate/harness/gate"
+	"dirtygate/harness/htmlreport"
 	"dirtygate/harness/kbuild"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
@@ -65,13 +66,13 @@ func main() {
 func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   dirtygate run --arch ARCH[,ARCH...]|all [--patch P]... [--kernel-src DIR] [--out DIR]
-                [--json FILE] [--junit FILE] [--markdown FILE]
+                [--json FILE] [--junit FILE] [--markdown FILE] [--html FILE]
                 [--cache DIR] [--accel auto|kvm|tcg] [-j N] [--only SCENARIO,...]
   dirtygate gate --candidate P [--candidate P]... [--base P]... [--arch LIST|all] [--out DIR]
-                [--json FILE] [--junit FILE] [--markdown FILE]
+                [--json FILE] [--junit FILE] [--markdown FILE] [--html FILE]
                            base vs candidate per arch and scenario; exit 1 on a regression
   dirtygate arches [--packages]   targets and what each is missing here (or the Debian packages they need)
-  dirtygate parse LOG        judge a console log captured elsewhere (real hardware)
+  dirtygate parse [--json FILE] [--html FILE] LOG   judge a console log captured elsewhere (real hardware, a LAVA job's log)
   dirtygate bench [--arch LIST] [--cold]   time builds, verdicts, patch swaps, boots
 exit status: 0 pass, 1 findings, 2 could not decide
 `)
@@ -101,6 +102,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	jsonOut := fs.String("json", "", "write the JSON report here")
 	junitOut := fs.String("junit", "", "write JUnit XML here (one testcase per arch x scenario)")
 	mdOut := fs.String("markdown", "", "write a Markdown summary here (for a CI job page)")
+	htmlOut := fs.String("html", "", "write one self-contained HTML page here: the matrix and a drawing of each failing scenario's log")
 	out := fs.String("out", "", "directory for console logs, QEMU command lines and reports")
 	cache := fs.String("cache", defaultCache(), "cache directory ($DIRTYGATE_CACHE)")
 	accel := fs.String("accel", "auto", "auto (probe KVM, fall back to TCG), kvm or tcg")
@@ -139,6 +141,10 @@ func cmdRun(ctx context.Context, args []string) int {
 		}
 		if *junitOut != "" {
 			writeFile(*junitOut, func(f *os.File) error { return report.WriteJUnit(f, []*report.Report{r}) })
+		}
+		if err := writeHTML(*htmlOut, []*report.Report{r}, nil); err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate:", err)
+			return 2
 		}
 		return report.ExitCode(r.Verdict)
 	}
@@ -182,6 +188,10 @@ func cmdRun(ctx context.Context, args []string) int {
 			fmt.Fprintln(os.Stderr, "dirtygate:", err)
 			return 2
 		}
+	}
+	if err := writeHTML(*htmlOut, reports, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
 	}
 	if *jsonOut != "" {
 		var v any = reports
@@ -279,16 +289,19 @@ func cmdArches(args []string) int {
 // cmdParse judges a console log captured from a run elsewhere, e.g. the
 // agent on real hardware over a serial line.
 func cmdParse(args []string) int {
-	if len(args) != 1 {
+	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
+	jsonOut := fs.String("json", "", "write the JSON report here")
+	htmlOut := fs.String("html", "", "write the HTML page (matrix and log drawings) here")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		usage()
 		return 2
 	}
-	b, err := os.ReadFile(args[0])
+	b, err := os.ReadFile(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dirtygate:", err)
 		return 2
 	}
-	r := &report.Report{Arch: "unknown", ConsoleLog: args[0], Kernel: report.Kernel{Source: "console log " + args[0]}}
+	r := &report.Report{Arch: "unknown", ConsoleLog: fs.Arg(0), Kernel: report.Kernel{Source: "console log " + fs.Arg(0)}}
 	// The same judging as a run: records, splats, the host's oracle.
 	run.Judge(r, &qemu.Result{Console: b}, qemu.Config{}, nil)
 	if r.Agent != nil {
@@ -296,6 +309,16 @@ func cmdParse(args []string) int {
 	}
 	r.Decide()
 	r.WriteText(os.Stdout)
+	if *jsonOut != "" {
+		if err := r.WriteJSON(*jsonOut); err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate:", err)
+			return 2
+		}
+	}
+	if err := writeHTML(*htmlOut, []*report.Report{r}, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
+	}
 	return report.ExitCode(r.Verdict)
 }
 
@@ -340,6 +363,7 @@ func cmdGate(ctx context.Context, args []string) int {
 	jsonOut := fs.String("json", "", "write the candidate's JSON reports here")
 	junitOut := fs.String("junit", "", "write the candidate's JUnit XML here")
 	mdOut := fs.String("markdown", "", "write the candidate's Markdown summary here")
+	htmlOut := fs.String("html", "", "write one self-contained HTML page here: the matrix with the gate's changes and a drawing of each failing scenario's log")
 	ktap := fs.Bool("ktap", false, "print the candidate's results as KTAP on stdout, the gate's verdict as # lines")
 	debug := fs.Bool("debug-kernel", false, "build both sides with the debug fragment (lockdep, atomic sleep, DEBUG_VM, KASAN where supported)")
 	inject := fs.Bool("inject", false, "both sides get the fail_function injection point, for the inject-* scenarios")
@@ -394,6 +418,9 @@ func cmdGate(ctx context.Context, args []string) int {
 		},
 		*junitOut: func(f *os.File) error { return report.WriteJUnit(f, cand) },
 		*mdOut:    func(f *os.File) error { report.WriteMarkdown(f, cand); return nil },
+		*htmlOut: func(f *os.File) error {
+			return htmlreport.Write(f, htmlreport.Page{Title: "dirtygate gate", Runs: cand, Gate: &res})
+		},
 	} {
 		if path == "" {
 			continue
