@@ -27,6 +27,7 @@ import (
 	"dirtygate/harness/gate"
 	"dirtygate/harness/htmlreport"
 	"dirtygate/harness/kbuild"
+	"dirtygate/harness/lava"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
 	"dirtygate/harness/run"
@@ -51,6 +52,8 @@ func main() {
 		code = cmdBench(ctx, os.Args[2:])
 	case "gate":
 		code = cmdGate(ctx, os.Args[2:])
+	case "lava":
+		code = cmdLava(ctx, os.Args[2:])
 	case "version":
 		fmt.Println("dirtygate 0.1")
 	case "-h", "--help", "help":
@@ -74,6 +77,8 @@ func usage() {
   dirtygate arches [--packages]   targets and what each is missing here (or the Debian packages they need)
   dirtygate parse [--json FILE] [--html FILE] LOG   judge a console log captured elsewhere (real hardware, a LAVA job's log)
   dirtygate bench [--arch LIST] [--cold]   time builds, verdicts, patch swaps, boots
+  dirtygate lava --arch A [--kernel-url U] [--patch P]... [--device-type T] [--artifacts-url U] [--job FILE]
+                           a LAVA job booting the kernel with the agent (or executor) as /init
 exit status: 0 pass, 1 findings, 2 could not decide
 `)
 }
@@ -297,6 +302,9 @@ func cmdParse(args []string) int {
 		return 2
 	}
 	b, err := os.ReadFile(fs.Arg(0))
+	if err == nil && lava.IsJobLog(b) {
+		b, err = lava.Console(b) // a LAVA job's log: the device's console lines
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dirtygate:", err)
 		return 2
