@@ -58,8 +58,8 @@ func (d *Drawing) SVG(id string) string {
 		}
 		y += rowH
 	}
-	d.band(body, y+2, width, "guard page", "guard page (PROT_NONE): the checked range ends at it, so a write past the canary faults")
-	y += bandH + 6
+	d.band(body, y+6, width, "guard page", "guard page (PROT_NONE): the checked range ends at it, so a write past the canary faults")
+	y += bandH + 10
 	for _, a := range d.Arrows {
 		f, ok1 := pos[a.From]
 		t, ok2 := pos[a.To]

@@ -49,7 +49,9 @@ func (j Job) kernelArgs() []string {
 const (
 	initStarted   = "Run /init as init process"
 	agentDone     = "dirtygate: agent done"
-	executorReady = "dirtygate-executor 1: ready"
+	// ExecutorReady is what the executor prints once it runs as /init
+	// (guest/executor/csrc/executor.c).
+	ExecutorReady = "dirtygate-executor 1: ready"
 	// resultPattern turns the agent's own per-scenario lines into LAVA
 	// test cases. They are the guest's claims; `dirtygate parse` of the
 	// job's log is the verdict (records, CRCs, the host's oracle).
@@ -153,9 +155,9 @@ func (j Job) deployBoot() (deploy, boot, ctx m, err error) {
 func (j Job) test(budget time.Duration) m {
 	if j.Arch.UsesExecutor() {
 		return m{"timeout": minutes(budget), "interactive": []any{m{
-			"name": "dirtygate-executor", "prompts": []any{executorReady},
+			"name": "dirtygate-executor", "prompts": []any{ExecutorReady},
 			"script": []any{m{"name": "executor-ready", "command": nil,
-				"successes": []any{m{"message": executorReady}}}},
+				"successes": []any{m{"message": ExecutorReady}}}},
 		}}}
 	}
 	return m{"timeout": minutes(budget), "monitors": []any{m{

@@ -314,6 +314,8 @@ func cmdParse(args []string) int {
 	run.Judge(r, &qemu.Result{Console: b}, qemu.Config{}, nil)
 	if r.Agent != nil {
 		r.Arch, r.Kernel.Version = r.Agent.Machine, r.Agent.Kernel
+	} else if strings.Contains(string(b), lava.ExecutorReady) {
+		r.Error = "this is the executor's console: it runs no scenario by itself, the host that drives it over the console does (dirtygate run --arch A --target serial://... or exec:...)"
 	}
 	r.Decide()
 	r.WriteText(os.Stdout)
