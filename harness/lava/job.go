@@ -47,8 +47,8 @@ func (j Job) kernelArgs() []string {
 
 // Console lines the job watches for.
 const (
-	initStarted   = "Run /init as init process"
-	agentDone     = "dirtygate: agent done"
+	initStarted = "Run /init as init process"
+	agentDone   = "dirtygate: agent done"
 	// ExecutorReady is what the executor prints once it runs as /init
 	// (guest/executor/csrc/executor.c).
 	ExecutorReady = "dirtygate-executor 1: ready"
