@@ -3,6 +3,7 @@ package htmlreport
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"dirtygate/guest/oracle"
 	"dirtygate/guest/record"
@@ -98,9 +99,19 @@ func NewDrawing(s record.Scenario) (*Drawing, error) {
 // mark applies the findings to the cells, then classes what is left from
 // the bitmap alone.
 func (d *Drawing) mark(cells []Cell, log oracle.Log, fs []oracle.Finding) {
-	set := func(b uint64, class, why string) {
-		if b < uint64(len(cells)) && cells[b].Class == "" {
-			cells[b].Class, cells[b].Why = class, why
+	// set marks bit b; a page several findings name (a misplaced page
+	// that was also logged repeatedly and carried) keeps the first class
+	// and names every finding on hover.
+	set := func(b uint64, class, why string, named bool) {
+		if b >= uint64(len(cells)) {
+			return
+		}
+		c := &cells[b]
+		switch {
+		case c.Class == "":
+			c.Class, c.Why = class, why
+		case named && !strings.Contains(c.Why, why):
+			c.Why += "; also " + why
 		}
 	}
 	inLog := func(p uint64) (uint64, bool) {
@@ -114,8 +125,8 @@ func (d *Drawing) mark(cells []Cell, log oracle.Log, fs []oracle.Finding) {
 		}
 		for _, p := range f.Pages {
 			if b, ok := inLog(p); ok {
-				set(b, ClassMisplaced, f.Detail)
-				set(move(b), ClassLanded, f.Detail)
+				set(b, ClassMisplaced, f.Detail, true)
+				set(move(b), ClassLanded, f.Detail, true)
 				d.Arrows = append(d.Arrows, Arrow{From: b, To: move(b), Name: name})
 			}
 		}
@@ -129,7 +140,7 @@ func (d *Drawing) mark(cells []Cell, log oracle.Log, fs []oracle.Finding) {
 		}
 		for _, p := range f.Pages {
 			if b, ok := inLog(p); ok {
-				set(b, class, f.Detail)
+				set(b, class, f.Detail, true)
 			}
 		}
 	}
@@ -143,7 +154,7 @@ func (d *Drawing) mark(cells []Cell, log oracle.Log, fs []oracle.Finding) {
 		for _, w := range f.Words {
 			for k := 0; k < log.WordBits; k++ {
 				if (w.After^w.Want)>>k&1 != 0 {
-					set(uint64(w.Index*log.WordBits+k), ClassCarried, f.Detail)
+					set(uint64(w.Index*log.WordBits+k), ClassCarried, f.Detail, false)
 				}
 			}
 		}
