@@ -1,7 +1,10 @@
 package lava_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -45,13 +48,37 @@ func judge(console []byte) *report.Report {
 	return r
 }
 
-// A LAVA job's log of a real run is judged exactly as the run's console.
-func TestParseOfALAVAJobLog(t *testing.T) {
-	for _, f := range []string{"console-x86_64-rfc-v2.txt", "console-x86_64-baseline.txt"} {
-		raw, err := os.ReadFile("../../guest/record/testdata/" + f)
+// captures: real consoles. testdata/console-s390x-rfc-v2-lava-qemu.txt.gz
+// is the initramfs `dirtygate lava --arch s390x --patch rfc-v2` wrote,
+// booted with its kernel the way LAVA's qemu device type runs a job
+// (qemu-system-s390x -nographic -net nic,model=virtio,macaddr=... -net
+// user -m 512 -monitor none -no-reboot -smp 2 -kernel bzImage -append
+// '<the job's image_arg>' -initrd initramfs.cpio.gz).
+var captures = []string{"testdata/console-s390x-rfc-v2-lava-qemu.txt.gz",
+	"../../guest/record/testdata/console-x86_64-rfc-v2.txt", "../../guest/record/testdata/console-x86_64-baseline.txt"}
+
+func readCapture(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)
 		}
+		if b, err = io.ReadAll(zr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b
+}
+
+// A LAVA job's log of a real run is judged exactly as the run's console.
+func TestParseOfALAVAJobLog(t *testing.T) {
+	for _, f := range captures {
+		raw := readCapture(t, f)
 		log := []byte(jobLog(string(raw)))
 		if !lava.IsJobLog(log) || lava.IsJobLog(raw) {
 			t.Fatalf("%s: IsJobLog wrong (log %v, console %v)", f, lava.IsJobLog(log), lava.IsJobLog(raw))
@@ -79,10 +106,7 @@ func TestParseOfALAVAJobLog(t *testing.T) {
 // A LAVA log cut short (the device stopped printing mid-run) could not
 // decide; it is never a pass.
 func TestATruncatedLAVAJobLogCannotPass(t *testing.T) {
-	raw, err := os.ReadFile("../../guest/record/testdata/console-x86_64-baseline.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := readCapture(t, captures[0])
 	lines := strings.Split(string(raw), "\n")
 	log := jobLog(strings.Join(lines[:len(lines)*2/3], "\n"))
 	console, err := lava.Console([]byte(log))

@@ -123,6 +123,9 @@ func lavaFiles(ctx context.Context, o run.Options, kernel bool) (lavaArtifacts, 
 		k, d, i := p.Artifacts()
 		var f lavaArtifacts
 		f.initrd = i
+		if err := os.Chmod(i, 0o644); err != nil { // a lab's web server serves it
+			return f, err
+		}
 		for _, c := range []struct{ src, dst *string }{{&k, &f.kernel}, {&d, &f.dtb}} {
 			if *c.src == "" {
 				continue
@@ -162,7 +165,11 @@ func lavaFiles(ctx context.Context, o run.Options, kernel bool) (lavaArtifacts, 
 		}
 	}
 	initrd := filepath.Join(o.OutDir, "initramfs.cpio.gz")
-	return lavaArtifacts{initrd: initrd}, initramfs.Write(initrd, init, extra)
+	if err := initramfs.Write(initrd, init, extra); err != nil {
+		return lavaArtifacts{}, err
+	}
+	// A lab downloads it from a web server: readable by all.
+	return lavaArtifacts{initrd: initrd}, os.Chmod(initrd, 0o644)
 }
 
 // lavaBudget: the arch's boot budget and, for the executor, a share per
