@@ -160,18 +160,18 @@ table.matrix{border-collapse:collapse}
 svg text{font:11px monospace}svg .gap{fill:#888}svg .move{fill:none;stroke:#1f77b4;stroke-opacity:.7}
 section{border-top:1px solid #ddd;margin-top:1.5em}
 .kind{font-family:monospace;font-weight:bold}.cause{color:#555}
-.draw{overflow-x:auto}
+.draw{overflow-x:auto}.top{display:flex;gap:2em;align-items:flex-start}.top h2{margin-top:0}
 </style></head><body>
 <h1>{{.Title}}</h1>
 {{with .Verdict}}<p><b>{{.}}</b></p>{{end}}
 {{range .Undecided}}<p class="error">could not decide: {{.}}</p>{{end}}
 {{range .Errors}}<p class="error">could not decide: {{.}}</p>{{end}}
-<table class="matrix"><tr><th>scenario</th>{{range .Head}}<th>{{.}}</th>{{end}}</tr>
+<div class="top"><table class="matrix"><tr><th>scenario</th>{{range .Head}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr><td>{{.Scenario}}</td>{{range .Cells}}<td class="{{.Status}}">{{if .Anchor}}<a href="#{{.Anchor}}">{{.Status}}</a>{{else}}{{or .Status "–"}}{{end}}{{if .Change}}<span class="chg {{.Change}}">{{.Change}} (base {{or .Base "–"}})</span>{{end}}</td>{{end}}</tr>
 {{end}}</table>
-<h2>The drawings</h2>
+<div><h2>The drawings</h2>
 <p>One cell per page of the log, one row per unsigned long of the target (set_bit numbering), canaries around the log. Hover a cell for its page.</p>
-{{.Legend}}
+{{.Legend}}</div></div>
 {{range .Sections}}<section id="{{.ID}}"><h3>{{.Run}}: {{.Scenario}} ({{.Status}})</h3>
 {{with .Error}}<p class="error">could not decide: {{.}}</p>{{end}}
 <ul>{{range .Findings}}<li><span class="kind">{{.Kind}}</span> {{.Detail}}{{with .Cause}}<br><span class="cause">cause: {{.}}</span>{{end}}</li>{{end}}</ul>

@@ -14,7 +14,7 @@ const (
 	rowH   = 44 // room above each row for the arcs of its moves
 	gapH   = 18
 	bandH  = 16
-	labelW = 170
+	labelW = 230
 )
 
 // classStyle is how each class is drawn: the got half's fill when set,
