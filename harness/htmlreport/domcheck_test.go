@@ -28,10 +28,16 @@ type domCell struct {
 	hasFields bool
 }
 
+// move is an arrow: the page it starts at, where it lands, and that bit.
+type move struct {
+	from, to string
+	toBit    uint64
+}
+
 type domSection struct {
 	wordBits uint64
 	cells    []domCell
-	moves    [][2]string // data-from, data-to
+	moves    []move
 }
 
 // readSections splits a page (or a DOM dump) into its sections' drawings.
@@ -50,7 +56,11 @@ func readSections(t tb, page string) map[string]domSection {
 				a[m[1]] = m[2]
 			}
 			if strings.HasPrefix(tag, "<path") {
-				s.moves = append(s.moves, [2]string{a["data-from"], a["data-to"]})
+				to, err := strconv.ParseUint(a["data-to-bit"], 10, 64)
+				if err != nil {
+					t.Fatalf("section %s: move %s: %v", id, tag, err)
+				}
+				s.moves = append(s.moves, move{a["data-from"], a["data-to"], to})
 				continue
 			}
 			bit, err := strconv.ParseUint(a["data-bit"], 10, 64)
@@ -154,14 +164,23 @@ func checkSection(t tb, name string, sec domSection, fs []oracle.Finding, eviden
 	if bitmapFindings && evidence && len(sec.cells) == 0 {
 		t.Errorf("%s: bitmap findings but no cells drawn", name)
 	}
-	landed := map[string]bool{}
+	landed := map[uint64]bool{}
 	for _, m := range sec.moves {
-		from := strings.TrimPrefix(m[0], "page ")
+		from := strings.TrimPrefix(m.from, "page ")
 		if c, ok := byPage[from]; !ok || c.class != ClassMisplaced {
-			t.Errorf("%s: a move starts at %q, not a misplaced page", name, m[0])
+			t.Errorf("%s: a move starts at %q, not a misplaced page", name, m.from)
 		}
-		landed[m[1]] = true
+		landed[m.toBit] = true
 	}
+	checkCells(t, name, sec, named, carryWords, landed)
+	return matched
+}
+
+// checkCells: every marked cell is named by a finding of its kind (or lies
+// in a carry's evidence word, or is where a move lands), none is
+// "differs", and the halves agree with the class.
+func checkCells(t tb, name string, sec domSection, named map[string]map[string]bool, carryWords, landed map[uint64]bool) {
+	t.Helper()
 	for _, c := range sec.cells {
 		switch c.class {
 		case ClassOK, ClassCanary, ClassAllowed:
@@ -171,7 +190,7 @@ func checkSection(t tb, name string, sec domSection, fs []oracle.Finding, eviden
 		case ClassDiffers:
 			t.Errorf("%s: bit %d (page %q) is wrong and no finding names it", name, c.bit, c.page)
 		case ClassLanded:
-			if !landed["page "+c.page] && !landed["canary bit "+fmt.Sprint(c.bit)] {
+			if !landed[c.bit] {
 				t.Errorf("%s: page %s drawn as landed, no move ends there", name, c.page)
 			}
 		case ClassCarried:
@@ -190,5 +209,4 @@ func checkSection(t tb, name string, sec domSection, fs []oracle.Finding, eviden
 			t.Errorf("%s: page %s is %s but its bit is clear", name, c.page, c.class)
 		}
 	}
-	return matched
 }

@@ -159,6 +159,11 @@ func (d *Drawing) mark(cells []Cell, log oracle.Log, fs []oracle.Finding) {
 			}
 		}
 	}
+	residual(cells)
+}
+
+// residual classes the cells no finding named, from the bitmap alone.
+func residual(cells []Cell) {
 	for i := range cells {
 		c := &cells[i]
 		if c.Class != "" {

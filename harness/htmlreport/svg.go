@@ -71,8 +71,8 @@ func (d *Drawing) SVG(id string) string {
 		if f[1] != t[1] {
 			path = fmt.Sprintf("M%d %d L%d %d", x1, f[1]+halfH, x2, t[1]+halfH)
 		}
-		fmt.Fprintf(body, `<path class="move" d="%s" marker-end="url(#%s-head)" data-from="%s" data-to="%s"><title>%s</title></path>`+"\n",
-			path, id, d.bitName(a.From), d.bitName(a.To), html.EscapeString(d.bitName(a.From)+" -> "+d.bitName(a.To)+" ("+a.Name+")"))
+		fmt.Fprintf(body, `<path class="move" d="%s" marker-end="url(#%s-head)" data-from="%s" data-to="%s" data-to-bit="%d"><title>%s</title></path>`+"\n",
+			path, id, d.bitName(a.From), d.bitName(a.To), a.To, html.EscapeString(d.bitName(a.From)+" -> "+d.bitName(a.To)+" ("+a.Name+")"))
 	}
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="log" width="%d" height="%d" viewBox="0 0 %d %d" data-word-bits="%d">`+"\n", width, y, width, y, wb)
 	fmt.Fprintf(&b, `<defs><marker id="%s-head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0 0 L10 5 L0 10 z" fill="#1f77b4"/></marker>`, id)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,18 +90,20 @@ func cmdLava(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "dirtygate lava:", err)
 		return 2
 	}
-	var w io.Writer = os.Stdout
-	if *jobOut != "" {
-		if err := os.WriteFile(*jobOut, b, 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, "dirtygate lava:", err)
-			return 2
-		}
-		w = os.Stderr
-		fmt.Fprintf(w, "job: %s\n", *jobOut)
-	} else {
+	return writeJob(b, *jobOut, dir, a)
+}
+
+// writeJob writes the job (to stdout without a file) and what to do next.
+func writeJob(b []byte, jobOut, dir string, a *arches.Arch) int {
+	if jobOut == "" {
 		os.Stdout.Write(b)
-		w = os.Stderr
+	} else if err := os.WriteFile(jobOut, b, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate lava:", err)
+		return 2
+	} else {
+		fmt.Fprintf(os.Stderr, "job: %s\n", jobOut)
 	}
+	w := os.Stderr
 	fmt.Fprintf(w, "files the job downloads: %s\nsubmit: lavacli jobs submit JOB.yaml; then: lavacli jobs logs --raw ID > job.log && dirtygate parse job.log\n", dir)
 	if a.UsesExecutor() {
 		fmt.Fprintf(w, "note: %s runs the executor, which runs nothing on its own: while the job holds the device, drive its console with `dirtygate run --arch %s --target exec:'<the lab's console command>'`; the job's log alone has no results\n", a.Name, a.Name)
