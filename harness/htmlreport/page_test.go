@@ -3,6 +3,7 @@ package htmlreport
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"dirtygate/guest/oracle"
+	"dirtygate/guest/record"
 	"dirtygate/harness/gate"
 	"dirtygate/harness/report"
 )
@@ -123,5 +126,35 @@ func TestGateChangesInTheMatrix(t *testing.T) {
 	}
 	if !strings.Contains(page, "gate: REJECT") {
 		t.Error("no gate verdict on the page")
+	}
+}
+
+// A byte-wise misplacement on a 32-bit big-endian host (page XOR 24, as
+// the vhost-user formula would put bits on hppa or mips) is drawn as
+// arrows too: the drawing takes the move from the oracle's finding.
+func TestXOR24MovesAreDrawn(t *testing.T) {
+	l := oracle.Layout{WordBits: 32, BigEndian: true}
+	before, after := make([]byte, 16), make([]byte, 16)
+	written := map[uint64]int{}
+	for _, p := range []uint64{3, 9, 40} {
+		written[p] = 1
+		oracle.PutBit(after, l, 32+p^24) // first bit 32: a one-word canary before the log
+	}
+	ev := &record.Evidence{WordBits: 32, BigEndian: true, FirstBit: 32, Pages: 64,
+		Before: hex.EncodeToString(before), After: hex.EncodeToString(after), Written: written}
+	lg, e, err := ev.Oracle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := record.Scenario{Name: "bit-position", Status: "fail", Evidence: ev, Findings: oracle.Check(lg, e)}
+	if len(s.Findings) != 1 || s.Findings[0].Kind != oracle.Misplaced {
+		t.Fatalf("findings %+v", s.Findings)
+	}
+	r := &report.Report{Arch: "hppa", Patches: []string{"x"}, Verdict: "fail", Scenarios: []record.Scenario{s}}
+	page := render(t, Page{Runs: []*report.Report{r}})
+	checkDrawings(t, page, []*report.Report{r})
+	moves := readSections(t, page)["d0-0"].moves
+	if len(moves) != 3 || moves[0].from != "page 3" || !strings.Contains(page, "(page XOR 24)") {
+		t.Errorf("moves %+v, want 3 from page 3 and XOR 24", moves)
 	}
 }
