@@ -50,6 +50,8 @@ type Drawing struct {
 	Arrows   []Arrow
 	Window   bool // PageBase != 0: the range is a window of a larger log
 	PageBase uint64
+	FirstBit uint64 // the log's first page's bit; below it and past Pages, canaries
+	Pages    uint64
 	Hidden   int // rows with something to see that were left out (cap)
 }
 
@@ -76,7 +78,7 @@ func NewDrawing(s record.Scenario) (*Drawing, error) {
 	if log.WordBits != 32 && log.WordBits != 64 {
 		return nil, fmt.Errorf("%s: word size %d", s.Name, log.WordBits)
 	}
-	d := &Drawing{Layout: log.Layout, Window: log.PageBase != 0, PageBase: log.PageBase}
+	d := &Drawing{Layout: log.Layout, Window: log.PageBase != 0, PageBase: log.PageBase, FirstBit: log.FirstBit, Pages: log.Pages}
 	n := uint64(8*len(log.After)) / uint64(log.WordBits) * uint64(log.WordBits)
 	cells := make([]Cell, n)
 	for b := uint64(0); b < n; b++ {

@@ -139,10 +139,7 @@ func (d *Drawing) bitName(bit uint64) string {
 	for _, r := range d.Rows {
 		for _, c := range r.Cells {
 			if c.Bit == bit {
-				if c.InLog {
-					return fmt.Sprintf("page %d", c.Page)
-				}
-				return fmt.Sprintf("canary bit %d", bit)
+				return d.cellName(c)
 			}
 		}
 	}
@@ -156,12 +153,21 @@ func onOff(v bool) string {
 	return "clear"
 }
 
+// cellName names a cell as the oracle names bits: a page, or a canary
+// bit before the log or past its last page.
+func (d *Drawing) cellName(c Cell) string {
+	switch {
+	case c.InLog:
+		return fmt.Sprintf("page %d", c.Page)
+	case c.Bit < d.FirstBit:
+		return fmt.Sprintf("canary: bit %d before the log", d.FirstBit-c.Bit)
+	}
+	return fmt.Sprintf("canary: bit %d past the last page", c.Bit-(d.FirstBit+d.Pages))
+}
+
 // hover is the cell's <title>: its page, expected vs got, and why it is marked.
 func (d *Drawing) hover(c Cell) string {
-	s := fmt.Sprintf("canary bit %d (range bit %d)", c.Bit%uint64(d.Layout.WordBits), c.Bit)
-	if c.InLog {
-		s = fmt.Sprintf("page %d", c.Page)
-	}
+	s := d.cellName(c)
 	exp := onOff(c.Expected)
 	if c.Allowed {
 		exp = "may be set"
