@@ -108,6 +108,9 @@ func (d *Drawing) mark(cells []Cell, log oracle.Log, fs []oracle.Finding) {
 		if b >= uint64(len(cells)) {
 			return
 		}
+		if len(why) > 120 { // the hover names the finding; the list above has it whole
+			why = why[:117] + "..."
+		}
 		c := &cells[b]
 		switch {
 		case c.Class == "":
@@ -192,18 +195,16 @@ func interesting(c Cell) bool {
 	return c.Class != ClassOK && c.Class != ClassCanary || (c.InLog && (c.Got || c.Expected))
 }
 
-// rows keeps the words with something to see, the words at the log's
-// edges (canary, first and last page) and the range's first and last
-// word; the rest become gaps.
+// rows keeps the words with something to see, the canary words next to
+// the log and the range's last word; the rest become gaps.
 func (d *Drawing) rows(cells []Cell, log oracle.Log) {
 	wb := uint64(log.WordBits)
 	nw := len(cells) / log.WordBits
-	keep := map[int]bool{0: true, nw - 1: true}
-	last := log.FirstBit + log.Pages - 1
-	for _, b := range []uint64{log.FirstBit - 1, log.FirstBit, last, last + 1} {
-		if log.FirstBit > 0 || b != log.FirstBit-1 {
-			keep[int(b/wb)] = true
-		}
+	// The canary words next to the log and the last word, which the
+	// trailing guard page follows.
+	keep := map[int]bool{nw - 1: true, int((log.FirstBit + log.Pages) / wb): true}
+	if log.FirstBit > 0 {
+		keep[int((log.FirstBit-1)/wb)] = true
 	}
 	var extra []int
 	for w := 0; w < nw; w++ {

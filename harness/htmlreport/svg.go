@@ -75,6 +75,7 @@ func (d *Drawing) SVG(id string) string {
 			path, id, d.bitName(a.From), d.bitName(a.To), a.To, html.EscapeString(d.bitName(a.From)+" -> "+d.bitName(a.To)+" ("+a.Name+")"))
 	}
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="log" width="%d" height="%d" viewBox="0 0 %d %d" data-word-bits="%d">`+"\n", width, y, width, y, wb)
+	b.WriteString(`<style>.cell>rect{stroke:#aaa;stroke-width:.6}.cell>.m{fill:none;stroke-width:2}</style>`)
 	fmt.Fprintf(&b, `<defs><marker id="%s-head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0 0 L10 5 L0 10 z" fill="#1f77b4"/></marker>`, id)
 	b.WriteString(`<pattern id="` + id + `-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eee"/><line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="3"/></pattern></defs>` + "\n")
 	b.WriteString(strings.ReplaceAll(body.String(), "url(#hatch)", "url(#"+id+"-hatch)"))
@@ -115,23 +116,22 @@ func (d *Drawing) cell(b *strings.Builder, c Cell, x, y int) {
 			got = "#444"
 		}
 	}
-	sw := 1
+	fmt.Fprintf(b, `<g class="cell" transform="translate(%d %d)" data-bit="%d"%s data-class="%s" data-expected="%t" data-got="%t"><title>%s</title>`,
+		x, y, c.Bit, d.pageAttr(c), c.Class, c.Expected, c.Got, html.EscapeString(d.hover(c)))
+	fmt.Fprintf(b, `<rect width="%d" height="%d" fill="%s"/><rect y="%d" width="%d" height="%d" fill="%s"/>`,
+		cellW, halfH, exp, halfH, cellW, halfH, got)
 	if c.Class != ClassOK && c.Class != ClassCanary && c.Class != ClassAllowed {
-		sw = 2
+		// The mark: an outline in the class's colour.
+		fmt.Fprintf(b, `<rect class="m" width="%d" height="%d" style="stroke:%s"/>`, cellW, 2*halfH, st.stroke)
 	}
-	fmt.Fprintf(b, `<g class="cell" data-bit="%d" data-page="%s" data-class="%s" data-expected="%t" data-got="%t"><title>%s</title>`,
-		c.Bit, d.pageAttr(c), c.Class, c.Expected, c.Got, html.EscapeString(d.hover(c)))
-	fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/><rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`,
-		x, y, cellW, halfH, exp, x, y+halfH, cellW, halfH, got)
-	fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="%s" stroke-width="%d"/></g>`+"\n",
-		x, y, cellW, 2*halfH, st.stroke, sw)
+	b.WriteString("</g>\n")
 }
 
 func (d *Drawing) pageAttr(c Cell) string {
 	if !c.InLog {
-		return ""
+		return "" // a canary
 	}
-	return fmt.Sprint(c.Page)
+	return fmt.Sprintf(` data-page="%d"`, c.Page)
 }
 
 // bitName names a bit as the oracle does: a page, or a canary position.
