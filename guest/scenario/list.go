@@ -6,9 +6,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"dirtygate/guest/machine"
 	"dirtygate/guest/oracle"
+	"dirtygate/guest/record"
 	"dirtygate/guest/virtq"
 )
 
@@ -33,14 +35,14 @@ var all = []Scenario{
 	{Name: "misaligned-4", Doc: "As misaligned-1, with 4 bytes (4-byte but not 8-byte aligned).", run: misaligned(4)},
 	{Name: "live-enable", Doc: "VHOST_F_LOG_ALL switched on with VHOST_SET_FEATURES while the device runs (as QEMU does when migration starts), then off again: every page written while it was on is logged; pages written before or after may be.", run: liveEnable},
 	{Name: "tx-used", Doc: "TX buffers are read by vhost, not written: with VHOST_VRING_F_LOG on the TX queue, 32 transmitted frames log the TX used ring's page and none of the 32 pages the frames were read from.", run: txUsed},
-	{Name: "harvest", Doc: "The migration sync loop: while 128 frames arrive, a second thread of the VMM harvests the log as QEMU does (each word atomically exchanged with 0, over and over) and sets bits of its own with atomic ORs. The union of the harvests holds every page vhost wrote and every bit the VMM set, and no harvested bit comes back without a new write (each page is written once).", run: harvestLoop},
-	{Name: "concurrent", Doc: "Three vhost-net devices (three vhost workers) on one guest memory and one log, receiving at once into interleaved pages, so every log word is updated by all three: 384 frames, 2 rounds each. Every page any of them wrote keeps its bit (a non-atomic read-modify-write of a shared word would lose some). The notes count the log words the devices shared.", run: concurrent},
+	{Name: "harvest", Doc: "The migration sync loop: while 128 frames arrive, a second thread of the VMM harvests the log as QEMU does (each word atomically exchanged with 0, over and over) and sets bits of its own with atomic ORs. The union of the harvests holds every page vhost wrote and every bit the VMM set, and no harvested bit comes back without a new write (each page is written once). A run where no harvest caught bits while frames were still arriving decided nothing about the race: an error, not a pass.", run: harvestLoop},
+	{Name: "concurrent", Doc: "Three vhost-net devices (three vhost workers) on one guest memory and one log, receiving at once into interleaved pages, so every log word is updated by all three: 384 frames, 2 rounds each. Every page any of them wrote keeps its bit (a non-atomic read-modify-write of a shared word would lose some). The notes count the log words the devices shared; none shared is an error, and on a guest with one CPU the workers cannot race, so the scenario skips.", run: concurrent},
 	{Name: "fork", Doc: "The VMM forks while vhost logs (the RFC V2 review's question: does pinning keep the log's PTE from being write-protected?): 8 frames before any fork, 8 while a child that left its copy-on-write copies alone waits, 8 while a child that first wrote its copy of every log page waits. Every bit must land in the parent's log, none logged after a fork in the child's copy. Control: the last child's copy read as the log shows the post-fork pages missing.", run: forkCOW},
 	{Name: "regions", Doc: "Three memory regions: the main one at 1 MiB, 64 KiB ending exactly at 4 GiB, and 64 KiB starting at 4 GiB (page 2^20: a 32-bit guest-physical address or page index would wrap there). Frames land on the first and last page of each extra region; every one is logged at its own page, in a log sized exactly to the highest page, with canaries and a guard page after it.", run: regions},
 	{Name: "regions-high", Doc: "64-bit VMMs: a 64 KiB region across guest-physical 16 TiB, pages 2^32 - 8 to 2^32 + 7, where a 32-bit page number wraps. The log then reaches 512 MiB: it is mapped lazily, as QEMU maps its bitmap, and only a window is read (from 64 pages below the region to the end of the log, and the canary after it). Frames land on the region's first page, on pages 2^32 - 1 and 2^32, and on its last byte; each must be logged at its own page. A bit that wrapped to page p - 2^32 shows as missing in the window. Skipped on 32-bit VMMs.", run: regionsHigh},
 	{Name: "log-readonly", Doc: "The VMM makes one page of the log read-only after VHOST_SET_LOG_BASE, between two writable ones; frames land in pages whose bits sit before, on and after it. Pages logged on the writable log pages keep their bits and the device goes on working after the failure; what the kernel did with the protected page (bits, error eventfd) is reported as its class, e.g. silent loss.", run: logProtected(machine.ProtRead)},
 	{Name: "log-noaccess", Doc: "As log-readonly, with the log page PROT_NONE.", run: logProtected(machine.ProtNone)},
-	{Name: "inject-enosys", Doc: "With `--inject` (fail_function, on x86_64, arm64, ppc64, s390x, riscv64): every call of the futex-style log helper returns -ENOSYS from before the device is set up, as on an arch without one. Two answers pass: the log is right (a fallback worked), or VHOST_F_LOG_ALL is refused or not offered (the VMM knows it cannot migrate); dropping bits while LOG_ALL stays accepted is silent loss. Kernels that do not use the helper (6.1) are unaffected; without `--inject` the scenario is skipped.", run: injectENOSYS(100)},
+	{Name: "inject-enosys", Doc: "With `--inject` (fail_function, on x86_64, arm64, ppc64, s390x, riscv64): every call of the futex-style log helper returns -ENOSYS from before the device is set up, as on an arch without one. Two answers pass: the log is right (a fallback worked), or VHOST_F_LOG_ALL is refused or not offered (the VMM knows it cannot migrate); dropping bits while LOG_ALL stays accepted is silent loss. Kernels that do not use the helper (6.1) are unaffected: nothing is injected and the scenario skips, as it does without `--inject`.", run: injectENOSYS(100)},
 	{Name: "inject-efault-half", Doc: "With `--inject`: half of the helper's calls fail with -EFAULT. Losing those bits is what 6.1 itself does on a real fault, so it is reported, not a finding; losing more bits than failures were injected is (the log path dropped bits nobody failed).", run: injectEFAULT},
 	{Name: "inject-enosys-half", Doc: "As inject-enosys, with fail_function's probability at 50%, armed once the device is set up: the helper and the fallback alternate within one run, on the same words, and a kernel without a fallback loses bits.", run: injectENOSYS(50)},
 	{Name: "log-lazy", Doc: "The log is mapped without populating it, as QEMU maps its dirty bitmap: the kernel meets log pages nobody has touched yet, in three regions whose bits sit on three different log pages. Every written page is logged; a log path that cannot fault a log page in (a futex op with page faults disabled, say) loses those bits.", run: logLazy},
@@ -337,12 +339,22 @@ func logEventfd(m machine.Machine, name string) outcome {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 0), 2048))
 	}
 	return rx(m, traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(8, frameLen)},
-		func(_ *Rig, _ []virtq.Used, o *outcome) {
-			o.findings = eventfdFindings(o.logEvents)
+		func(r *Rig, _ []virtq.Used, o *outcome) {
+			o.findings = append(o.findings, eventfdFindings(o.logEvents)...)
+			o.count("log_eventfd_signals", int64(o.logEvents))
+			// The control reads, the same way, an eventfd of the VMM's
+			// that vhost was never given: the check must fail on it.
+			spare, err := m.Eventfd()
+			if err != nil {
+				o.err = err
+				return
+			}
+			idle := r.count(spare)
+			m.Close(spare)
 			o.control = control{
-				what: "a log eventfd that was never signalled",
+				what: "judging an eventfd vhost was never given",
 				mutate: func(_ *oracle.Log, _ *oracle.Expect, extra *[]oracle.Finding) {
-					*extra = append(*extra, eventfdFindings(0)...)
+					*extra = append(*extra, eventfdFindings(idle)...)
 				},
 				want: []oracle.Kind{oracle.EventFD},
 			}
@@ -416,6 +428,7 @@ func liveEnable(m machine.Machine, name string) outcome {
 		}
 	}
 	o.packets = 24
+	o.findings = append(o.findings, usedLengths(slices.Concat(before, during, after), frames(24, frameLen))...)
 	o.expect = oracle.Expect{Written: w, Allowed: allowed, Required: map[uint64]bool{}}
 	o.logEvents = r.LogEvents()
 	logged := 0
@@ -509,7 +522,8 @@ func harvestLoop(m machine.Machine, name string) outcome {
 		return m.OrWord(r.rngAddr+(bit/W)*W/8, mask)
 	}
 
-	var passes, busy, set int
+	var passes, busy, midTraffic, set int
+	var trafficDone atomic.Bool
 	var herr error
 	noOr := false
 	stop := make(chan struct{})
@@ -535,9 +549,13 @@ func harvestLoop(m machine.Machine, name string) outcome {
 			}
 			passes++
 			before := harvested
+			during := !trafficDone.Load() // after the swap: still false means the swap ran while frames arrived
 			collect(old)
 			if harvested > before {
 				busy++
+				if during {
+					midTraffic++
+				}
 			}
 			select {
 			case <-stop:
@@ -549,6 +567,7 @@ func harvestLoop(m machine.Machine, name string) outcome {
 		}
 	}()
 	used, err := deliver(r, heads, frames(nbuf, frameLen), false)
+	trafficDone.Store(true)
 	close(stop)
 	wg.Wait()
 	if err == nil {
@@ -566,6 +585,11 @@ func harvestLoop(m machine.Machine, name string) outcome {
 	}
 	if err != nil {
 		o.err = err
+		return o
+	}
+	if midTraffic == 0 {
+		// The scenario exists to race harvests against vhost's logging.
+		o.err = fmt.Errorf("no harvest caught bits while frames were arriving (%d passes): the sync loop never overlapped vhost's logging, so nothing was decided about it", passes)
 		return o
 	}
 	if o.log, err = r.Log(); err != nil {
@@ -600,8 +624,11 @@ func harvestLoop(m machine.Machine, name string) outcome {
 			Detail: fmt.Sprintf("resurrected: %d harvested bit(s) came back without a new write (a log update that is not an atomic OR wrote back bits the VMM had cleared): pages %v", len(back), firstFew(back))})
 	}
 	o.packets = len(used)
-	o.notes = append(o.notes, fmt.Sprintf("%d harvest passes of %d words while %d frames arrived, %d of them caught bits (%d bits during traffic, %d at the final sync); the VMM set %d bits of its own",
-		passes, n, len(used), busy, duringTraffic, harvested-duringTraffic, set))
+	o.findings = append(o.findings, usedLengths(used, frames(nbuf, frameLen))...)
+	o.count("harvest_passes", int64(passes))
+	o.count("harvests_mid_traffic", int64(midTraffic))
+	o.notes = append(o.notes, fmt.Sprintf("%d harvest passes of %d words while %d frames arrived, %d of them caught bits (%d while frames were still arriving; %d bits before the final sync, %d at it); the VMM set %d bits of its own",
+		passes, n, len(used), busy, midTraffic, duringTraffic, harvested-duringTraffic, set))
 	if noOr {
 		o.notes = append(o.notes, "no atomic OR for user space here (SPARC v8): the VMM set no bits of its own")
 		o.control = clearBit(sortedPages(w)[9])
@@ -629,6 +656,19 @@ func firstFew(p []uint64) []uint64 {
 func concurrent(m machine.Machine, name string) outcome {
 	const ndev, nbuf, rounds = 3, 64, 2
 	var o outcome
+	cpus, err := onlineCPUs(m)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	if cpus < 2 {
+		// The vhost workers take turns on one CPU and update the log
+		// with preemption off: a lost update between them cannot happen,
+		// so a pass would say nothing.
+		o.skip = "one CPU online: the three vhost workers cannot update the log at the same time, so races between them are not exercised"
+		return o
+	}
+	o.count("cpus", int64(cpus))
 	primary, err := NewRig(m, Config{Name: name})
 	if err != nil {
 		o.err = err
@@ -701,12 +741,40 @@ func concurrent(m machine.Machine, name string) outcome {
 		}
 	}
 	o.packets = ndev * nbuf * rounds
+	for k := range devs {
+		o.findings = append(o.findings, usedLengths(used[k], frames(nbuf*rounds, frameLen))...)
+	}
+	if shared == 0 {
+		o.err = fmt.Errorf("no log word was updated by all %d devices: the scenario did not make them share words", ndev)
+		return o
+	}
+	o.count("shared_log_words", int64(shared))
 	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
 	o.logEvents = primary.LogEvents()
 	o.notes = append(o.notes, fmt.Sprintf("%d devices, %d frames each in %d rounds; %d log words were updated by all %d devices, %d set_bit calls in all",
 		ndev, nbuf*rounds, rounds, shared, ndev, sumCounts(w)))
 	o.control = clearBit(sortedPages(w)[10])
 	return o
+}
+
+// onlineCPUs counts the CPUs in /sys/devices/system/cpu/online ("0-1,3").
+func onlineCPUs(m machine.Machine) (int, error) {
+	s, err := readFile(m, "/sys/devices/system/cpu/online")
+	if err != nil {
+		return 0, fmt.Errorf("reading the online CPUs: %w", err)
+	}
+	n := 0
+	for _, r := range strings.Split(s, ",") {
+		var lo, hi int
+		if k, _ := fmt.Sscanf(r, "%d-%d", &lo, &hi); k == 2 {
+			n += hi - lo + 1
+		} else if k == 1 {
+			n++
+		} else {
+			return 0, fmt.Errorf("cannot parse the online CPUs %q", s)
+		}
+	}
+	return n, nil
 }
 
 func sumCounts(w map[uint64]int) int {
@@ -797,12 +865,20 @@ func logProtected(prot machine.Prot) func(machine.Machine, string) outcome {
 				lost := missing(o.log, protected)
 				errs := r.ErrEvents()
 				class := "bits correct: the kernel logged through the protected page"
+				o.class = record.ClassCorrect
 				switch {
 				case len(lost) > 0 && errs == 0:
 					class = fmt.Sprintf("silent loss: LOG_ALL accepted, %d bit(s) on the protected log page missing, nothing on the error eventfd", len(lost))
+					o.class = record.ClassSilentLoss
 				case len(lost) > 0:
 					class = fmt.Sprintf("reported: %d bit(s) missing, the error eventfd signalled %d time(s)", len(lost), errs)
+					o.class = record.ClassReported
 				}
+				if len(protected) == 0 {
+					o.err = fmt.Errorf("no frame landed on a page whose bit sits on the protected log page: nothing was classified")
+					return
+				}
+				o.count("bits_on_protected_page", int64(len(protected)))
 				o.notes = append(o.notes, fmt.Sprintf("log page of guest pages %#x.. made %s: %s; pages before and after it: %d logged as required",
 					failing>>pageShift, protName(prot), class, len(o.expect.Written)))
 				if len(o.expect.Written) == 0 {
@@ -946,15 +1022,23 @@ func injectRun(m machine.Machine, name string, percent int) outcome {
 			}
 			lost := len(missing(o.log, o.expect.Written))
 			class := "bits correct: a fallback worked"
+			o.class = record.ClassCorrect
+			o.count("injected", n)
 			switch errs := r.ErrEvents(); {
 			case n == 0:
-				class = "not applicable: this kernel's log path never called the helper"
+				// Nothing was injected, so nothing about the fallback was
+				// decided: a skip, never a pass. (A candidate that then
+				// fails it is a regression in the gate.)
+				o.skip = "not applicable: this kernel's log path never called the helper, so no failure was injected"
+				o.class = ""
 			case lost > 0 && errs == 0:
+				o.class = record.ClassSilentLoss
 				class = fmt.Sprintf("silent loss: LOG_ALL accepted, %d of %d bits missing, nothing on the error eventfd", lost, len(o.expect.Written))
 				o.findings = append(o.findings, oracle.Finding{Kind: oracle.SilentLoss,
 					Detail: "silent-loss: under -ENOSYS from the log helper, " + strings.TrimPrefix(class, "silent loss: ")})
 			case lost > 0:
 				class = fmt.Sprintf("reported: %d bits missing, the error eventfd signalled %d time(s)", lost, errs)
+				o.class = record.ClassReported
 			}
 			o.notes = append(o.notes, fmt.Sprintf("fail_function made arch_futex_atomic_op_inuser in vhost.c return -ENOSYS %d times (probability %d%%): %s", n, percent, class))
 			o.control = clearBit(sortedPages(o.expect.Written)[4])
@@ -965,6 +1049,7 @@ func injectRun(m machine.Machine, name string, percent int) outcome {
 		n, _ := fired(m)
 		o.notes = append(o.notes, fmt.Sprintf("LOG_ALL refused or not offered: with the helper failing -ENOSYS (%d injected, probability %d%%) the kernel declined to log (%v)", n, percent, o.err))
 		o.control = control{moot: "LOG_ALL was refused, so nothing was logged: the scenario decided outside the bitmap"}
+		o.class = record.ClassRefused
 		o.err = nil
 	}
 	return o
@@ -989,6 +1074,11 @@ func injectEFAULT(m machine.Machine, name string) outcome {
 			n, ok := fired(m)
 			if !ok {
 				o.err = fmt.Errorf("cannot read fail_function's times")
+				return
+			}
+			o.count("injected", n)
+			if n == 0 {
+				o.skip = "not applicable: this kernel's log path never called the helper, so no failure was injected"
 				return
 			}
 			written := o.expect.Written
@@ -1077,6 +1167,7 @@ func forkCOW(m machine.Machine, name string) outcome {
 		}
 	}
 	o.packets = 24
+	o.findings = append(o.findings, usedLengths(slices.Concat(phases[:]...), frames(24, frameLen))...)
 	o.expect = oracle.Expect{Written: all, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
 	o.logEvents = r.LogEvents()
 	for k, how := range []string{"left its copies alone", "wrote its copy of the log first"} {

@@ -52,6 +52,8 @@ func main() {
 		code = cmdBench(ctx, os.Args[2:])
 	case "gate":
 		code = cmdGate(ctx, os.Args[2:])
+	case "compare":
+		code = cmdCompare(os.Args[2:])
 	case "lava":
 		code = cmdLava(ctx, os.Args[2:])
 	case "version":
@@ -73,13 +75,16 @@ func usage() {
                 [--cache DIR] [--accel auto|kvm|tcg] [-j N] [--only SCENARIO,...]
   dirtygate gate --candidate P [--candidate P]... [--base P]... [--arch LIST|all] [--out DIR]
                 [--json FILE] [--junit FILE] [--markdown FILE] [--html FILE]
+                [--base-json FILE]
                            base vs candidate per arch and scenario; exit 1 on a regression
+  dirtygate compare BASE.json CANDIDATE.json   the gate's comparison of two saved reports
   dirtygate arches [--packages]   targets and what each is missing here (or the Debian packages they need)
   dirtygate parse [--json FILE] [--html FILE] LOG   judge a console log captured elsewhere (real hardware, a LAVA job's log)
   dirtygate bench [--arch LIST] [--cold]   time builds, verdicts, patch swaps, boots
   dirtygate lava --arch A [--kernel-url U] [--patch P]... [--device-type T] [--artifacts-url U] [--job FILE]
                            a LAVA job booting the kernel with the agent (or executor) as /init
-exit status: 0 pass, 1 findings, 2 could not decide
+exit status: 0 pass, 1 findings (gate, compare: a regression), 2 could not decide,
+             3 (run, parse) failed only where the kernel source is known to fail (kernels/known/)
 `)
 }
 
@@ -135,6 +140,7 @@ func cmdRun(ctx context.Context, args []string) int {
 			o.Only = strings.Split(*only, ",")
 		}
 		r := run.Target(ctx, o, *tgt)
+		gate.MarkKnownAll([]*report.Report{r})
 		if *ktap {
 			report.WriteKTAP(os.Stdout, []*report.Report{r})
 		} else {
@@ -151,7 +157,7 @@ func cmdRun(ctx context.Context, args []string) int {
 			fmt.Fprintln(os.Stderr, "dirtygate:", err)
 			return 2
 		}
-		return report.ExitCode(r.Verdict)
+		return r.ExitCode()
 	}
 	var runs []run.Options
 	for _, a := range as {
@@ -170,12 +176,16 @@ func cmdRun(ctx context.Context, args []string) int {
 		runs = append(runs, o)
 	}
 	reports := run.Matrix(ctx, runs)
+	if err := gate.MarkKnownAll(reports); err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
+	}
 	code := 0
 	for _, r := range reports {
 		if !*ktap {
 			r.WriteText(os.Stdout)
 		}
-		code = max(code, report.ExitCode(r.Verdict))
+		code = worse(code, r.ExitCode())
 	}
 	if *ktap {
 		report.WriteKTAP(os.Stdout, reports)
@@ -318,6 +328,7 @@ func cmdParse(args []string) int {
 		r.Error = "this is the executor's console: it runs no scenario by itself, the host that drives it over the console does (dirtygate run --arch A --target serial://... or exec:...)"
 	}
 	r.Decide()
+	gate.MarkKnownAll([]*report.Report{r})
 	r.WriteText(os.Stdout)
 	if *jsonOut != "" {
 		if err := r.WriteJSON(*jsonOut); err != nil {
@@ -329,7 +340,17 @@ func cmdParse(args []string) int {
 		fmt.Fprintln(os.Stderr, "dirtygate:", err)
 		return 2
 	}
-	return report.ExitCode(r.Verdict)
+	return r.ExitCode()
+}
+
+// worse combines two exit statuses: could not decide (2) over findings (1)
+// over known failures only (3) over pass (0).
+func worse(a, b int) int {
+	rank := map[int]int{0: 0, report.ExitKnown: 1, 1: 2, 2: 3}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
 }
 
 func cmdBench(ctx context.Context, args []string) int {
@@ -371,6 +392,7 @@ func cmdGate(ctx context.Context, args []string) int {
 	accel := fs.String("accel", "auto", "auto, kvm or tcg")
 	jobs := fs.Int("j", runtime.NumCPU(), "make -j for kernel builds")
 	jsonOut := fs.String("json", "", "write the candidate's JSON reports here")
+	baseJSON := fs.String("base-json", "", "write the base's JSON reports here (for dirtygate compare)")
 	junitOut := fs.String("junit", "", "write the candidate's JUnit XML here")
 	mdOut := fs.String("markdown", "", "write the candidate's Markdown summary here")
 	htmlOut := fs.String("html", "", "write one self-contained HTML page here: the matrix with the gate's changes and a drawing of each failing scenario's log")
@@ -405,6 +427,10 @@ func cmdGate(ctx context.Context, args []string) int {
 	}
 	reports := run.Matrix(ctx, runs)
 	base, cand := reports[:len(as)], reports[len(as):]
+	if err := gate.MarkKnownAll(reports); err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
+	}
 	res := gate.Compare(base, cand)
 	if *ktap {
 		report.WriteKTAP(os.Stdout, cand)
@@ -426,6 +452,11 @@ func cmdGate(ctx context.Context, args []string) int {
 			_, err := f.Write(append(b, '\n'))
 			return err
 		},
+		*baseJSON: func(f *os.File) error {
+			b, _ := json.MarshalIndent(base, "", "  ")
+			_, err := f.Write(append(b, '\n'))
+			return err
+		},
 		*junitOut: func(f *os.File) error { return report.WriteJUnit(f, cand) },
 		*mdOut:    func(f *os.File) error { report.WriteMarkdown(f, cand); return nil },
 		*htmlOut: func(f *os.File) error {
@@ -439,6 +470,49 @@ func cmdGate(ctx context.Context, args []string) int {
 			fmt.Fprintln(os.Stderr, "dirtygate:", err)
 			return 2
 		}
+	}
+	return res.ExitCode()
+}
+
+// cmdCompare is the gate's comparison of two saved reports (a run's or a
+// gate's --json, an array or one report): CI artifacts, or a run on real
+// hardware against one under QEMU. Same output and exit status as gate.
+func cmdCompare(args []string) int {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	mdOut := fs.String("markdown", "", "write the candidate's Markdown summary here")
+	htmlOut := fs.String("html", "", "write one self-contained HTML page here: the matrix with the changes and a drawing of each failing scenario's log")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 2 {
+		fmt.Fprintln(os.Stderr, "usage: dirtygate compare [--markdown FILE] [--html FILE] BASE.json CANDIDATE.json")
+		return 2
+	}
+	var sides [2][]*report.Report
+	for i, path := range fs.Args() {
+		rs, err := report.ReadJSON(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate compare:", err)
+			return 2
+		}
+		if err := gate.MarkKnownAll(rs); err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate compare:", err)
+			return 2
+		}
+		sides[i] = rs
+	}
+	res := gate.Compare(sides[0], sides[1])
+	report.WriteMatrix(os.Stdout, append(append([]*report.Report(nil), sides[0]...), sides[1]...))
+	gate.Write(os.Stdout, res)
+	if *mdOut != "" {
+		if err := writeFile(*mdOut, func(f *os.File) error { report.WriteMarkdown(f, sides[1]); return nil }); err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate:", err)
+			return 2
+		}
+	}
+	if err := writeHTML(*htmlOut, sides[1], &res); err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
 	}
 	return res.ExitCode()
 }
