@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -62,7 +63,7 @@ func cmdLava(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "dirtygate lava:", err)
 		return 2
 	}
-	o := run.Options{Arch: a, Patches: patches, CacheDir: *cache, OutDir: dir, Progress: progress()}
+	o := run.Options{Arch: a, Patches: patches, CacheDir: *cache, OutDir: dir, Progress: progress(), Jobs: runtime.NumCPU()}
 	if *only != "" {
 		o.Only = strings.Split(*only, ",")
 	}
