@@ -69,15 +69,21 @@ type matrixRow struct {
 
 type matrixCell struct {
 	Status, Change, Base, Anchor string
+	Known                        string // why this failure is the kernel's own, known one
 }
 
 // matrix lays out scenarios (rows) by runs (columns); a run's column
 // names its arch, patches and kernel.
 func (v *view) matrix(p Page) {
+	// A gate's rows are keyed as gate.Key keys runs: arch and kernel.
 	changes := map[string]gate.Row{}
 	if p.Gate != nil {
 		for _, r := range p.Gate.Rows {
-			changes[r.Arch+"\x00"+r.Scenario] = r
+			key := r.Arch
+			if r.Kernel != "" {
+				key += " " + r.Kernel
+			}
+			changes[key+"\x00"+r.Scenario] = r
 		}
 	}
 	var order []string
@@ -97,13 +103,13 @@ func (v *view) matrix(p Page) {
 			c := matrixCell{}
 			for si, s := range r.Scenarios {
 				if s.Name == name {
-					c.Status = s.Status
+					c.Status, c.Known = s.Status, s.Known
 					if s.Status == record.Fail || s.Status == record.Error {
 						c.Anchor = fmt.Sprintf("d%d-%d", ri, si)
 					}
 				}
 			}
-			if g, ok := changes[r.Arch+"\x00"+name]; ok && g.Change != gate.Same {
+			if g, ok := changes[gate.Key(r)+"\x00"+name]; ok && g.Change != gate.Same {
 				c.Change, c.Base = g.Change, g.Base
 			}
 			row.Cells = append(row.Cells, c)
@@ -167,7 +173,7 @@ section{border-top:1px solid #ddd;margin-top:1.5em}
 {{range .Undecided}}<p class="error">could not decide: {{.}}</p>{{end}}
 {{range .Errors}}<p class="error">could not decide: {{.}}</p>{{end}}
 <div class="top"><table class="matrix"><tr><th>scenario</th>{{range .Head}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr><td>{{.Scenario}}</td>{{range .Cells}}<td class="{{.Status}}">{{if .Anchor}}<a href="#{{.Anchor}}">{{.Status}}</a>{{else}}{{or .Status "–"}}{{end}}{{if .Change}}<span class="chg {{.Change}}">{{.Change}} (base {{or .Base "–"}})</span>{{end}}</td>{{end}}</tr>
+{{range .Rows}}<tr><td>{{.Scenario}}</td>{{range .Cells}}<td class="{{.Status}}">{{if .Anchor}}<a href="#{{.Anchor}}">{{.Status}}</a>{{else}}{{or .Status "–"}}{{end}}{{with .Known}}<span class="chg" title="{{.}}">known</span>{{end}}{{if .Change}}<span class="chg {{.Change}}">{{.Change}} (base {{or .Base "–"}})</span>{{end}}</td>{{end}}</tr>
 {{end}}</table>
 <div><h2>The drawings</h2>
 <p>One cell per page of the log, one row per unsigned long of the target (set_bit numbering), canaries around the log. Hover a cell for its page.</p>
