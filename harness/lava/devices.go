@@ -7,6 +7,9 @@ type Device struct {
 	// For Type "qemu": LAVA's arch name (its qemu.jinja2 picks
 	// qemu-system-ARCH from it); the machine is the arch file's.
 	QEMUArch string
+	// CPU for the context where the arch file leaves QEMU's default but
+	// LAVA's template would put its own (cortex-a57 for every arm).
+	CPU string
 	// For boards booted by U-Boot: the kernel image type LAVA's tftp
 	// deploy expects (zimage, image, uimage).
 	KernelType string
@@ -25,7 +28,7 @@ var devices = map[string]Device{
 		Boards: "qemu (KernelCI's qemu_x86_64) in most labs; x86 boards boot through ipxe or grub device types, not generated here"},
 	"arm64": {Type: "qemu", QEMUArch: "arm64", KernelType: "image",
 		Boards: "qemu (KernelCI's qemu_arm64-virt-gicv3); U-Boot boards such as bcm2711-rpi-4-b, meson-g12b-a311d-khadas-vim3, juno-uboot"},
-	"armv5": {Type: "qemu", QEMUArch: "arm", KernelType: "zimage",
+	"armv5": {Type: "qemu", QEMUArch: "arm", CPU: "arm926", KernelType: "zimage",
 		Boards: "qemu versatilepb (KernelCI's qemu_arm-versatilepb, in lab-baylibre, lab-broonie and lab-cip); at91sam9g20ek (ARM926EJ-S, KernelCI's lab-broonie, multi_v5_defconfig)"},
 	"hppa": {Type: "qemu", QEMUArch: "hppa",
 		Boards: "qemu only: LAVA ships no device type for a PA-RISC machine"},
@@ -39,6 +42,12 @@ var devices = map[string]Device{
 	"m68k":    {Type: "qemu", QEMUArch: "m68k"},
 	"alpha":   {Type: "qemu", QEMUArch: "alpha"},
 }
+
+// templateMachine: the LAVA arches whose qemu.jinja2 passes -machine from
+// the context; for the others the job adds it to extra_options.
+var templateMachine = map[string]bool{"arm": true, "arm64": true, "aarch64": true, "hppa": true,
+	"m68k": true, "mips": true, "mips64": true, "ppc": true, "ppc64": true, "riscv64": true,
+	"sparc": true, "sparc64": true}
 
 // DeviceFor returns the default device of an arch.
 func DeviceFor(arch string) (Device, bool) {

@@ -6,6 +6,7 @@ package lava
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -120,6 +121,9 @@ func (j Job) deployBoot() (deploy, boot, ctx m, err error) {
 			images["dtb"] = m{"url": j.DTBURL, "image_arg": "-dtb {dtb}"}
 		}
 		extra := []any{"-no-reboot", fmt.Sprintf("-smp %d", max(a.SMP, 1))}
+		if !templateMachine[j.Device.QEMUArch] {
+			extra = append(extra, "-machine "+a.Machine)
+		}
 		for i := 0; i < len(a.QEMUArgs); i += 2 {
 			if i+1 < len(a.QEMUArgs) && strings.HasPrefix(a.QEMUArgs[i], "-") {
 				extra = append(extra, a.QEMUArgs[i]+" "+a.QEMUArgs[i+1])
@@ -127,8 +131,8 @@ func (j Job) deployBoot() (deploy, boot, ctx m, err error) {
 		}
 		ctx = m{"arch": j.Device.QEMUArch, "machine": a.Machine, "memory": a.MemoryMB,
 			"no_kvm": 1, "extra_options": extra}
-		if a.CPU != "" {
-			ctx["cpu"] = a.CPU
+		if cpu := cmp.Or(a.CPU, j.Device.CPU); cpu != "" {
+			ctx["cpu"] = cpu
 		}
 		return m{"to": "tmpfs", "timeout": m{"minutes": 5}, "images": images},
 			m{"method": "qemu", "media": "tmpfs", "timeout": m{"minutes": 5}}, ctx, nil

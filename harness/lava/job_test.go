@@ -80,6 +80,16 @@ func TestJobsPassLAVASchema(t *testing.T) {
 		if !strings.Contains(s, want) || !strings.Contains(s, "dirtygate.skip=") && len(a.Skips()) > 0 {
 			t.Errorf("%s: the job lacks %s or the arch's skips:\n%s", c.arch, want, s)
 		}
+		// The machine and CPU dirtygate boots, whatever LAVA's qemu
+		// template would default to (cortex-a57 on every arm; no
+		// -machine for x86).
+		d, _ := DeviceFor(c.arch)
+		if c.device == "" && !strings.Contains(s, map[bool]string{true: "machine: ", false: "- -machine "}[templateMachine[d.QEMUArch]]+a.Machine+"\n") {
+			t.Errorf("%s: the job does not ask for machine %s:\n%s", c.arch, a.Machine, s)
+		}
+		if c.arch == "armv5" && c.device == "" && !strings.Contains(s, "cpu: arm926") {
+			t.Errorf("armv5: the job does not ask for the ARM926:\n%s", s)
+		}
 	}
 }
 
