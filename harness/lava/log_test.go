@@ -120,3 +120,24 @@ func TestATruncatedLAVAJobLogCannotPass(t *testing.T) {
 		t.Error("a log with no target lines gave a console")
 	}
 }
+
+// testdata/console-hppa-lava-qemu.txt.gz: `dirtygate lava --arch hppa`'s
+// kernel and initramfs booted as LAVA's qemu device type runs the job
+// (qemu-system-hppa -machine hppa -nographic -net nic,model=virtio,...
+// -net user -m 256 -monitor none -no-reboot -smp 2 ...), stopped after
+// 90 s: the executor comes up and says so (the job's interactive test
+// waits for that line), then waits for a host. Its log has no results:
+// it could not decide, never a pass.
+func TestAnExecutorJobLogCannotPass(t *testing.T) {
+	raw := readCapture(t, "testdata/console-hppa-lava-qemu.txt.gz")
+	console, err := lava.Console([]byte(jobLog(string(raw))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(console), lava.ExecutorReady) {
+		t.Fatalf("the executor's ready line is not in the console: the job's interactive test would time out")
+	}
+	if r := judge(console); r.Verdict != report.Error || r.Agent != nil {
+		t.Errorf("an executor's console was judged %s", r.Verdict)
+	}
+}
