@@ -15,9 +15,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"dirtygate/harness/gate"
 	"dirtygate/harness/report"
 )
 
@@ -111,4 +113,29 @@ func checkScreenshot(t *testing.T, path string) {
 		}
 	}
 	t.Logf("screenshot %dx%d: %d%% ink, %d colours", bounds.Dx(), bounds.Dy(), 100*ink/total, len(colours))
+}
+
+// A gate's page: the matrix carries the changes, the drawings are the
+// candidate's.
+func TestChromiumRendersAGatePage(t *testing.T) {
+	cand := loadReport(t, captured)
+	base := &report.Report{Arch: cand.Arch, Kernel: cand.Kernel, Patches: []string{}, Verdict: report.Pass}
+	for _, s := range cand.Scenarios {
+		s.Status, s.Findings, s.Evidence = "pass", nil, nil
+		base.Scenarios = append(base.Scenarios, s)
+	}
+	res := gate.Compare([]*report.Report{base}, []*report.Report{cand})
+	var b bytes.Buffer
+	if err := Write(&b, Page{Title: "dirtygate gate", Runs: []*report.Report{cand}, Gate: &res}); err != nil {
+		t.Fatal(err)
+	}
+	page := filepath.Join(t.TempDir(), "gate.html")
+	if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom := string(chromium(t, page, "--dump-dom"))
+	if n := strings.Count(dom, `class="chg REGRESSION"`); n == 0 || n != res.Regressions {
+		t.Errorf("Chromium's DOM shows %d regressions, the gate has %d", n, res.Regressions)
+	}
+	checkDrawings(t, dom, []*report.Report{cand})
 }
