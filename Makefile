@@ -7,7 +7,7 @@ GO ?= go
 ARCHES ?=
 CANDIDATE ?= rfc-v2
 
-.PHONY: all deps build run matrix test bench vet fuzz clean
+.PHONY: all deps build run matrix test htmltest bench vet fuzz clean
 
 all: build
 
@@ -34,6 +34,14 @@ matrix: build
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 45m ./...
+
+# The HTML page as a person sees it: headless Chromium renders a captured
+# s390x rfc-v2 report; the screenshot must not be blank and the drawing's
+# cells must match the findings. Kept out of `make test` (chromium is a
+# large install and the browser start is slow).
+htmltest:
+	ci/install-deps chromium
+	$(GO) test -tags chromium -run Chromium -count=1 ./harness/htmlreport
 
 # Cold build, warm verdict, patch swap and boot floor per arch, as a table
 # (cold builds: several minutes per arch).

@@ -353,3 +353,21 @@ func TestWindowNamesAbsolutePages(t *testing.T) {
 		}
 	}
 }
+
+func TestMoveOfNamesTheFindingsBijection(t *testing.T) {
+	l := Layout{WordBits: 64, BigEndian: true}
+	before := make([]byte, 16)
+	after := make([]byte, 16)
+	PutBit(after, l, 3^32) // page 3 landed at 35
+	fs := Check(Log{Layout: l, Before: before, After: after, Pages: 128}, Expect{Written: map[uint64]int{3: 1}})
+	if len(fs) != 1 || fs[0].Kind != Misplaced {
+		t.Fatalf("findings %+v, want one misplaced", fs)
+	}
+	name, mv, ok := MoveOf(fs[0])
+	if !ok || name != "page XOR 32" || mv(3) != 35 {
+		t.Fatalf("MoveOf = %q, ok %v", name, ok)
+	}
+	if _, _, ok := MoveOf(Finding{Kind: Missing}); ok {
+		t.Fatal("MoveOf accepted a missing finding")
+	}
+}

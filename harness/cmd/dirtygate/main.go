@@ -25,6 +25,7 @@ import (
 	"dirtygate/arches"
 	"dirtygate/harness/bench"
 	"dirtygate/harness/gate"
+	"dirtygate/harness/htmlreport"
 	"dirtygate/harness/kbuild"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
@@ -52,6 +53,8 @@ func main() {
 		code = cmdGate(ctx, os.Args[2:])
 	case "compare":
 		code = cmdCompare(os.Args[2:])
+	case "lava":
+		code = cmdLava(ctx, os.Args[2:])
 	case "version":
 		fmt.Println("dirtygate 0.1")
 	case "-h", "--help", "help":
@@ -67,16 +70,18 @@ func main() {
 func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   dirtygate run --arch ARCH[,ARCH...]|all [--patch P]... [--kernel-src DIR] [--out DIR]
-                [--json FILE] [--junit FILE] [--markdown FILE]
+                [--json FILE] [--junit FILE] [--markdown FILE] [--html FILE]
                 [--cache DIR] [--accel auto|kvm|tcg] [-j N] [--only SCENARIO,...]
   dirtygate gate --candidate P [--candidate P]... [--base P]... [--arch LIST|all] [--out DIR]
-                [--json FILE] [--junit FILE] [--markdown FILE]
+                [--json FILE] [--junit FILE] [--markdown FILE] [--html FILE]
                 [--base-json FILE]
                            base vs candidate per arch and scenario; exit 1 on a regression
   dirtygate compare BASE.json CANDIDATE.json   the gate's comparison of two saved reports
   dirtygate arches [--packages]   targets and what each is missing here (or the Debian packages they need)
-  dirtygate parse LOG        judge a console log captured elsewhere (real hardware)
+  dirtygate parse [--json FILE] [--html FILE] LOG   judge a console log captured elsewhere (real hardware, a LAVA job's log)
   dirtygate bench [--arch LIST] [--cold]   time builds, verdicts, patch swaps, boots
+  dirtygate lava --arch A [--kernel-url U] [--patch P]... [--device-type T] [--artifacts-url U] [--job FILE]
+                           a LAVA job booting the kernel with the agent (or executor) as /init
 exit status: 0 pass, 1 findings (gate, compare: a regression), 2 could not decide,
              3 (run, parse) failed only where the kernel source is known to fail (kernels/known/)
 `)
@@ -106,6 +111,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	jsonOut := fs.String("json", "", "write the JSON report here")
 	junitOut := fs.String("junit", "", "write JUnit XML here (one testcase per arch x scenario)")
 	mdOut := fs.String("markdown", "", "write a Markdown summary here (for a CI job page)")
+	htmlOut := fs.String("html", "", "write one self-contained HTML page here: the matrix and a drawing of each failing scenario's log")
 	out := fs.String("out", "", "directory for console logs, QEMU command lines and reports")
 	cache := fs.String("cache", defaultCache(), "cache directory ($DIRTYGATE_CACHE)")
 	accel := fs.String("accel", "auto", "auto (probe KVM, fall back to TCG), kvm or tcg")
@@ -145,6 +151,10 @@ func cmdRun(ctx context.Context, args []string) int {
 		}
 		if *junitOut != "" {
 			writeFile(*junitOut, func(f *os.File) error { return report.WriteJUnit(f, []*report.Report{r}) })
+		}
+		if err := writeHTML(*htmlOut, []*report.Report{r}, nil); err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate:", err)
+			return 2
 		}
 		return r.ExitCode()
 	}
@@ -192,6 +202,10 @@ func cmdRun(ctx context.Context, args []string) int {
 			fmt.Fprintln(os.Stderr, "dirtygate:", err)
 			return 2
 		}
+	}
+	if err := writeHTML(*htmlOut, reports, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
 	}
 	if *jsonOut != "" {
 		var v any = reports
@@ -297,40 +311,6 @@ func cmdArches(args []string) int {
 	return 0
 }
 
-// cmdParse judges a console log captured from a run elsewhere, e.g. the
-// agent on real hardware over a serial line.
-func cmdParse(args []string) int {
-	if len(args) != 1 {
-		usage()
-		return 2
-	}
-	b, err := os.ReadFile(args[0])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dirtygate:", err)
-		return 2
-	}
-	r := &report.Report{Arch: "unknown", ConsoleLog: args[0], Kernel: report.Kernel{Source: "console log " + args[0]}}
-	// The same judging as a run: records, splats, the host's oracle.
-	run.Judge(r, &qemu.Result{Console: b}, qemu.Config{}, nil)
-	if r.Agent != nil {
-		r.Arch, r.Kernel.Version = r.Agent.Machine, r.Agent.Kernel
-	}
-	r.Decide()
-	gate.MarkKnownAll([]*report.Report{r})
-	r.WriteText(os.Stdout)
-	return r.ExitCode()
-}
-
-// worse combines two exit statuses: could not decide (2) over findings (1)
-// over known failures only (3) over pass (0).
-func worse(a, b int) int {
-	rank := map[int]int{0: 0, report.ExitKnown: 1, 1: 2, 2: 3}
-	if rank[b] > rank[a] {
-		return b
-	}
-	return a
-}
-
 func cmdBench(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	archList := fs.String("arch", strings.Join(arches.Default, ","), "architectures, comma-separated")
@@ -373,6 +353,7 @@ func cmdGate(ctx context.Context, args []string) int {
 	baseJSON := fs.String("base-json", "", "write the base's JSON reports here (for dirtygate compare)")
 	junitOut := fs.String("junit", "", "write the candidate's JUnit XML here")
 	mdOut := fs.String("markdown", "", "write the candidate's Markdown summary here")
+	htmlOut := fs.String("html", "", "write one self-contained HTML page here: the matrix with the gate's changes and a drawing of each failing scenario's log")
 	ktap := fs.Bool("ktap", false, "print the candidate's results as KTAP on stdout, the gate's verdict as # lines")
 	debug := fs.Bool("debug-kernel", false, "build both sides with the debug fragment (lockdep, atomic sleep, DEBUG_VM, KASAN where supported)")
 	inject := fs.Bool("inject", false, "both sides get the fail_function injection point, for the inject-* scenarios")
@@ -428,6 +409,9 @@ func cmdGate(ctx context.Context, args []string) int {
 		*baseJSON: writeJSON(base),
 		*junitOut: func(f *os.File) error { return report.WriteJUnit(f, cand) },
 		*mdOut:    func(f *os.File) error { report.WriteMarkdown(f, cand); return nil },
+		*htmlOut: func(f *os.File) error {
+			return htmlreport.Write(f, htmlreport.Page{Title: "dirtygate gate", Runs: cand, Gate: &res})
+		},
 	} {
 		if path == "" {
 			continue
@@ -446,11 +430,12 @@ func cmdGate(ctx context.Context, args []string) int {
 func cmdCompare(args []string) int {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	mdOut := fs.String("markdown", "", "write the candidate's Markdown summary here")
+	htmlOut := fs.String("html", "", "write one self-contained HTML page here: the matrix with the changes and a drawing of each failing scenario's log")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 2 {
-		fmt.Fprintln(os.Stderr, "usage: dirtygate compare [--markdown FILE] BASE.json CANDIDATE.json")
+		fmt.Fprintln(os.Stderr, "usage: dirtygate compare [--markdown FILE] [--html FILE] BASE.json CANDIDATE.json")
 		return 2
 	}
 	var sides [2][]*report.Report
@@ -474,6 +459,10 @@ func cmdCompare(args []string) int {
 			fmt.Fprintln(os.Stderr, "dirtygate:", err)
 			return 2
 		}
+	}
+	if err := writeHTML(*htmlOut, sides[1], &res); err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
 	}
 	return res.ExitCode()
 }

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"dirtygate/arches"
+	"dirtygate/guest/scenario"
+	"dirtygate/harness/agentbuild"
+	"dirtygate/harness/initramfs"
+	"dirtygate/harness/lava"
+	"dirtygate/harness/run"
+)
+
+// cmdLava writes a LAVA job definition that boots the kernel under test
+// with dirtygate's initramfs on a lab's device. Without --kernel-url the
+// kernel is built here, as for run; the files the job downloads are put
+// in --out, and --artifacts-url says where the lab will find them.
+func cmdLava(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("lava", flag.ContinueOnError)
+	archName := fs.String("arch", "", "the device's arch (one)")
+	var patches multi
+	fs.Var(&patches, "patch", "built-in patch name or patch file, for a kernel built here (no --kernel-url)")
+	kernelURL := fs.String("kernel-url", "", "the kernel under test, as the lab downloads it (default: build it here)")
+	dtbURL := fs.String("dtb-url", "", "its device tree, where the device needs one")
+	deviceType := fs.String("device-type", "", "LAVA device type (default: the arch's, usually qemu); a U-Boot board gets a tftp deploy")
+	base := fs.String("artifacts-url", "", "URL the lab downloads --out's files from (default: file:// paths, for a worker on this machine)")
+	out := fs.String("out", "lava-out", "directory for the initramfs (and the kernel built here)")
+	jobOut := fs.String("job", "", "write the job here (default: stdout)")
+	only := fs.String("only", "", "run only these scenarios, comma-separated")
+	cache := fs.String("cache", defaultCache(), "cache directory ($DIRTYGATE_CACHE)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	a, err := arches.Lookup(*archName)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate lava:", err)
+		return 2
+	}
+	dev, ok := lava.DeviceFor(a.Name)
+	if !ok {
+		fmt.Fprintf(os.Stderr, "dirtygate lava: no LAVA device known for %s\n", a.Name)
+		return 2
+	}
+	if *deviceType != "" {
+		dev.Type = *deviceType
+	}
+	if *kernelURL != "" && len(patches) > 0 {
+		fmt.Fprintln(os.Stderr, "dirtygate lava: --patch builds the kernel here; with --kernel-url the lab's kernel already carries its patches")
+		return 2
+	}
+	dir, err := filepath.Abs(*out)
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate lava:", err)
+		return 2
+	}
+	o := run.Options{Arch: a, Patches: patches, CacheDir: *cache, OutDir: dir, Progress: progress(), Jobs: runtime.NumCPU()}
+	if *only != "" {
+		o.Only = strings.Split(*only, ",")
+	}
+	files, err := lavaFiles(ctx, o, *kernelURL == "")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate lava:", err)
+		return 2
+	}
+	url := func(path string) string {
+		if *base == "" {
+			return "file://" + path
+		}
+		return strings.TrimSuffix(*base, "/") + "/" + filepath.Base(path)
+	}
+	j := lava.Job{Arch: a, Device: dev, KernelURL: *kernelURL, DTBURL: *dtbURL, RamdiskURL: url(files.initrd),
+		Patches: patches, Only: o.Only, Budget: lavaBudget(a, len(o.Only))}
+	if j.KernelURL == "" {
+		j.KernelURL = url(files.kernel)
+		if files.dtb != "" && j.DTBURL == "" {
+			j.DTBURL = url(files.dtb)
+		}
+	}
+	b, err := j.YAML()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate lava:", err)
+		return 2
+	}
+	return writeJob(b, *jobOut, dir, a)
+}
+
+// writeJob writes the job (to stdout without a file) and what to do next.
+func writeJob(b []byte, jobOut, dir string, a *arches.Arch) int {
+	if jobOut == "" {
+		os.Stdout.Write(b)
+	} else if err := os.WriteFile(jobOut, b, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate lava:", err)
+		return 2
+	} else {
+		fmt.Fprintf(os.Stderr, "job: %s\n", jobOut)
+	}
+	w := os.Stderr
+	fmt.Fprintf(w, "files the job downloads: %s\nsubmit: lavacli jobs submit JOB.yaml; then: lavacli jobs logs --raw ID > job.log && dirtygate parse job.log\n", dir)
+	if a.UsesExecutor() {
+		fmt.Fprintf(w, "note: %s runs the executor, which runs nothing on its own: while the job holds the device, drive its console with `dirtygate run --arch %s --target exec:'<the lab's console command>'`; the job's log alone has no results\n", a.Name, a.Name)
+	}
+	return 0
+}
+
+type lavaArtifacts struct{ kernel, dtb, initrd string }
+
+// lavaFiles builds the initramfs (the agent or the executor as /init, as
+// a run's) and, when asked, the kernel, into o.OutDir.
+func lavaFiles(ctx context.Context, o run.Options, kernel bool) (lavaArtifacts, error) {
+	if kernel {
+		p, r := run.Prepare(ctx, o)
+		if p == nil {
+			return lavaArtifacts{}, fmt.Errorf("%s", r.Error)
+		}
+		k, d, i := p.Artifacts()
+		var f lavaArtifacts
+		f.initrd = i
+		if err := os.Chmod(i, 0o644); err != nil { // a lab's web server serves it
+			return f, err
+		}
+		for _, c := range []struct{ src, dst *string }{{&k, &f.kernel}, {&d, &f.dtb}} {
+			if *c.src == "" {
+				continue
+			}
+			*c.dst = filepath.Join(o.OutDir, filepath.Base(*c.src))
+			b, err := os.ReadFile(*c.src)
+			if err == nil {
+				err = os.WriteFile(*c.dst, b, 0o644)
+			}
+			if err != nil {
+				return f, err
+			}
+		}
+		return f, nil
+	}
+	a := o.Arch
+	build := agentbuild.Build
+	if a.UsesExecutor() {
+		build = agentbuild.BuildExecutor
+	}
+	prog, err := build(ctx, a, o.OutDir)
+	if err != nil {
+		return lavaArtifacts{}, err
+	}
+	init, err := os.ReadFile(prog)
+	if err != nil {
+		return lavaArtifacts{}, err
+	}
+	extra := map[string][]byte{}
+	if a.CompatGOARCH != "" && !a.UsesExecutor() {
+		a32, err := agentbuild.BuildCompat(ctx, a, o.OutDir)
+		if err != nil {
+			return lavaArtifacts{}, err
+		}
+		if extra[scenario.CompatAgent], err = os.ReadFile(a32); err != nil {
+			return lavaArtifacts{}, err
+		}
+	}
+	initrd := filepath.Join(o.OutDir, "initramfs.cpio.gz")
+	if err := initramfs.Write(initrd, init, extra); err != nil {
+		return lavaArtifacts{}, err
+	}
+	// A lab downloads it from a web server: readable by all.
+	return lavaArtifacts{initrd: initrd}, os.Chmod(initrd, 0o644)
+}
+
+// lavaBudget: the arch's boot budget and, for the executor, a share per
+// scenario, as for a VM here; a lab's board is not slower than TCG.
+func lavaBudget(a *arches.Arch, only int) time.Duration {
+	n := only
+	if n == 0 {
+		n = len(scenario.All())
+	}
+	return a.BootTimeout + time.Duration(n)*40*time.Second
+}

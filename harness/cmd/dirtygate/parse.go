@@ -1,0 +1,66 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"dirtygate/harness/gate"
+	"dirtygate/harness/lava"
+	"dirtygate/harness/qemu"
+	"dirtygate/harness/report"
+	"dirtygate/harness/run"
+)
+
+// cmdParse judges a console log captured from a run elsewhere, e.g. the
+// agent on real hardware over a serial line, or a LAVA job's log.
+func cmdParse(args []string) int {
+	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
+	jsonOut := fs.String("json", "", "write the JSON report here")
+	htmlOut := fs.String("html", "", "write the HTML page (matrix and log drawings) here")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		usage()
+		return 2
+	}
+	b, err := os.ReadFile(fs.Arg(0))
+	if err == nil && lava.IsJobLog(b) {
+		b, err = lava.Console(b) // a LAVA job's log: the device's console lines
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
+	}
+	r := &report.Report{Arch: "unknown", ConsoleLog: fs.Arg(0), Kernel: report.Kernel{Source: "console log " + fs.Arg(0)}}
+	// The same judging as a run: records, splats, the host's oracle.
+	run.Judge(r, &qemu.Result{Console: b}, qemu.Config{}, nil)
+	if r.Agent != nil {
+		r.Arch, r.Kernel.Version = r.Agent.Machine, r.Agent.Kernel
+	} else if strings.Contains(string(b), lava.ExecutorReady) {
+		r.Error = "this is the executor's console: it runs no scenario by itself, the host that drives it over the console does (dirtygate run --arch A --target serial://... or exec:...)"
+	}
+	r.Decide()
+	gate.MarkKnownAll([]*report.Report{r})
+	r.WriteText(os.Stdout)
+	if *jsonOut != "" {
+		if err := r.WriteJSON(*jsonOut); err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate:", err)
+			return 2
+		}
+	}
+	if err := writeHTML(*htmlOut, []*report.Report{r}, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
+	}
+	return r.ExitCode()
+}
+
+// worse combines two exit statuses: could not decide (2) over findings (1)
+// over known failures only (3) over pass (0).
+func worse(a, b int) int {
+	rank := map[int]int{0: 0, report.ExitKnown: 1, 1: 2, 2: 3}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
+}
