@@ -71,6 +71,10 @@ type Config struct {
 	// The log must still hold guest-physical pages. Main memory only.
 	IOTLB      bool
 	IOTLBSplit []int
+	// EventIdx acks VIRTIO_RING_F_EVENT_IDX, as a Linux guest does through
+	// QEMU: vhost then publishes avail_event and writes used->flags only
+	// when a backend is attached.
+	EventIdx bool
 }
 
 // iovaShift is guest-physical minus IOVA under Config.IOTLB: IOVA 0 is the
@@ -285,6 +289,9 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 	}
 	if cfg.IOTLB {
 		want |= 1 << vhost.FeatureAccessPlatform
+	}
+	if cfg.EventIdx {
+		want |= 1 << vhost.FeatureEventIdx
 	}
 	if have&want == want&^(1<<vhost.FeatureLogAll) && have&want != want {
 		return step("VHOST_GET_FEATURES", fmt.Errorf("%w: the device offers %#x", ErrLogAllRefused, have))
