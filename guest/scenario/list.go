@@ -3,6 +3,7 @@ package scenario
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -151,7 +152,7 @@ func usedRing(m machine.Machine, name string) outcome {
 	for i := 0; i < 64; i++ {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 512), 2048))
 	}
-	cfg := Config{Name: name, LogUsed: true, UsedOff: 3*4096 - 1024}
+	cfg := Config{Name: name, UsedOff: 3*4096 - 1024}
 	return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(300, frameLen)}, func(r *Rig, used []virtq.Used, o *outcome) {
 		// 300 completions wrote all 256 entries, and used->idx.
 		for p := range r.UsedPages() {
@@ -188,7 +189,7 @@ func iotlb(splitUsed bool) func(machine.Machine, string) outcome {
 		if splitUsed {
 			splits = append([]int{usedEnd}, splits...)
 		}
-		cfg := Config{Name: name, LogUsed: true, UsedOff: usedEnd - 2048, IOTLB: true, IOTLBSplit: splits}
+		cfg := Config{Name: name, UsedOff: usedEnd - 2048, IOTLB: true, IOTLBSplit: splits}
 		return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(300, frameLen)}, func(r *Rig, used []virtq.Used, o *outcome) {
 			whole, err := r.ChainPages(used)
 			if err != nil {
@@ -337,7 +338,7 @@ func logEventfd(m machine.Machine, name string) outcome {
 	for i := 0; i < 8; i++ {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 0), 2048))
 	}
-	return rx(m, traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(8, frameLen)},
+	return rx(m, traffic{cfg: Config{Name: name, LogFD: true}, bufs: bufs, frames: frames(8, frameLen)},
 		func(_ *Rig, _ []virtq.Used, o *outcome) {
 			o.findings = eventfdFindings(o.logEvents)
 			o.control = control{
@@ -405,7 +406,7 @@ func liveEnable(m machine.Machine, name string) outcome {
 		o.err = err
 		return o
 	}
-	allowed := map[uint64]int{}
+	allowed := r.UsedPages() // logged while logging was on
 	for _, u := range [][]virtq.Used{before, after} {
 		a, err := r.Written(u)
 		if err != nil {
@@ -458,6 +459,7 @@ func txUsed(m machine.Machine, name string) outcome {
 	}
 	o.packets = len(used)
 	o.expect = oracle.Expect{Written: map[uint64]int{}, Allowed: r.TXUsedPages(), Required: required}
+	maps.Copy(o.expect.Allowed, r.UsedPages()) // RX's used ring: flags written at attach
 	o.notes = append(o.notes, fmt.Sprintf("%d frames transmitted from pages %d..%d; TX used ring on page(s) %v",
 		len(used), firstBufPage, firstBufPage+62, sortedPages(r.TXUsedPages())))
 	o.control = setBit(firstBufPage + 2) // a page a frame was read from
@@ -582,7 +584,7 @@ func harvestLoop(m machine.Machine, name string) outcome {
 		o.err = err
 		return o
 	}
-	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+	o.expect = oracle.Expect{Written: w, Allowed: r.UsedPages(), Required: map[uint64]bool{}}
 	if !noOr {
 		for _, p := range mine {
 			o.expect.Allowed[p] = 0
@@ -591,7 +593,7 @@ func harvestLoop(m machine.Machine, name string) outcome {
 	}
 	var back []uint64
 	for p, k := range seen {
-		if k > 1 {
+		if _, ring := r.UsedPages()[p]; k > 1 && !ring { // the used ring is written over and over
 			back = append(back, p)
 		}
 	}
@@ -703,6 +705,9 @@ func concurrent(m machine.Machine, name string) outcome {
 	}
 	o.packets = ndev * nbuf * rounds
 	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+	for _, d := range devs {
+		maps.Copy(o.expect.Allowed, d.UsedPages()) // each device logs its used ring
+	}
 	o.logEvents = primary.LogEvents()
 	o.notes = append(o.notes, fmt.Sprintf("%d devices, %d frames each in %d rounds; %d log words were updated by all %d devices, %d set_bit calls in all",
 		ndev, nbuf*rounds, rounds, shared, ndev, sumCounts(w)))
@@ -784,7 +789,7 @@ func logProtected(prot machine.Prot) func(machine.Machine, string) outcome {
 		regions, bufs := onThreeLogPages(m)
 		failing := regions[1]
 		cfg := Config{Name: name, Regions: regions,
-			ProtectLog: []uint64{failing >> pageShift}, LogProt: prot, ErrFD: true}
+			ProtectLog: []uint64{failing >> pageShift}, LogProt: prot}
 		return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(len(bufs), frameLen)},
 			func(r *Rig, _ []virtq.Used, o *outcome) {
 				protected := map[uint64]int{}
@@ -934,7 +939,7 @@ func injectRun(m machine.Machine, name string, percent int) outcome {
 	}
 	defer disarm()
 	bufs := injectBufs()
-	t := traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(len(bufs), frameLen)}
+	t := traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(len(bufs), frameLen)}
 	if early != percent {
 		t.ready = func() error { return setProbability(m, percent) }
 	}
@@ -984,7 +989,7 @@ func injectEFAULT(m machine.Machine, name string) outcome {
 	}
 	defer disarm()
 	bufs := injectBufs()
-	return rx(m, traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(len(bufs), frameLen),
+	return rx(m, traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(len(bufs), frameLen),
 		ready: func() error { return setProbability(m, 50) }},
 		func(r *Rig, _ []virtq.Used, o *outcome) {
 			n, ok := fired(m)
@@ -1078,7 +1083,7 @@ func forkCOW(m machine.Machine, name string) outcome {
 		}
 	}
 	o.packets = 24
-	o.expect = oracle.Expect{Written: all, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+	o.expect = oracle.Expect{Written: all, Allowed: r.UsedPages(), Required: map[uint64]bool{}}
 	o.logEvents = r.LogEvents()
 	for k, how := range []string{"left its copies alone", "wrote its copy of the log first"} {
 		// Child k forked after phases 0..k.

@@ -42,7 +42,6 @@ type Config struct {
 	Name        string
 	MTU         int      // 0 = tap default (1500)
 	Mergeable   bool     // ack VIRTIO_NET_F_MRG_RXBUF
-	LogUsed     bool     // VHOST_VRING_F_LOG with log_guest_addr
 	UsedOff     int      // used ring offset in guest memory; 0 = usedOff
 	LogMisalign int      // bytes added to the word-aligned log base
 	Preset      []uint64 // pages whose bits are set before the run
@@ -59,8 +58,11 @@ type Config struct {
 	// LazyLog maps the log without populating it, as QEMU's is: the
 	// kernel meets pages nobody touched yet (only the canaries are written).
 	LazyLog bool
-	// ErrFD gives the RX queue an error eventfd (VHOST_SET_VRING_ERR).
-	ErrFD bool
+	// LogFD hands vhost a log eventfd (VHOST_SET_LOG_FD). QEMU 7.2 never
+	// does with vhost-kernel (hw/virtio/vhost-backend.c: kernel_ops has no
+	// set_log_fd; VHOST_USER_SET_LOG_FD is vhost-user's): only the
+	// scenario that tests it asks for one.
+	LogFD bool
 	// LogOff acks the features without VHOST_F_LOG_ALL: logging is
 	// switched on later with SetLogging, as QEMU does when migration starts.
 	LogOff bool
@@ -217,8 +219,10 @@ func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
 	if err := r.mapLog(); err != nil {
 		return nil, err
 	}
-	if r.logFD, err = m.Eventfd(); err != nil {
-		return nil, step("eventfd", err)
+	if cfg.LogFD {
+		if r.logFD, err = m.Eventfd(); err != nil {
+			return nil, step("eventfd", err)
+		}
 	}
 	uo := cfg.UsedOff
 	if uo == 0 {
@@ -243,7 +247,7 @@ func NewPeer(primary *Rig, k int) (*Rig, error) {
 	p := primary
 	cfg := p.Cfg
 	cfg.Name = fmt.Sprintf("%s%d", p.Cfg.Name, k)
-	cfg.TX, cfg.LogUsed = false, false
+	cfg.TX = false
 	r := &Rig{M: p.M, Cfg: cfg, Layout: p.Layout, Mem: p.Mem, peerOf: p, kick: -1, call: -1, logFD: p.logFD,
 		txKick: -1, txCall: -1, errFD: -1, rngAddr: p.rngAddr, rng: p.rng, firstBit: p.firstBit, pageBase: p.pageBase, logBase: p.logBase, before: p.before,
 		extra: p.extra, pages: p.pages}
@@ -299,23 +303,17 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 	if have&want != want {
 		return step("VHOST_GET_FEATURES", fmt.Errorf("device offers %#x, lacks %#x", have, want&^have))
 	}
-	// The log must be in place before LOG_ALL is acked: vhost checks that
-	// it covers the memory table.
-	if err := step("VHOST_SET_LOG_BASE", r.Net.SetLogBase(r.LogBase())); err != nil {
-		return err
-	}
-	if err := step("VHOST_SET_LOG_FD", r.Net.SetLogFD(r.logFD)); err != nil {
-		return err
-	}
-	if cfg.IOTLB {
-		bf, err := r.Net.BackendFeatures()
-		if err := step("VHOST_GET_BACKEND_FEATURES", err); err != nil {
+	// The log is in place before LOG_ALL is acked, as when QEMU starts
+	// migrating (hw/virtio/vhost.c: vhost_migration_log calls
+	// vhost_dev_log_resize, then vhost_dev_set_log). With LogOff it is
+	// handed over when logging starts (SetLogging), as there.
+	if !cfg.LogOff {
+		if err := step("VHOST_SET_LOG_BASE", r.Net.SetLogBase(r.LogBase())); err != nil {
 			return err
 		}
-		if bf&(1<<vhost.BackendIOTLBMsgV2) == 0 {
-			return step("VHOST_GET_BACKEND_FEATURES", fmt.Errorf("no VHOST_BACKEND_F_IOTLB_MSG_V2 (offers %#x)", bf))
-		}
-		if err := step("VHOST_SET_BACKEND_FEATURES", r.Net.SetBackendFeatures(1<<vhost.BackendIOTLBMsgV2)); err != nil {
+	}
+	if cfg.LogFD {
+		if err := step("VHOST_SET_LOG_FD", r.Net.SetLogFD(r.logFD)); err != nil {
 			return err
 		}
 	}
@@ -328,6 +326,9 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 			err = fmt.Errorf("%w: %w (accepted without it)", ErrLogAllRefused, err)
 		}
 		return step("VHOST_SET_FEATURES", err)
+	}
+	if bf := r.backendCap(); cfg.IOTLB && bf&(1<<vhost.BackendIOTLBMsgV2) == 0 {
+		return step("VHOST_SET_BACKEND_FEATURES", fmt.Errorf("the device does not offer VHOST_BACKEND_F_IOTLB_MSG_V2"))
 	}
 	if cfg.IOTLB {
 		if err := step("IOTLB update", r.mapIOTLB()); err != nil {
@@ -343,16 +344,7 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 	if r.call, err = m.Eventfd(); err != nil {
 		return step("eventfd", err)
 	}
-	addr := vhost.VringAddr{
-		Index: rxQueue,
-		Desc:  r.ringAddr(r.RX.DescOff),
-		Avail: r.ringAddr(r.RX.AvailOff),
-		Used:  r.ringAddr(r.RX.UsedOff),
-	}
-	if cfg.LogUsed {
-		addr.Flags = 1 << vhost.VringFLog
-		addr.LogGuestAddr = r.Mem.GPAOf(r.RX.UsedOff)
-	}
+	addr := r.vringAddr(rxQueue, r.RX, !cfg.LogOff)
 	for _, s := range []struct {
 		name string
 		err  func() error
@@ -367,13 +359,13 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 			return err
 		}
 	}
-	if cfg.ErrFD {
-		if r.errFD, err = m.Eventfd(); err != nil {
-			return step("eventfd", err)
-		}
-		if err := step("VHOST_SET_VRING_ERR", r.Net.SetVringErr(rxQueue, r.errFD)); err != nil {
-			return err
-		}
+	// QEMU gives every queue an error eventfd (hw/virtio/vhost.c:
+	// vhost_virtqueue_init).
+	if r.errFD, err = m.Eventfd(); err != nil {
+		return step("eventfd", err)
+	}
+	if err := step("VHOST_SET_VRING_ERR", r.Net.SetVringErr(rxQueue, r.errFD)); err != nil {
+		return err
 	}
 	if cfg.TX {
 		if err := r.setupTX(step); err != nil {
@@ -407,9 +399,7 @@ func (r *Rig) setupTX(step func(string, error) error) error {
 	if r.txCall, err = r.M.Eventfd(); err != nil {
 		return step("eventfd", err)
 	}
-	addr := vhost.VringAddr{Index: txQueue, Flags: 1 << vhost.VringFLog,
-		Desc: r.ringAddr(txDescOff), Avail: r.ringAddr(txAvailOff), Used: r.ringAddr(txUsedOff),
-		LogGuestAddr: r.Mem.GPAOf(txUsedOff)}
+	addr := r.vringAddr(txQueue, r.TX, !r.Cfg.LogOff)
 	for _, s := range []struct {
 		name string
 		err  func() error
@@ -419,6 +409,7 @@ func (r *Rig) setupTX(step func(string, error) error) error {
 		{"VHOST_SET_VRING_ADDR (TX)", func() error { return r.Net.SetVringAddr(addr) }},
 		{"VHOST_SET_VRING_KICK (TX)", func() error { return r.Net.SetVringKick(txQueue, r.txKick) }},
 		{"VHOST_SET_VRING_CALL (TX)", func() error { return r.Net.SetVringCall(txQueue, r.txCall) }},
+		{"VHOST_SET_VRING_ERR (TX)", func() error { return r.Net.SetVringErr(txQueue, r.errFD) }},
 	} {
 		if err := step(s.name, s.err()); err != nil {
 			return err
@@ -669,30 +660,100 @@ func (r *Rig) waitRing(ring *virtq.Ring, call, n int, what string) ([]virtq.Used
 	}
 }
 
-// SetLogging switches VHOST_F_LOG_ALL on or off with VHOST_SET_FEATURES
-// while the device runs.
+// SetLogging switches logging on or off while the device runs, as QEMU
+// does when migration starts or ends (hw/virtio/vhost.c:
+// vhost_migration_log): on, the log base first (vhost_dev_log_resize);
+// then, both ways, VHOST_SET_FEATURES with or without VHOST_F_LOG_ALL and
+// the backend features (vhost_dev_set_features), and every started
+// queue's VHOST_SET_VRING_ADDR with VHOST_VRING_F_LOG set or clear
+// (vhost_dev_set_log). Off, QEMU frees the log without telling vhost.
 func (r *Rig) SetLogging(on bool) error {
+	if on {
+		if err := r.Net.SetLogBase(r.LogBase()); err != nil {
+			return err
+		}
+	}
 	f := r.features
 	if !on {
 		f &^= 1 << vhost.FeatureLogAll
 	}
-	return r.Net.SetFeatures(f)
+	if err := r.Net.SetFeatures(f); err != nil {
+		return err
+	}
+	r.backendCap()
+	if err := r.Net.SetVringAddr(r.vringAddr(rxQueue, r.RX, on)); err != nil {
+		return err
+	}
+	if r.TX != nil {
+		return r.Net.SetVringAddr(r.vringAddr(txQueue, r.TX, on))
+	}
+	return nil
+}
+
+// vringAddr is what QEMU's vhost_virtqueue_set_addr (hw/virtio/vhost.c)
+// hands VHOST_SET_VRING_ADDR: the rings' user addresses, or under a
+// vIOMMU their IOVAs (vhost_memory_map returns the address untouched);
+// log_guest_addr the used ring's address as the guest gave it (its
+// guest-physical address, or under a vIOMMU its IOVA: 6.1 then logs the
+// used ring through the IOTLB and ignores it), whether logging is on or
+// not; VHOST_VRING_F_LOG exactly while the device logs (log_enabled).
+func (r *Rig) vringAddr(idx uint32, q *virtq.Ring, log bool) vhost.VringAddr {
+	a := vhost.VringAddr{
+		Index:        idx,
+		Desc:         r.ringAddr(q.DescOff),
+		Avail:        r.ringAddr(q.AvailOff),
+		Used:         r.ringAddr(q.UsedOff),
+		LogGuestAddr: r.DevAddr(r.Mem.GPAOf(q.UsedOff)),
+	}
+	if log {
+		a.Flags = 1 << vhost.VringFLog
+	}
+	return a
+}
+
+// backendCap acks the backend features after VHOST_SET_FEATURES, as
+// QEMU does in every configuration (hw/virtio/vhost-backend.c:
+// vhost_kernel_set_backend_cap, called from vhost_dev_set_features): what
+// the device offers of VHOST_BACKEND_F_IOTLB_MSG_V2. Like QEMU, a kernel
+// without the ioctls simply has none.
+func (r *Rig) backendCap() uint64 {
+	bf, err := r.Net.BackendFeatures()
+	if err != nil {
+		return 0
+	}
+	bf &= 1 << vhost.BackendIOTLBMsgV2
+	if r.Net.SetBackendFeatures(bf) != nil {
+		return 0
+	}
+	return bf
 }
 
 // Stop detaches the backend. vhost flushes its worker first, so every log
 // write of the packets seen so far is done when it returns: the final sync
-// of a migration works the same way.
+// of a migration works the same way. As QEMU stops a vhost-net device
+// (hw/net/vhost_net.c: vhost_net_stop_one, then hw/virtio/vhost.c:
+// vhost_virtqueue_stop): VHOST_NET_SET_BACKEND -1 on every queue in
+// order, then VHOST_GET_VRING_BASE on each; QEMU syncs the log after that.
 func (r *Rig) Stop() error {
 	if !r.attached {
 		return nil
 	}
 	r.attached = false
+	queues := []uint32{rxQueue}
 	if r.TX != nil {
-		if err := r.Net.SetBackend(txQueue, -1); err != nil {
+		queues = append(queues, txQueue)
+	}
+	for _, q := range queues {
+		if err := r.Net.SetBackend(q, -1); err != nil {
 			return err
 		}
 	}
-	return r.Net.SetBackend(rxQueue, -1)
+	for _, q := range queues {
+		if _, err := r.Net.VringBase(q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ErrEvents reads and resets the error eventfd's counter (0 without one).

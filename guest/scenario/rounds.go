@@ -61,7 +61,7 @@ type roundResult struct {
 
 func roundsScenario(m machine.Machine, name string) outcome {
 	var o outcome
-	r, err := NewRig(m, Config{Name: name, LogUsed: true, UsedOff: roundsUsedOff, EventIdx: true})
+	r, err := NewRig(m, Config{Name: name, UsedOff: roundsUsedOff, EventIdx: true})
 	if err != nil {
 		o.err = err
 		return o
