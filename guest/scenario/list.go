@@ -23,8 +23,8 @@ var all = []Scenario{
 	{Name: "jumbo", Doc: "9000-byte frames (tap MTU 9000) in one descriptor log all 3 pages they span.", run: jumbo},
 	{Name: "mergeable", Doc: "With VIRTIO_NET_F_MRG_RXBUF one frame is merged over several buffers on different pages; every buffer's page is logged.", run: mergeable},
 	{Name: "used-ring", Doc: "With VHOST_VRING_F_LOG and log_guest_addr, the used ring, which spans two pages and wraps (300 completions on 256 entries), is logged at its guest-physical pages.", run: usedRing},
-	{Name: "iotlb", Doc: "Device IOTLB: VIRTIO_F_ACCESS_PLATFORM with IOTLB messages (VHOST_BACKEND_F_IOTLB_MSG_V2); every ring and buffer address is an IOVA (guest-physical minus 1 MiB, so a kernel logging IOVAs would set bits of pages below 1 MiB, which belong to nobody), mapped by 9 IOTLB entries; 300 frames into 64 buffers, 8 of them crossing a page boundary where two entries meet. The log must hold the guest-physical pages of the RX data and of the used ring, whose last page holds only the tail of the last used entry. 6.1 logs whole descriptors, not just the bytes written, under an IOTLB: those pages are allowed.", run: iotlb(false)},
-	{Name: "iotlb-used-split", Doc: "As iotlb, with an IOTLB entry ending inside the used ring, where the last used entry crosses into its last page (vIOMMUs map 4 KiB pages, so a used ring that crosses a page is split): every write of that entry translates to two pieces and both pages must be logged.", run: iotlb(true)},
+	{Name: "iotlb", Doc: "Device IOTLB: VIRTIO_F_ACCESS_PLATFORM with IOTLB messages (VHOST_BACKEND_F_IOTLB_MSG_V2); every ring and buffer address is an IOVA (guest-physical minus 1 MiB, so a kernel logging IOVAs would set bits of pages below 1 MiB, which belong to nobody), mapped by the entries QEMU sends for a vIOMMU: the rings' 2 MiB as one superpage entry, each buffer page as a 4 KiB entry; 300 frames into 64 buffers, 8 of them crossing a page boundary, so two entries. The log must hold the guest-physical pages of the RX data and of the used ring, whose last page holds only the tail of the last used entry. 6.1 logs whole descriptors, not just the bytes written, under an IOTLB: those pages are allowed.", run: iotlb(false)},
+	{Name: "iotlb-used-split", Doc: "As iotlb, with 4 KiB entries for the rings too, as a vIOMMU without superpages maps them: the used ring crosses a page, so an entry ends inside it, where the last used entry crosses into its last page; every write of that entry translates to two pieces and both pages must be logged.", run: iotlb(true)},
 	{Name: "carry", Doc: "Pages logged several times between two clears keep exactly their own bit (set_bit is an OR): no carry into the next page, no bit lost at p % 32 == 31.", run: carry},
 	{Name: "preset", Doc: "Bits set before the run (unrelated pages, neighbours of written pages, and pages already dirty that are written again) survive, as a QEMU that has not yet harvested them expects.", run: preset},
 	{Name: "bit-position", Doc: "Pages at p % 64 in {0, 5, 31, 32, 37, 63} land in the right bit of the right unsigned long (catches u32-word and byte-wise layouts on big-endian hosts).", run: bitPosition},
@@ -165,31 +165,32 @@ func usedRing(m machine.Machine, name string) outcome {
 }
 
 // iotlb receives 300 frames through a device IOTLB (IOVA = guest-physical
-// minus 1 MiB) into 64 buffers, some crossing a page boundary where two
-// IOTLB entries meet, with the used ring logged. The used ring ends 4
-// bytes into page 259: that page holds only the second half of used entry
-// 255, so only writes of that entry, always crossing into it, can log it.
-// With splitUsed an IOTLB entry also ends at that page boundary, so those
-// writes translate to two pieces.
+// minus 1 MiB) into 64 buffers in the second 2 MiB of guest memory, mapped
+// by 4 KiB entries, 8 of them crossing a page boundary where two entries
+// meet, with the used ring logged. The used ring ends 4 bytes into page
+// 259: that page holds only the second half of used entry 255, so only
+// writes of that entry, always crossing into it, can log it. Without
+// splitUsed the first 2 MiB, the rings, is one 2 MiB entry (a superpage);
+// with it, 4 KiB entries too, so each write of that entry translates to
+// two pieces.
 func iotlb(splitUsed bool) func(machine.Machine, string) outcome {
 	return func(m machine.Machine, name string) outcome {
-		const usedEnd = 3 * 4096 // the page boundary the used ring crosses
+		const usedEnd = 3 * 4096                            // the page boundary the used ring crosses
+		bufPage := uint64(guestBase+hugeIOTLB) >> pageShift // 768
 		var bufs [][]Seg
-		var splits []int
 		for i := 0; i < 64; i++ {
-			p := firstBufPage + uint64(2*i)
+			p := bufPage + uint64(2*i)
 			if i%8 == 7 {
-				// Crosses from p into p+1, where an entry ends.
+				// Crosses from p into p+1: two entries.
 				bufs = append(bufs, one(pageOff(p, 4096-600), 2048))
-				splits = append(splits, OffOfPage(p+1))
 				continue
 			}
 			bufs = append(bufs, one(pageOff(p, 64*(i%8)), 2048))
 		}
-		if splitUsed {
-			splits = append([]int{usedEnd}, splits...)
+		cfg := Config{Name: name, UsedOff: usedEnd - 2048, IOTLB: true}
+		if !splitUsed {
+			cfg.IOTLBHuge = []int{0}
 		}
-		cfg := Config{Name: name, UsedOff: usedEnd - 2048, IOTLB: true, IOTLBSplit: splits}
 		return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(300, frameLen)}, func(r *Rig, used []virtq.Used, o *outcome) {
 			whole, err := r.ChainPages(used)
 			if err != nil {
@@ -205,9 +206,11 @@ func iotlb(splitUsed bool) func(machine.Machine, string) outcome {
 			}
 			tail := r.Page(usedEnd)
 			o.notes = append(o.notes, fmt.Sprintf("%d IOTLB entries, IOVA = guest-physical - %#x; used ring at IOVA %#x over pages %v, page %d holding only the last 4 bytes of entry %d; %d completions",
-				len(splits)+1, iovaShift, r.DevAddr(r.Mem.GPAOf(r.RX.UsedOff)), sortedPages(r.UsedPages()), tail, ringNum-1, len(used)))
+				len(r.iotlbSent), iovaShift, r.DevAddr(r.Mem.GPAOf(r.RX.UsedOff)), sortedPages(r.UsedPages()), tail, ringNum-1, len(used)))
 			if splitUsed {
-				o.notes = append(o.notes, fmt.Sprintf("an IOTLB entry ends at page %d: each write of entry %d translates to two pieces", tail, ringNum-1))
+				o.notes = append(o.notes, fmt.Sprintf("4 KiB entries for the rings too: one ends at page %d, so each write of entry %d translates to two pieces", tail, ringNum-1))
+			} else {
+				o.notes = append(o.notes, "the rings' 2 MiB are one entry (a superpage): the used ring is one piece")
 			}
 			o.control = clearBit(tail)
 		})

@@ -68,11 +68,12 @@ type Config struct {
 	LogOff bool
 	// IOTLB negotiates VIRTIO_F_ACCESS_PLATFORM with IOTLB messages (v2):
 	// every ring and buffer address the device sees is an IOVA, guest-
-	// physical minus iovaShift, mapped by device IOTLB entries that end
-	// at IOTLBSplit (offsets into guest memory) and at the end of memory.
-	// The log must still hold guest-physical pages. Main memory only.
-	IOTLB      bool
-	IOTLBSplit []int
+	// physical minus iovaShift, mapped by the device IOTLB entries QEMU
+	// would send (iotlb.go): 4 KiB pages, or 2 MiB superpages for the
+	// blocks of guest memory listed in IOTLBHuge (offsets). The log must
+	// still hold guest-physical pages. Main memory only.
+	IOTLB     bool
+	IOTLBHuge []int
 	// EventIdx acks VIRTIO_RING_F_EVENT_IDX, as a Linux guest does through
 	// QEMU: vhost then publishes avail_event and writes used->flags only
 	// when a backend is attached.
@@ -110,19 +111,6 @@ func (r *Rig) ringAddr(off int) uint64 {
 	return r.Mem.VAOf(off)
 }
 
-// mapIOTLB writes the device IOTLB entries for guest memory.
-func (r *Rig) mapIOTLB() error {
-	start := 0
-	for _, end := range append(append([]int(nil), r.Cfg.IOTLBSplit...), r.Mem.Size) {
-		gpa := r.Mem.GPAOf(start)
-		if err := r.Net.MapIOTLB(r.DevAddr(gpa), uint64(end-start), r.Mem.VAOf(start)); err != nil {
-			return err
-		}
-		start = end
-	}
-	return nil
-}
-
 // Rig is one vhost-net device wired to a tap, with guest memory, an RX
 // ring and a dirty log fenced by canaries and PROT_NONE guard pages.
 type Rig struct {
@@ -152,6 +140,7 @@ type Rig struct {
 	before            []byte
 	nextDesc          int
 	attached          bool
+	iotlbSent         map[int]bool // Config.IOTLB: guest memory offsets of the entries sent
 }
 
 // LayoutOf is the log layout of the process that drives vhost on m: its
@@ -330,8 +319,8 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 	if bf := r.backendCap(); cfg.IOTLB && bf&(1<<vhost.BackendIOTLBMsgV2) == 0 {
 		return step("VHOST_SET_BACKEND_FEATURES", fmt.Errorf("the device does not offer VHOST_BACKEND_F_IOTLB_MSG_V2"))
 	}
-	if cfg.IOTLB {
-		if err := step("IOTLB update", r.mapIOTLB()); err != nil {
+	for _, ring := range [][2]int{{descOff, virtq.DescSize(ringNum)}, {availOff, virtq.AvailSize(ringNum)}, {usedOff, virtq.UsedSize(ringNum)}} {
+		if err := step("IOTLB update", r.iotlbMap(ring[0], ring[1])); err != nil {
 			return err
 		}
 	}
@@ -393,6 +382,11 @@ func (r *Rig) setupTX(step func(string, error) error) error {
 	if r.TX, err = virtq.New(r.Mem, ringNum, txDescOff, txAvailOff, txUsedOff); err != nil {
 		return step("lay out TX ring", err)
 	}
+	for _, ring := range [][2]int{{txDescOff, virtq.DescSize(ringNum)}, {txAvailOff, virtq.AvailSize(ringNum)}, {txUsedOff, virtq.UsedSize(ringNum)}} {
+		if err := step("IOTLB update (TX)", r.iotlbMap(ring[0], ring[1])); err != nil {
+			return err
+		}
+	}
 	if r.txKick, err = r.M.Eventfd(); err != nil {
 		return step("eventfd", err)
 	}
@@ -426,6 +420,9 @@ func (r *Rig) Transmit(offs []int, frames [][]byte) ([]virtq.Used, error) {
 	for i, f := range frames {
 		buf := append(make([]byte, headerSize), f...)
 		if err := r.Mem.Write(offs[i], buf); err != nil {
+			return nil, err
+		}
+		if err := r.iotlbMap(offs[i], len(buf)); err != nil {
 			return nil, err
 		}
 		if err := r.TX.SetDesc(i, virtq.Desc{Addr: r.DevAddr(r.Mem.GPAOf(offs[i])), Len: uint32(len(buf))}); err != nil {
@@ -589,6 +586,11 @@ func (r *Rig) Post(bufs ...[]Seg) ([]uint16, error) {
 			mem := r.Mem
 			if s.Region > 0 {
 				mem = r.extra[s.Region-1]
+			}
+			if s.Region == 0 {
+				if err := r.iotlbMap(s.Off, s.Len); err != nil {
+					return nil, err
+				}
 			}
 			d := virtq.Desc{Addr: r.DevAddr(mem.GPAOf(s.Off)), Len: uint32(s.Len), Flags: virtq.DescWrite}
 			if i < len(b)-1 {
