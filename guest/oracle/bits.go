@@ -77,6 +77,16 @@ func Bits(raw []byte, l Layout) []uint64 {
 // maps pages to log calls. firstBit must be a multiple of 32 (the seed
 // patch rejects log bases that are not 4-byte aligned).
 func SimulateAdd(before []byte, l Layout, firstBit uint64, counts map[uint64]int) []byte {
+	return simulate(before, l, firstBit, counts, false)
+}
+
+// SimulateOr is SimulateAdd with FUTEX_OP_OR: what a correct u32-word
+// log gives.
+func SimulateOr(before []byte, l Layout, firstBit uint64, counts map[uint64]int) []byte {
+	return simulate(before, l, firstBit, counts, true)
+}
+
+func simulate(before []byte, l Layout, firstBit uint64, counts map[uint64]int, or bool) []byte {
 	out := append([]byte(nil), before...)
 	base := int(firstBit / 8)
 	for p, n := range counts {
@@ -85,7 +95,12 @@ func SimulateAdd(before []byte, l Layout, firstBit uint64, counts map[uint64]int
 			continue
 		}
 		v := l.order().Uint32(out[off:])
-		v += uint32(n) << (p % 32) // u32 arithmetic: a carry out of bit 31 is lost
+		switch {
+		case or && n > 0:
+			v |= 1 << (p % 32)
+		case !or:
+			v += uint32(n) << (p % 32) // u32 arithmetic: a carry out of bit 31 is lost
+		}
 		l.order().PutUint32(out[off:], v)
 	}
 	return out

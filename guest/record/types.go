@@ -52,7 +52,26 @@ type Scenario struct {
 	Packets  int       `json:"packets,omitempty"`
 	Pages    int       `json:"pages,omitempty"` // distinct pages expected
 	Millis   int64     `json:"millis"`
+	// Class is what a classified scenario (fault injection, a protected
+	// log page) saw the kernel do with the bits it could not log: one
+	// of the Class* values.
+	Class string `json:"class,omitempty"`
+	// Exercised counts what the scenario made happen (frames, used
+	// buffers, pages written, harvests that caught bits mid-traffic,
+	// injected failures, CPUs): a pass is worth what these say.
+	Exercised map[string]int64 `json:"exercised,omitempty"`
+	// Known, set by the host, says why this failure is the kernel
+	// source's own known failure (same signature), not a new one.
+	Known string `json:"known,omitempty"`
 }
+
+// Classes of what a kernel did with bits it could not log, worst first.
+const (
+	ClassSilentLoss = "silent loss" // LOG_ALL accepted, bits missing, nothing reported
+	ClassReported   = "reported"    // bits missing, the error eventfd signalled
+	ClassRefused    = "refused"     // LOG_ALL refused or not offered: the VMM knows
+	ClassCorrect    = "bits correct"
+)
 
 // Final closes a run.
 type Final struct {

@@ -7,9 +7,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"dirtygate/guest/machine"
 	"dirtygate/guest/oracle"
+	"dirtygate/guest/record"
 	"dirtygate/guest/virtq"
 )
 
@@ -342,12 +344,22 @@ func logEventfd(m machine.Machine, name string) outcome {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 0), 2048))
 	}
 	return rx(m, traffic{cfg: Config{Name: name, LogFD: true}, bufs: bufs, frames: frames(8, frameLen)},
-		func(_ *Rig, _ []virtq.Used, o *outcome) {
-			o.findings = eventfdFindings(o.logEvents)
+		func(r *Rig, _ []virtq.Used, o *outcome) {
+			o.findings = append(o.findings, eventfdFindings(o.logEvents)...)
+			o.count("log_eventfd_signals", int64(o.logEvents))
+			// The control reads, the same way, an eventfd of the VMM's
+			// that vhost was never given: the check must fail on it.
+			spare, err := m.Eventfd()
+			if err != nil {
+				o.err = err
+				return
+			}
+			idle := r.count(spare)
+			m.Close(spare)
 			o.control = control{
-				what: "a log eventfd that was never signalled",
+				what: "judging an eventfd vhost was never given",
 				mutate: func(_ *oracle.Log, _ *oracle.Expect, extra *[]oracle.Finding) {
-					*extra = append(*extra, eventfdFindings(0)...)
+					*extra = append(*extra, eventfdFindings(idle)...)
 				},
 				want: []oracle.Kind{oracle.EventFD},
 			}
@@ -421,6 +433,7 @@ func liveEnable(m machine.Machine, name string) outcome {
 		}
 	}
 	o.packets = 24
+	o.findings = append(o.findings, usedLengths(slices.Concat(before, during, after), frames(24, frameLen))...)
 	o.expect = oracle.Expect{Written: w, Allowed: allowed, Required: map[uint64]bool{}}
 	o.logEvents = r.LogEvents()
 	logged := 0
@@ -515,7 +528,8 @@ func harvestLoop(m machine.Machine, name string) outcome {
 		return m.OrWord(r.rngAddr+(bit/W)*W/8, mask)
 	}
 
-	var passes, busy, set int
+	var passes, busy, midTraffic, set int
+	var trafficDone atomic.Bool
 	var herr error
 	noOr := false
 	stop := make(chan struct{})
@@ -541,9 +555,13 @@ func harvestLoop(m machine.Machine, name string) outcome {
 			}
 			passes++
 			before := harvested
+			during := !trafficDone.Load() // after the swap: still false means the swap ran while frames arrived
 			collect(old)
 			if harvested > before {
 				busy++
+				if during {
+					midTraffic++
+				}
 			}
 			select {
 			case <-stop:
@@ -555,6 +573,7 @@ func harvestLoop(m machine.Machine, name string) outcome {
 		}
 	}()
 	used, err := deliver(r, heads, frames(nbuf, frameLen), false)
+	trafficDone.Store(true)
 	close(stop)
 	wg.Wait()
 	if err == nil {
@@ -572,6 +591,11 @@ func harvestLoop(m machine.Machine, name string) outcome {
 	}
 	if err != nil {
 		o.err = err
+		return o
+	}
+	if midTraffic == 0 {
+		// The scenario exists to race harvests against vhost's logging.
+		o.err = fmt.Errorf("no harvest caught bits while frames were arriving (%d passes): the sync loop never overlapped vhost's logging, so nothing was decided about it", passes)
 		return o
 	}
 	if o.log, err = r.Log(); err != nil {
@@ -606,8 +630,11 @@ func harvestLoop(m machine.Machine, name string) outcome {
 			Detail: fmt.Sprintf("resurrected: %d harvested bit(s) came back without a new write (a log update that is not an atomic OR wrote back bits the VMM had cleared): pages %v", len(back), firstFew(back))})
 	}
 	o.packets = len(used)
-	o.notes = append(o.notes, fmt.Sprintf("%d harvest passes of %d words while %d frames arrived, %d of them caught bits (%d bits during traffic, %d at the final sync); the VMM set %d bits of its own",
-		passes, n, len(used), busy, duringTraffic, harvested-duringTraffic, set))
+	o.findings = append(o.findings, usedLengths(used, frames(nbuf, frameLen))...)
+	o.count("harvest_passes", int64(passes))
+	o.count("harvests_mid_traffic", int64(midTraffic))
+	o.notes = append(o.notes, fmt.Sprintf("%d harvest passes of %d words while %d frames arrived, %d of them caught bits (%d while frames were still arriving; %d bits before the final sync, %d at it); the VMM set %d bits of its own",
+		passes, n, len(used), busy, midTraffic, duringTraffic, harvested-duringTraffic, set))
 	if noOr {
 		o.notes = append(o.notes, "no atomic OR for user space here (SPARC v8): the VMM set no bits of its own")
 		o.control = clearBit(sortedPages(w)[9])
@@ -635,6 +662,19 @@ func firstFew(p []uint64) []uint64 {
 func concurrent(m machine.Machine, name string) outcome {
 	const ndev, nbuf, rounds = 3, 64, 2
 	var o outcome
+	cpus, err := onlineCPUs(m)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	if cpus < 2 {
+		// The vhost workers take turns on one CPU and update the log
+		// with preemption off: a lost update between them cannot happen,
+		// so a pass would say nothing.
+		o.skip = "one CPU online: the three vhost workers cannot update the log at the same time, so races between them are not exercised"
+		return o
+	}
+	o.count("cpus", int64(cpus))
 	primary, err := NewRig(m, Config{Name: name})
 	if err != nil {
 		o.err = err
@@ -707,6 +747,14 @@ func concurrent(m machine.Machine, name string) outcome {
 		}
 	}
 	o.packets = ndev * nbuf * rounds
+	for k := range devs {
+		o.findings = append(o.findings, usedLengths(used[k], frames(nbuf*rounds, frameLen))...)
+	}
+	if shared == 0 {
+		o.err = fmt.Errorf("no log word was updated by all %d devices: the scenario did not make them share words", ndev)
+		return o
+	}
+	o.count("shared_log_words", int64(shared))
 	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
 	for _, d := range devs {
 		maps.Copy(o.expect.Allowed, d.UsedPages()) // each device logs its used ring
@@ -716,6 +764,26 @@ func concurrent(m machine.Machine, name string) outcome {
 		ndev, nbuf*rounds, rounds, shared, ndev, sumCounts(w)))
 	o.control = clearBit(sortedPages(w)[10])
 	return o
+}
+
+// onlineCPUs counts the CPUs in /sys/devices/system/cpu/online ("0-1,3").
+func onlineCPUs(m machine.Machine) (int, error) {
+	s, err := readFile(m, "/sys/devices/system/cpu/online")
+	if err != nil {
+		return 0, fmt.Errorf("reading the online CPUs: %w", err)
+	}
+	n := 0
+	for _, r := range strings.Split(s, ",") {
+		var lo, hi int
+		if k, _ := fmt.Sscanf(r, "%d-%d", &lo, &hi); k == 2 {
+			n += hi - lo + 1
+		} else if k == 1 {
+			n++
+		} else {
+			return 0, fmt.Errorf("cannot parse the online CPUs %q", s)
+		}
+	}
+	return n, nil
 }
 
 func sumCounts(w map[uint64]int) int {
@@ -806,12 +874,20 @@ func logProtected(prot machine.Prot) func(machine.Machine, string) outcome {
 				lost := missing(o.log, protected)
 				errs := r.ErrEvents()
 				class := "bits correct: the kernel logged through the protected page"
+				o.class = record.ClassCorrect
 				switch {
 				case len(lost) > 0 && errs == 0:
 					class = fmt.Sprintf("silent loss: LOG_ALL accepted, %d bit(s) on the protected log page missing, nothing on the error eventfd", len(lost))
+					o.class = record.ClassSilentLoss
 				case len(lost) > 0:
 					class = fmt.Sprintf("reported: %d bit(s) missing, the error eventfd signalled %d time(s)", len(lost), errs)
+					o.class = record.ClassReported
 				}
+				if len(protected) == 0 {
+					o.err = fmt.Errorf("no frame landed on a page whose bit sits on the protected log page: nothing was classified")
+					return
+				}
+				o.count("bits_on_protected_page", int64(len(protected)))
 				o.notes = append(o.notes, fmt.Sprintf("log page of guest pages %#x.. made %s: %s; pages before and after it: %d logged as required",
 					failing>>pageShift, protName(prot), class, len(o.expect.Written)))
 				if len(o.expect.Written) == 0 {
@@ -955,15 +1031,23 @@ func injectRun(m machine.Machine, name string, percent int) outcome {
 			}
 			lost := len(missing(o.log, o.expect.Written))
 			class := "bits correct: a fallback worked"
+			o.class = record.ClassCorrect
+			o.count("injected", n)
 			switch errs := r.ErrEvents(); {
 			case n == 0:
-				class = "not applicable: this kernel's log path never called the helper"
+				// Nothing was injected, so nothing about the fallback was
+				// decided: a skip, never a pass. (A candidate that then
+				// fails it is a regression in the gate.)
+				o.skip = "not applicable: this kernel's log path never called the helper, so no failure was injected"
+				o.class = ""
 			case lost > 0 && errs == 0:
+				o.class = record.ClassSilentLoss
 				class = fmt.Sprintf("silent loss: LOG_ALL accepted, %d of %d bits missing, nothing on the error eventfd", lost, len(o.expect.Written))
 				o.findings = append(o.findings, oracle.Finding{Kind: oracle.SilentLoss,
 					Detail: "silent-loss: under -ENOSYS from the log helper, " + strings.TrimPrefix(class, "silent loss: ")})
 			case lost > 0:
 				class = fmt.Sprintf("reported: %d bits missing, the error eventfd signalled %d time(s)", lost, errs)
+				o.class = record.ClassReported
 			}
 			o.notes = append(o.notes, fmt.Sprintf("fail_function made arch_futex_atomic_op_inuser in vhost.c return -ENOSYS %d times (probability %d%%): %s", n, percent, class))
 			o.control = clearBit(sortedPages(o.expect.Written)[4])
@@ -974,6 +1058,7 @@ func injectRun(m machine.Machine, name string, percent int) outcome {
 		n, _ := fired(m)
 		o.notes = append(o.notes, fmt.Sprintf("LOG_ALL refused or not offered: with the helper failing -ENOSYS (%d injected, probability %d%%) the kernel declined to log (%v)", n, percent, o.err))
 		o.control = control{moot: "LOG_ALL was refused, so nothing was logged: the scenario decided outside the bitmap"}
+		o.class = record.ClassRefused
 		o.err = nil
 	}
 	return o
@@ -998,6 +1083,11 @@ func injectEFAULT(m machine.Machine, name string) outcome {
 			n, ok := fired(m)
 			if !ok {
 				o.err = fmt.Errorf("cannot read fail_function's times")
+				return
+			}
+			o.count("injected", n)
+			if n == 0 {
+				o.skip = "not applicable: this kernel's log path never called the helper, so no failure was injected"
 				return
 			}
 			written := o.expect.Written
@@ -1086,6 +1176,7 @@ func forkCOW(m machine.Machine, name string) outcome {
 		}
 	}
 	o.packets = 24
+	o.findings = append(o.findings, usedLengths(slices.Concat(phases[:]...), frames(24, frameLen))...)
 	o.expect = oracle.Expect{Written: all, Allowed: r.UsedPages(), Required: map[uint64]bool{}}
 	o.logEvents = r.LogEvents()
 	for k, how := range []string{"left its copies alone", "wrote its copy of the log first"} {

@@ -25,7 +25,7 @@ const (
 	// Buffers start at page 288, outside the u32 word of the ring pages
 	// (256..287), so an add replay explains data words on its own.
 	bufBase    = 32 * 4096
-	canary     = 64 // bytes of canary words on each side of the log
+	canary     = 64 // bytes of canary words at least, on each side of the log
 	rxQueue    = 0  // vhost-net queue index of RX
 	txQueue    = 1  // and of TX, whose rings sit on pages 264-266
 	txDescOff  = 8 * 4096
@@ -461,9 +461,13 @@ func (c Config) tapName() string {
 func (r *Rig) mapLog() error {
 	ps := r.M.ABI().PageSize
 	logBytes := int((r.pages + 7) / 8)
-	span := canary + r.Cfg.LogMisalign + logBytes + canary
-	span = (span + 7) &^ 7
-	pages := (span + ps - 1) / ps
+	// The log ends at least canary bytes before the trailing guard page;
+	// the checked range runs from the leading guard page to the trailing
+	// one, so every byte a stray write could reach without faulting is
+	// a canary that is read back.
+	tailSpan := (r.Cfg.LogMisalign + logBytes + canary + 7) &^ 7
+	pages := (canary + tailSpan + ps - 1) / ps
+	span := pages * ps
 	if logBytes > sparseLog && (len(r.extra) == 0 || r.Cfg.LogMisalign != 0 || len(r.Cfg.Preset) > 0 || !r.Cfg.LazyLog) {
 		return &SetupError{"map log", fmt.Errorf("a log of %d bytes is read only as a window: it needs LazyLog, extra regions, no preset bits, an aligned base", logBytes)}
 	}
@@ -482,10 +486,10 @@ func (r *Rig) mapLog() error {
 	if err := r.M.Mprotect(addr+uint64((pages+1)*ps), ps, machine.ProtNone); err != nil {
 		return &SetupError{"guard page", err}
 	}
-	// The checked range ends at the trailing guard page, so a bit written
-	// past the canary faults instead of landing unseen.
-	r.rngAddr = addr + uint64((pages+1)*ps-span)
-	r.firstBit = uint64(8 * (canary + r.Cfg.LogMisalign))
+	// The checked range is everything between the guard pages, so a bit
+	// written past the canaries faults instead of landing unseen.
+	r.rngAddr = addr + uint64(ps)
+	r.firstBit = uint64(8 * (span - tailSpan + r.Cfg.LogMisalign))
 	r.logBase = r.rngAddr + r.firstBit/8
 	if logBytes > sparseLog {
 		return r.sparse(span)

@@ -3,6 +3,7 @@ package scenario
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	"dirtygate/guest/machine"
@@ -56,6 +57,7 @@ type roundResult struct {
 	expect   oracle.Expect
 	findings []oracle.Finding
 	parts    []string // used-ring parts vhost wrote
+	used     []virtq.Used
 	idxOnly  bool     // idx written, flags not: page 258 only through idx
 }
 
@@ -73,7 +75,9 @@ func roundsScenario(m machine.Machine, name string) outcome {
 	}
 	var heads []uint16
 	var res []roundResult
-	fr := frames(32, frameLen)
+	all := frames(32, frameLen)
+	fr := all
+	var used []virtq.Used
 	for k, p := range roundPlans {
 		rr, err := r.round(k, p, bufs, &heads, fr[:p.send])
 		if err != nil {
@@ -82,10 +86,14 @@ func roundsScenario(m machine.Machine, name string) outcome {
 		}
 		fr = fr[p.send:]
 		o.packets += p.send
+		used = append(used, rr.used...)
 		res = append(res, rr)
 		o.notes = append(o.notes, fmt.Sprintf("round %d, %s: %d pages written, used ring: %v; harvest: %s",
 			k+1, p.what, len(rr.expect.Written), rr.parts, verdict(rr.findings)))
 	}
+	// Every frame was received by the end (round 3's in round 4).
+	o.findings = append(o.findings, usedLengths(used, all[:o.packets])...)
+	o.count("rounds", int64(len(res)))
 	return judgeRounds(r, res, o)
 }
 
@@ -141,6 +149,7 @@ func (r *Rig) round(k int, p roundPlan, bufs [][]Seg, heads *[]uint16, fr [][]by
 	if err != nil {
 		return rr, err
 	}
+	rr.used = used
 	rr.expect = oracle.Expect{Written: written, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
 	ring := func(part string, off int) {
 		rr.parts = append(rr.parts, part)
@@ -293,6 +302,7 @@ func judgeRounds(r *Rig, res []roundResult, o outcome) outcome {
 			o.err = fmt.Errorf("no round had vhost write the used ring's %s: the scenario decided nothing about it (%v)", c, o.notes)
 			return o
 		}
+		o.count("rounds_"+strings.ReplaceAll(c, " ", "_"), 1)
 	}
 	if ev < 0 {
 		o.err = fmt.Errorf("no round after the first wrote used->idx without used->flags")

@@ -22,7 +22,7 @@ func Session(m machine.Machine, w *record.Writer, hello record.Hello, only map[s
 		fmt.Fprintln(progress, "dirtygate: cannot send records:", err)
 		return 2
 	}
-	code, n := 0, 0
+	code, n, decided := 0, 0, 0
 	for _, s := range All() {
 		if only != nil && !only[s.Name] {
 			continue
@@ -43,6 +43,9 @@ func Session(m machine.Machine, w *record.Writer, hello record.Hello, only map[s
 		switch res.Status {
 		case record.Fail:
 			code = max(code, 1)
+			decided++
+		case record.Pass:
+			decided++
 		case record.Error:
 			code = 2
 		}
@@ -50,8 +53,13 @@ func Session(m machine.Machine, w *record.Writer, hello record.Hello, only map[s
 			return 2
 		}
 	}
-	if n == 0 {
+	switch {
+	case n == 0:
 		fmt.Fprintln(progress, "\ndirtygate: no scenario selected")
+		code = 2
+	case decided == 0:
+		// Every scenario skipped: nothing was checked, which is not a pass.
+		fmt.Fprintln(progress, "\ndirtygate: no scenario decided anything: all skipped")
 		code = 2
 	}
 	w.Send(record.TypeFinal, record.Final{Records: w.Count(), Scenarios: n, Millis: time.Since(start).Milliseconds()})

@@ -6,10 +6,10 @@ package gate
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
+	"dirtygate/guest/record"
 	"dirtygate/harness/report"
 )
 
@@ -18,16 +18,20 @@ const (
 	Same       = "same"
 	Regression = "REGRESSION"
 	Fixed      = "fixed"
-	StillFails = "still fails"
+	Improved   = "improved"    // still fails, with a subset of the base's findings
+	StillFails = "still fails" // the same findings
+	NowRuns    = "now runs"    // skipped on the base, passes on the candidate
 	Undecided  = "undecided"
 )
 
-// Row is one (arch, scenario).
+// Row is one (arch, kernel, scenario).
 type Row struct {
-	Arch, Scenario string
-	Base, Cand     string // pass, fail, error, or "build failed"
-	Change         string
-	Finding        string // the candidate's first finding or error
+	Arch, Kernel, Scenario string
+	Base, Cand             string // pass, fail, error, skip, or "build failed"
+	Change                 string
+	Finding                string   // the candidate's first finding or error
+	New                    []string // what the candidate's findings add to the base's
+	Known                  string   // why the candidate's failure is a known one
 }
 
 // Result of a gate.
@@ -49,9 +53,6 @@ func (r Result) ExitCode() int {
 	return 0
 }
 
-// buildFailed reports whether a run stopped because the candidate's kernel
-// did not compile: a finding against the patch, not an infrastructure
-// error (sparc32 SMP has no futex helper, for one).
 // compileError picks the compiler's first error line out of a build
 // failure, so the table names the cause, not the make target.
 func compileError(msg string) string {
@@ -66,88 +67,145 @@ func compileError(msg string) string {
 	return firstLine(msg)
 }
 
+// buildFailed reports whether a run stopped because the candidate's kernel
+// did not compile: a finding against the patch, not an infrastructure
+// error (sparc32 SMP has no futex helper, for one).
 func buildFailed(r *report.Report) bool {
 	return strings.HasPrefix(r.Error, "kernel build: compile:")
 }
 
-// Compare pairs base and candidate reports by arch.
+// Key pairs a base run with a candidate run: the arch and the kernel's
+// VERSION.PATCHLEVEL (a saved report may come from another machine, so
+// not the source's path or package version).
+func Key(r *report.Report) string {
+	if k := kernelLine(r); k != "" {
+		return r.Arch + " " + k
+	}
+	return r.Arch
+}
+
+func kernelLine(r *report.Report) string {
+	v := strings.SplitN(r.Kernel.Version, ".", 3)
+	if len(v) < 2 {
+		return ""
+	}
+	return v[0] + "." + strings.TrimFunc(v[1], func(c rune) bool { return c < '0' || c > '9' })
+}
+
+// Compare pairs base and candidate reports by arch and kernel and
+// compares each scenario's signature.
 func Compare(base, cand []*report.Report) Result {
 	var res Result
-	byArch := map[string]*report.Report{}
+	byKey := map[string]*report.Report{}
 	for _, b := range base {
-		byArch[b.Arch] = b
+		byKey[Key(b)] = b
 	}
 	for _, c := range cand {
-		b := byArch[c.Arch]
+		b := byKey[Key(c)]
+		if b == nil && len(base) == 1 && len(cand) == 1 {
+			b = base[0] // one run each: a saved report of another kernel build
+		}
 		switch {
 		case b == nil:
-			res.Undecided = append(res.Undecided, c.Arch+": no base run")
+			res.Undecided = append(res.Undecided, Key(c)+": no base run")
 			continue
 		case b.Verdict == report.Error:
-			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the base could not decide: %s", c.Arch, b.Error))
+			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the base could not decide: %s", Key(c), b.Error))
 			continue
 		case c.Verdict == report.Error && !buildFailed(c):
-			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the candidate could not decide: %s", c.Arch, c.Error))
+			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the candidate could not decide: %s", Key(c), c.Error))
 			continue
 		}
-		cs := map[string]string{}
-		cf := map[string]string{}
-		for _, s := range c.Scenarios {
-			cs[s.Name] = s.Status
-			if len(s.Findings) > 0 {
-				cf[s.Name] = s.Findings[0].Detail
-			} else if s.Error != "" {
-				cf[s.Name] = s.Error
-			}
-		}
-		names := map[string]bool{}
-		for _, s := range b.Scenarios {
-			names[s.Name] = true
-		}
-		for n := range cs {
-			names[n] = true
-		}
-		bs := map[string]string{}
-		for _, s := range b.Scenarios {
-			bs[s.Name] = s.Status
-		}
-		var sorted []string
-		for n := range names {
-			sorted = append(sorted, n)
-		}
-		sort.Strings(sorted)
-		for _, n := range sorted {
-			row := Row{Arch: c.Arch, Scenario: n, Base: bs[n], Cand: cs[n], Finding: cf[n]}
-			if buildFailed(c) {
-				row.Cand, row.Finding = "build failed", compileError(c.Error)
-			}
-			row.Change = change(row.Base, row.Cand)
-			switch row.Change {
-			case Regression:
-				res.Regressions++
-			case Undecided:
-				res.Undecided = append(res.Undecided, fmt.Sprintf("%s %s: base %q, candidate %q", c.Arch, n, row.Base, row.Cand))
-			}
-			res.Rows = append(res.Rows, row)
-		}
+		res.compareRun(b, c)
 	}
 	return res
 }
 
-func change(base, cand string) string {
-	switch {
-	case base == "pass" && cand == "pass":
-		return Same
-	case base == "pass" && (cand == "fail" || cand == "build failed" || cand == ""):
-		return Regression
-	case base == "fail" && cand == "pass":
-		return Fixed
-	case base == "fail" && (cand == "fail" || cand == "build failed"):
-		return StillFails
-	case base == "skip" && cand == "skip":
-		return Same // does not apply to either kernel (e.g. no --inject)
+// compareRun adds the rows of one (arch, kernel).
+func (res *Result) compareRun(b, c *report.Report) {
+	bs, cs := byName(b), byName(c)
+	names := map[string]bool{}
+	for n := range bs {
+		names[n] = true
 	}
-	return Undecided
+	for n := range cs {
+		names[n] = true
+	}
+	for _, n := range sortedKeys(names) {
+		bsc, csc := bs[n], cs[n]
+		row := Row{Arch: c.Arch, Kernel: kernelLine(c), Scenario: n, Base: bsc.Status, Cand: csc.Status, Known: csc.Known}
+		if len(csc.Findings) > 0 {
+			row.Finding = csc.Findings[0].Detail
+		} else if csc.Error != "" {
+			row.Finding = csc.Error
+		}
+		if buildFailed(c) {
+			row.Cand, row.Finding = "build failed", compileError(c.Error)
+		}
+		row.Change, row.New = change(row.Base, row.Cand, bsc, csc)
+		switch row.Change {
+		case Regression:
+			res.Regressions++
+		case Undecided:
+			why := fmt.Sprintf("%s %s: base %q, candidate %q", Key(c), n, row.Base, row.Cand)
+			if row.Cand == record.Skip {
+				why += ": the candidate made the scenario not apply, so what it covered is unknown"
+			}
+			res.Undecided = append(res.Undecided, why)
+		}
+		res.Rows = append(res.Rows, row)
+	}
+}
+
+// byName indexes a run's scenarios. A run without kernel-health printed
+// no splat: that scenario passed.
+func byName(r *report.Report) map[string]record.Scenario {
+	m := map[string]record.Scenario{}
+	for _, s := range r.Scenarios {
+		m[s.Name] = s
+	}
+	if _, ok := m[report.KernelHealth]; !ok && r.Verdict != report.Error {
+		m[report.KernelHealth] = record.Scenario{Name: report.KernelHealth, Status: record.Pass}
+	}
+	return m
+}
+
+// change classifies one scenario from base to candidate and says what the
+// candidate's findings add.
+func change(base, cand string, bs, cs record.Scenario) (string, []string) {
+	switch {
+	case cand == "build failed":
+		if base == record.Fail {
+			return StillFails, nil
+		}
+		return Regression, []string{"the candidate does not compile"}
+	case base == record.Error || cand == record.Error || base == "" || cand == "":
+		return Undecided, nil
+	case base == record.Skip && cand == record.Skip:
+		return Same, nil // applies to neither kernel (e.g. no --inject)
+	case base == record.Skip && cand == record.Pass:
+		return NowRuns, nil
+	case cand == record.Skip:
+		return Undecided, nil
+	}
+	bsig, csig := SignatureOf(bs), SignatureOf(cs)
+	if base == record.Skip { // and the candidate fails
+		return Regression, csig.Atoms
+	}
+	d := Diff(bsig, csig)
+	switch {
+	case base == record.Pass && cand == record.Fail:
+		return Regression, csig.Atoms
+	case base == record.Fail && cand == record.Pass:
+		return Fixed, nil
+	case len(d.New) > 0 || d.Worse:
+		return Regression, d.New
+	case base == record.Pass:
+		return Same, nil
+	case len(d.Gone) > 0 || d.Better:
+		return Improved, nil
+	}
+	return StillFails, nil
 }
 
 func firstLine(s string) string {
@@ -159,16 +217,23 @@ func firstLine(s string) string {
 func Write(w io.Writer, r Result) {
 	fmt.Fprintln(w, "\n== gate")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ARCH\tSCENARIO\tBASE\tCANDIDATE\tCHANGE\tFINDING")
-	for _, pass := range []string{Regression, Undecided, Fixed, StillFails} {
+	fmt.Fprintln(tw, "ARCH\tKERNEL\tSCENARIO\tBASE\tCANDIDATE\tCHANGE\tFINDING")
+	for _, pass := range []string{Regression, Undecided, Fixed, Improved, StillFails, NowRuns} {
 		for _, row := range r.Rows {
-			if row.Change == pass {
-				f := row.Finding
-				if len(f) > 100 {
-					f = f[:97] + "..."
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", row.Arch, row.Scenario, row.Base, row.Cand, row.Change, f)
+			if row.Change != pass {
+				continue
 			}
+			f := row.Finding
+			switch {
+			case len(row.New) > 0 && row.Base != record.Pass:
+				f = "new: " + strings.Join(row.New, "; ")
+			case row.Known != "":
+				f = "known: " + row.Known
+			}
+			if len(f) > 110 {
+				f = f[:107] + "..."
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Arch, row.Kernel, row.Scenario, row.Base, row.Cand, row.Change, f)
 		}
 	}
 	tw.Flush()

@@ -88,10 +88,19 @@ func TestCompileErrorNamed(t *testing.T) {
 }
 
 func TestSkipBothSidesIsSame(t *testing.T) {
-	if c := change("skip", "skip"); c != Same {
+	sc := func(st string) record.Scenario { return record.Scenario{Name: "x", Status: st} }
+	if c, _ := change("skip", "skip", sc("skip"), sc("skip")); c != Same {
 		t.Fatalf("skip/skip = %s", c)
 	}
-	if c := change("pass", "skip"); c != Undecided {
+	if c, _ := change("pass", "skip", sc("pass"), sc("skip")); c != Undecided {
 		t.Fatalf("pass/skip = %s: a scenario that stopped running is not a pass", c)
+	}
+	if c, _ := change("skip", "pass", sc("skip"), sc("pass")); c != NowRuns {
+		t.Fatalf("skip/pass = %s", c)
+	}
+	f := sc("fail")
+	f.Findings = []oracle.Finding{{Kind: oracle.SilentLoss, Detail: "silent-loss: under -ENOSYS, 3 of 32 bits missing"}}
+	if c, _ := change("skip", "fail", sc("skip"), f); c != Regression {
+		t.Fatalf("skip/fail = %s: a candidate failing where the base had nothing to run is a regression", c)
 	}
 }

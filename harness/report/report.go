@@ -28,6 +28,9 @@ type Report struct {
 	Kernel  Kernel   `json:"kernel"`
 	Patches []string `json:"patches"` // names, in order; empty = baseline
 	Verdict string   `json:"verdict"` // pass | fail | error
+	// OnlyKnown: the run failed, but only where its kernel source is
+	// known to fail with exactly this signature (kernels/known/).
+	OnlyKnown bool `json:"only_known,omitempty"`
 	// Error says why the run could not decide (verdict error).
 	Error       string        `json:"error,omitempty"`
 	Accel       string        `json:"accel,omitempty"` // tcg or kvm, and why
@@ -95,7 +98,8 @@ func (r *Report) Decide() {
 		r.Verdict, r.Error = Error, "no scenario ran"
 		return
 	}
-	r.Verdict = Pass
+	r.Verdict, r.OnlyKnown = Pass, false
+	decided, known, failed := 0, 0, 0
 	for _, s := range r.Scenarios {
 		switch s.Status {
 		case record.Error:
@@ -104,8 +108,23 @@ func (r *Report) Decide() {
 			return
 		case record.Fail:
 			r.Verdict = Fail
+			failed++
+			if s.Known != "" {
+				known++
+			}
+			decided++
+		case record.Pass:
+			if s.Name != KernelHealth {
+				decided++
+			}
 		}
 	}
+	if decided == 0 {
+		// Every scenario skipped: nothing was checked, which is not a pass.
+		r.Verdict, r.Error = Error, fmt.Sprintf("no scenario decided anything: all %d skipped", len(r.Scenarios))
+		return
+	}
+	r.OnlyKnown = failed > 0 && known == failed
 }
 
 // ExitCode maps a verdict to dirtygate's exit status.
@@ -117,6 +136,47 @@ func ExitCode(verdict string) int {
 		return 1
 	}
 	return 2
+}
+
+// ExitKnown is the exit status of a run that failed only where its kernel
+// is known to fail (kernels/known/): not a pass, not a new finding.
+const ExitKnown = 3
+
+// ExitCode is the run's exit status: ExitCode of its verdict, or
+// ExitKnown when every failure is a known one.
+func (r *Report) ExitCode() int {
+	if r.Verdict == Fail && r.OnlyKnown {
+		return ExitKnown
+	}
+	return ExitCode(r.Verdict)
+}
+
+// ReadJSON reads what --json wrote: one report or an array of them. The
+// verdict is decided again from the scenarios, so an edited file cannot
+// keep a stale verdict.
+func ReadJSON(path string) ([]*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rs []*Report
+	if err := json.Unmarshal(b, &rs); err != nil {
+		var r Report
+		if err2 := json.Unmarshal(b, &r); err2 != nil {
+			return nil, fmt.Errorf("%s: neither a report nor an array of reports: %v", path, err2)
+		}
+		rs = []*Report{&r}
+	}
+	for _, r := range rs {
+		if r.Arch == "" {
+			return nil, fmt.Errorf("%s: a report without an arch", path)
+		}
+		if r.Verdict != Error || r.Error == "" {
+			r.Error = ""
+		}
+		r.Decide()
+	}
+	return rs, nil
 }
 
 // WriteJSON writes the report to path.
@@ -162,7 +222,11 @@ func (r *Report) WriteText(w io.Writer) {
 			case s.Error != "":
 				f = firstLine(s.Error)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.Status, truncate(f, 110))
+			st := s.Status
+			if s.Known != "" {
+				st += " (known)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, st, truncate(f, 110))
 		}
 		tw.Flush()
 	}
@@ -174,6 +238,9 @@ func (r *Report) WriteText(w io.Writer) {
 		if !any {
 			fmt.Fprintln(w, "\nFindings:")
 			any = true
+		}
+		if s.Known != "" {
+			fmt.Fprintf(w, "  %s: known failure of this kernel source: %s\n", s.Name, s.Known)
 		}
 		for _, f := range s.Findings {
 			fmt.Fprintf(w, "  %s: %s\n", s.Name, f.Detail)
@@ -203,6 +270,9 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  transport: %s\n", r.Transport)
 	}
 	fmt.Fprintf(w, "\nverdict: %s", strings.ToUpper(r.Verdict))
+	if r.OnlyKnown {
+		fmt.Fprint(w, " (known failures only: the kernel source's own, kernels/known/)")
+	}
 	if r.Error != "" {
 		fmt.Fprintf(w, " (could not decide: %s)", r.Error)
 	}

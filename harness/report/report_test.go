@@ -23,11 +23,27 @@ func TestVerdicts(t *testing.T) {
 		{"a scenario could not decide", Report{Scenarios: []record.Scenario{{Name: "a", Status: record.Fail}, {Name: "b", Status: record.Error, Error: "x"}}}, Error, 2},
 		{"run error beats passes", Report{Error: "boot timeout", Scenarios: []record.Scenario{{Name: "a", Status: record.Pass}}}, Error, 2},
 		{"nothing ran", Report{}, Error, 2},
+		{"everything skipped", Report{Scenarios: []record.Scenario{{Name: "a", Status: record.Skip}, {Name: "b", Status: record.Skip}}}, Error, 2},
+		{"skips and a pass", Report{Scenarios: []record.Scenario{{Name: "a", Status: record.Skip}, {Name: "b", Status: record.Pass}}}, Pass, 0},
+		{"only a splat decided", Report{Scenarios: []record.Scenario{{Name: "a", Status: record.Skip}, {Name: KernelHealth, Status: record.Fail}}}, Fail, 1},
 	} {
 		tc.r.Decide()
 		if tc.r.Verdict != tc.want || ExitCode(tc.r.Verdict) != tc.code {
 			t.Errorf("%s: verdict %s (%d), want %s (%d)", tc.name, tc.r.Verdict, ExitCode(tc.r.Verdict), tc.want, tc.code)
 		}
+	}
+}
+
+func TestOnlyKnownFailures(t *testing.T) {
+	r := Report{Scenarios: []record.Scenario{{Name: "a", Status: record.Pass}, {Name: "b", Status: record.Fail, Known: "the source's own bug"}}}
+	r.Decide()
+	if r.Verdict != Fail || !r.OnlyKnown || r.ExitCode() != ExitKnown {
+		t.Fatalf("verdict %s, only known %v, exit %d", r.Verdict, r.OnlyKnown, r.ExitCode())
+	}
+	r.Scenarios = append(r.Scenarios, record.Scenario{Name: "c", Status: record.Fail})
+	r.Decide()
+	if r.OnlyKnown || r.ExitCode() != 1 {
+		t.Fatalf("a new failure beside a known one: only known %v, exit %d", r.OnlyKnown, r.ExitCode())
 	}
 }
 

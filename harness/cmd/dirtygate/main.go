@@ -50,6 +50,8 @@ func main() {
 		code = cmdBench(ctx, os.Args[2:])
 	case "gate":
 		code = cmdGate(ctx, os.Args[2:])
+	case "compare":
+		code = cmdCompare(os.Args[2:])
 	case "version":
 		fmt.Println("dirtygate 0.1")
 	case "-h", "--help", "help":
@@ -69,11 +71,14 @@ func usage() {
                 [--cache DIR] [--accel auto|kvm|tcg] [-j N] [--only SCENARIO,...]
   dirtygate gate --candidate P [--candidate P]... [--base P]... [--arch LIST|all] [--out DIR]
                 [--json FILE] [--junit FILE] [--markdown FILE]
+                [--base-json FILE]
                            base vs candidate per arch and scenario; exit 1 on a regression
+  dirtygate compare BASE.json CANDIDATE.json   the gate's comparison of two saved reports
   dirtygate arches [--packages]   targets and what each is missing here (or the Debian packages they need)
   dirtygate parse LOG        judge a console log captured elsewhere (real hardware)
   dirtygate bench [--arch LIST] [--cold]   time builds, verdicts, patch swaps, boots
-exit status: 0 pass, 1 findings, 2 could not decide
+exit status: 0 pass, 1 findings (gate, compare: a regression), 2 could not decide,
+             3 (run, parse) failed only where the kernel source is known to fail (kernels/known/)
 `)
 }
 
@@ -128,6 +133,7 @@ func cmdRun(ctx context.Context, args []string) int {
 			o.Only = strings.Split(*only, ",")
 		}
 		r := run.Target(ctx, o, *tgt)
+		gate.MarkKnownAll([]*report.Report{r})
 		if *ktap {
 			report.WriteKTAP(os.Stdout, []*report.Report{r})
 		} else {
@@ -140,7 +146,7 @@ func cmdRun(ctx context.Context, args []string) int {
 		if *junitOut != "" {
 			writeFile(*junitOut, func(f *os.File) error { return report.WriteJUnit(f, []*report.Report{r}) })
 		}
-		return report.ExitCode(r.Verdict)
+		return r.ExitCode()
 	}
 	var runs []run.Options
 	for _, a := range as {
@@ -159,12 +165,16 @@ func cmdRun(ctx context.Context, args []string) int {
 		runs = append(runs, o)
 	}
 	reports := run.Matrix(ctx, runs)
+	if err := gate.MarkKnownAll(reports); err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
+	}
 	code := 0
 	for _, r := range reports {
 		if !*ktap {
 			r.WriteText(os.Stdout)
 		}
-		code = max(code, report.ExitCode(r.Verdict))
+		code = worse(code, r.ExitCode())
 	}
 	if *ktap {
 		report.WriteKTAP(os.Stdout, reports)
@@ -295,8 +305,19 @@ func cmdParse(args []string) int {
 		r.Arch, r.Kernel.Version = r.Agent.Machine, r.Agent.Kernel
 	}
 	r.Decide()
+	gate.MarkKnownAll([]*report.Report{r})
 	r.WriteText(os.Stdout)
-	return report.ExitCode(r.Verdict)
+	return r.ExitCode()
+}
+
+// worse combines two exit statuses: could not decide (2) over findings (1)
+// over known failures only (3) over pass (0).
+func worse(a, b int) int {
+	rank := map[int]int{0: 0, report.ExitKnown: 1, 1: 2, 2: 3}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
 }
 
 func cmdBench(ctx context.Context, args []string) int {
@@ -338,6 +359,7 @@ func cmdGate(ctx context.Context, args []string) int {
 	accel := fs.String("accel", "auto", "auto, kvm or tcg")
 	jobs := fs.Int("j", runtime.NumCPU(), "make -j for kernel builds")
 	jsonOut := fs.String("json", "", "write the candidate's JSON reports here")
+	baseJSON := fs.String("base-json", "", "write the base's JSON reports here (for dirtygate compare)")
 	junitOut := fs.String("junit", "", "write the candidate's JUnit XML here")
 	mdOut := fs.String("markdown", "", "write the candidate's Markdown summary here")
 	ktap := fs.Bool("ktap", false, "print the candidate's results as KTAP on stdout, the gate's verdict as # lines")
@@ -371,6 +393,10 @@ func cmdGate(ctx context.Context, args []string) int {
 	}
 	reports := run.Matrix(ctx, runs)
 	base, cand := reports[:len(as)], reports[len(as):]
+	if err := gate.MarkKnownAll(reports); err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
+	}
 	res := gate.Compare(base, cand)
 	if *ktap {
 		report.WriteKTAP(os.Stdout, cand)
@@ -392,6 +418,11 @@ func cmdGate(ctx context.Context, args []string) int {
 			_, err := f.Write(append(b, '\n'))
 			return err
 		},
+		*baseJSON: func(f *os.File) error {
+			b, _ := json.MarshalIndent(base, "", "  ")
+			_, err := f.Write(append(b, '\n'))
+			return err
+		},
 		*junitOut: func(f *os.File) error { return report.WriteJUnit(f, cand) },
 		*mdOut:    func(f *os.File) error { report.WriteMarkdown(f, cand); return nil },
 	} {
@@ -399,6 +430,44 @@ func cmdGate(ctx context.Context, args []string) int {
 			continue
 		}
 		if err := writeFile(path, write); err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate:", err)
+			return 2
+		}
+	}
+	return res.ExitCode()
+}
+
+// cmdCompare is the gate's comparison of two saved reports (a run's or a
+// gate's --json, an array or one report): CI artifacts, or a run on real
+// hardware against one under QEMU. Same output and exit status as gate.
+func cmdCompare(args []string) int {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	mdOut := fs.String("markdown", "", "write the candidate's Markdown summary here")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 2 {
+		fmt.Fprintln(os.Stderr, "usage: dirtygate compare [--markdown FILE] BASE.json CANDIDATE.json")
+		return 2
+	}
+	var sides [2][]*report.Report
+	for i, path := range fs.Args() {
+		rs, err := report.ReadJSON(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate compare:", err)
+			return 2
+		}
+		if err := gate.MarkKnownAll(rs); err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate compare:", err)
+			return 2
+		}
+		sides[i] = rs
+	}
+	res := gate.Compare(sides[0], sides[1])
+	report.WriteMatrix(os.Stdout, append(append([]*report.Report(nil), sides[0]...), sides[1]...))
+	gate.Write(os.Stdout, res)
+	if *mdOut != "" {
+		if err := writeFile(*mdOut, func(f *os.File) error { report.WriteMarkdown(f, sides[1]); return nil }); err != nil {
 			fmt.Fprintln(os.Stderr, "dirtygate:", err)
 			return 2
 		}
