@@ -58,7 +58,7 @@ type roundResult struct {
 	findings []oracle.Finding
 	parts    []string // used-ring parts vhost wrote
 	used     []virtq.Used
-	idxOnly  bool     // idx written, flags not: page 258 only through idx
+	idxOnly  bool // idx written, flags not: page 258 only through idx
 }
 
 func roundsScenario(m machine.Machine, name string) outcome {
