@@ -300,8 +300,11 @@ func rx(m machine.Machine, t traffic, inspect func(r *Rig, used []virtq.Used, o 
 		}
 	}
 	o.logEvents = r.LogEvents()
-	o.notes = append(o.notes, fmt.Sprintf("%d frames, %d used buffers, %d pages written, log eventfd count %d",
-		len(t.frames), len(used), len(w), o.logEvents))
+	note := fmt.Sprintf("%d frames, %d used buffers, %d pages written", len(t.frames), len(used), len(w))
+	if t.cfg.LogFD {
+		note += fmt.Sprintf(", log eventfd count %d", o.logEvents)
+	}
+	o.notes = append(o.notes, note)
 	if inspect != nil {
 		inspect(r, used, &o)
 	}
