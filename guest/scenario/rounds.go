@@ -310,10 +310,6 @@ func judgeRounds(r *Rig, res []roundResult, o outcome) outcome {
 	}
 	o.log, o.expect = res[ev].log, res[ev].expect
 	o.notes = append(o.notes, fmt.Sprintf("evidence: round %d's harvest", ev+1))
-	if len(failed) > 0 {
-		o.notes = append(o.notes, fmt.Sprintf("rounds whose harvest was wrong: %v%s", failed, unionNote(res)))
-		return o
-	}
 	idxPage := r.Page(r.RX.UsedOff + 2)
 	o.control = control{
 		what: fmt.Sprintf("dropping page %d (used->idx) from round %d's harvest, as a kernel that logs idx once per session would; the union of the harvests still holds it", idxPage, ev+1),
@@ -321,6 +317,9 @@ func judgeRounds(r *Rig, res []roundResult, o outcome) outcome {
 			oracle.ClearBit(l.After, l.Layout, l.BitOf(idxPage))
 		},
 		want: []oracle.Kind{oracle.Missing},
+	}
+	if len(failed) > 0 {
+		o.notes = append(o.notes, fmt.Sprintf("rounds whose harvest was wrong: %v%s", failed, unionNote(res)))
 	}
 	return o
 }
