@@ -311,8 +311,12 @@ func judgeRounds(r *Rig, res []roundResult, o outcome) outcome {
 	o.log, o.expect = res[ev].log, res[ev].expect
 	o.notes = append(o.notes, fmt.Sprintf("evidence: round %d's harvest", ev+1))
 	idxPage := r.Page(r.RX.UsedOff + 2)
+	what := fmt.Sprintf("dropping page %d (used->idx) from round %d's harvest", idxPage, ev+1)
+	if len(failed) == 0 {
+		what += ", as a kernel that logs idx once per session would; the union of the harvests still holds it"
+	}
 	o.control = control{
-		what: fmt.Sprintf("dropping page %d (used->idx) from round %d's harvest, as a kernel that logs idx once per session would; the union of the harvests still holds it", idxPage, ev+1),
+		what: what,
 		mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
 			oracle.ClearBit(l.After, l.Layout, l.BitOf(idxPage))
 		},
