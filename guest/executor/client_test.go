@@ -212,6 +212,7 @@ func TestExecutorClean(t *testing.T) {
 	c := start(t, &damage{})
 	exercise(t, c)
 	machinetest.Fork(t, c)
+	machinetest.OpenReadOnly(t, c)
 	if st := c.Stats(); st.Resent+st.Torn+st.Duplicates != 0 {
 		t.Fatalf("clean link needed repairs: %+v", st)
 	}

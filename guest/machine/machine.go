@@ -50,7 +50,7 @@ const (
 // it: that is how ring indexes are published and read.
 type Machine interface {
 	ABI() ABI
-	Open(path string) (int, error) // O_RDWR|O_CLOEXEC
+	Open(path string) (int, error) // O_RDWR|O_CLOEXEC, or O_RDONLY where writing is refused (EACCES)
 	Close(fd int) error
 	// Ioctl passes a pointer to arg (nil: 0) and copies the buffer back.
 	Ioctl(fd int, req uint32, arg []byte) error

@@ -55,6 +55,10 @@ func fail(op string, err error) error {
 
 func (m *native) Open(path string) (int, error) {
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err == unix.EACCES {
+		// A read-only sysfs attribute refuses O_RDWR even to root.
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
 	if err != nil {
 		return -1, fail("open "+path, err)
 	}

@@ -12,3 +12,5 @@ import (
 // The agent forks itself with raw system calls (no Go runtime in the
 // child): copy-on-write must behave as for any process.
 func TestNativeFork(t *testing.T) { machinetest.Fork(t, machine.Native()) }
+
+func TestNativeOpenReadOnly(t *testing.T) { machinetest.OpenReadOnly(t, machine.Native()) }

@@ -1,5 +1,5 @@
 // Package oracle decides whether a dirty log read back from the kernel is
-// correct, following shared/docs/dirty-log-abi.md. It is pure logic: it gets
+// correct, following docs/dirty-log-abi.md. It is pure logic: it gets
 // the raw bytes of the log before and after a scenario, the target's word
 // size and byte order, and what the scenario made vhost write, and returns
 // classified findings. It never looks at the host it runs on.

@@ -120,7 +120,7 @@ func TestRequestsMatchHostHeaders(t *testing.T) {
 }
 
 // Known values from the kernel's own headers on other architectures, as
-// documented in shared/docs/arch-recipes.md: _IO(0xAF, 1) differs.
+// printed by each arch's cross gcc from its kernel headers: _IO(0xAF, 1) differs.
 func TestEncodingsKnownValues(t *testing.T) {
 	for _, tc := range []struct {
 		enc  ioctl.Encoding

@@ -67,7 +67,11 @@ func WriteJUnit(w io.Writer, runs []*Report) error {
 						lines = append(lines, "  cause: "+f.Cause)
 					}
 				}
-				c.Failure = &junitProblem{Message: sc.Findings[0].Detail, Type: string(sc.Findings[0].Kind),
+				msg := sc.Findings[0].Detail
+				if sc.Known != "" {
+					msg = "known failure of this kernel source (" + sc.Known + "): " + msg
+				}
+				c.Failure = &junitProblem{Message: msg, Type: string(sc.Findings[0].Kind),
 					Body: strings.Join(lines, "\n") + "\n\n" + excerpt}
 				s.Failures++
 			case "error":
@@ -112,7 +116,7 @@ func consoleExcerpt(path string, n int) string {
 // WriteMarkdown writes a summary for a CI job page: the matrix with
 // symbols, then the findings, then what emulation cannot establish.
 func WriteMarkdown(w io.Writer, runs []*Report) {
-	sym := map[string]string{"pass": "✅", "fail": "❌", "error": "⚠️", "skip": "⏭️", "": "–"}
+	sym := map[string]string{"pass": "✅", "fail": "❌", "known": "🔁", "error": "⚠️", "skip": "⏭️", "": "–"}
 	fmt.Fprintln(w, "## dirtygate")
 	fmt.Fprintln(w)
 	var order []string
@@ -140,6 +144,9 @@ func WriteMarkdown(w io.Writer, runs []*Report) {
 			for _, s := range r.Scenarios {
 				if s.Name == name {
 					st = s.Status
+					if s.Known != "" {
+						st = "known"
+					}
 				}
 			}
 			row += " " + sym[st] + " |"
@@ -152,13 +159,16 @@ func WriteMarkdown(w io.Writer, runs []*Report) {
 	}
 	fmt.Fprintln(w, row)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "✅ pass · ❌ findings · ⚠️ could not decide · – not run")
+	fmt.Fprintln(w, "✅ pass · ❌ findings · 🔁 the kernel source's own known failure · ⚠️ could not decide · ⏭️ does not apply · – not run")
 	for _, r := range runs {
 		var lines []string
 		if r.Error != "" {
 			lines = append(lines, "- could not decide: "+mdEscape(r.Error))
 		}
 		for _, s := range r.Scenarios {
+			if s.Known != "" {
+				lines = append(lines, fmt.Sprintf("- `%s` known failure: %s", s.Name, mdEscape(s.Known)))
+			}
 			for _, f := range s.Findings {
 				lines = append(lines, fmt.Sprintf("- `%s` %s", s.Name, mdEscape(f.Detail)))
 			}

@@ -8,7 +8,7 @@ import (
 )
 
 // symbols for the matrix cells.
-var symbols = map[string]string{"pass": "ok", "fail": "FAIL", "error": "ERR", "skip": "skip", "": "-"}
+var symbols = map[string]string{"pass": "ok", "fail": "FAIL", "known": "known", "error": "ERR", "skip": "skip", "": "-"}
 
 // WriteMatrix renders several runs as one table: rows are scenarios,
 // columns are runs (arch and patches), then a legend and the verdicts.
@@ -23,7 +23,11 @@ func WriteMatrix(w io.Writer, runs []*Report) {
 				seen[s.Name] = true
 				order = append(order, s.Name)
 			}
-			cell[r.Name()][s.Name] = s.Status
+			st := s.Status
+			if s.Known != "" {
+				st = "known"
+			}
+			cell[r.Name()][s.Name] = st
 		}
 	}
 	fmt.Fprintln(w, "\n== matrix")
@@ -42,11 +46,15 @@ func WriteMatrix(w io.Writer, runs []*Report) {
 	}
 	row := []string{"VERDICT"}
 	for _, r := range runs {
-		row = append(row, strings.ToUpper(r.Verdict))
+		v := strings.ToUpper(r.Verdict)
+		if r.OnlyKnown {
+			v += " (known)"
+		}
+		row = append(row, v)
 	}
 	fmt.Fprintln(tw, strings.Join(row, "\t"))
 	tw.Flush()
-	fmt.Fprintln(w, "legend: ok pass, FAIL findings, ERR could not decide, - not run")
+	fmt.Fprintln(w, "legend: ok pass, FAIL findings, known the kernel source's own known failure (kernels/known/), ERR could not decide, skip does not apply, - not run")
 	for _, r := range runs {
 		if r.Error != "" {
 			fmt.Fprintf(w, "  %s could not decide: %s\n", r.Name(), r.Error)

@@ -224,6 +224,17 @@ func archesOf(list string) ([]*arches.Arch, error) {
 	return as, nil
 }
 
+// writeJSON writes v indented, for writeFile.
+func writeJSON(v any) func(*os.File) error {
+	return func(f *os.File) error {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err == nil {
+			_, err = f.Write(append(b, '\n'))
+		}
+		return err
+	}
+}
+
 func writeFile(path string, write func(*os.File) error) error {
 	f, err := os.Create(path)
 	if err != nil {
@@ -413,16 +424,8 @@ func cmdGate(ctx context.Context, args []string) int {
 		gate.Write(os.Stdout, res)
 	}
 	for path, write := range map[string]func(*os.File) error{
-		*jsonOut: func(f *os.File) error {
-			b, _ := json.MarshalIndent(cand, "", "  ")
-			_, err := f.Write(append(b, '\n'))
-			return err
-		},
-		*baseJSON: func(f *os.File) error {
-			b, _ := json.MarshalIndent(base, "", "  ")
-			_, err := f.Write(append(b, '\n'))
-			return err
-		},
+		*jsonOut:  writeJSON(cand),
+		*baseJSON: writeJSON(base),
 		*junitOut: func(f *os.File) error { return report.WriteJUnit(f, cand) },
 		*mdOut:    func(f *os.File) error { report.WriteMarkdown(f, cand); return nil },
 	} {
