@@ -3,6 +3,7 @@ package scenario
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -24,8 +25,8 @@ var all = []Scenario{
 	{Name: "jumbo", Doc: "9000-byte frames (tap MTU 9000) in one descriptor log all 3 pages they span.", run: jumbo},
 	{Name: "mergeable", Doc: "With VIRTIO_NET_F_MRG_RXBUF one frame is merged over several buffers on different pages; every buffer's page is logged.", run: mergeable},
 	{Name: "used-ring", Doc: "With VHOST_VRING_F_LOG and log_guest_addr, the used ring, which spans two pages and wraps (300 completions on 256 entries), is logged at its guest-physical pages.", run: usedRing},
-	{Name: "iotlb", Doc: "Device IOTLB: VIRTIO_F_ACCESS_PLATFORM with IOTLB messages (VHOST_BACKEND_F_IOTLB_MSG_V2); every ring and buffer address is an IOVA (guest-physical minus 1 MiB, so a kernel logging IOVAs would set bits of pages below 1 MiB, which belong to nobody), mapped by 9 IOTLB entries; 300 frames into 64 buffers, 8 of them crossing a page boundary where two entries meet. The log must hold the guest-physical pages of the RX data and of the used ring, whose last page holds only the tail of the last used entry. 6.1 logs whole descriptors, not just the bytes written, under an IOTLB: those pages are allowed.", run: iotlb(false)},
-	{Name: "iotlb-used-split", Doc: "As iotlb, with an IOTLB entry ending inside the used ring, where the last used entry crosses into its last page (vIOMMUs map 4 KiB pages, so a used ring that crosses a page is split): every write of that entry translates to two pieces and both pages must be logged.", run: iotlb(true)},
+	{Name: "iotlb", Doc: "Device IOTLB: VIRTIO_F_ACCESS_PLATFORM with IOTLB messages (VHOST_BACKEND_F_IOTLB_MSG_V2); every ring and buffer address is an IOVA (guest-physical minus 1 MiB, so a kernel logging IOVAs would set bits of pages below 1 MiB, which belong to nobody), mapped by the entries QEMU sends for a vIOMMU: the rings' 2 MiB as one superpage entry, each buffer page as a 4 KiB entry; 300 frames into 64 buffers, 8 of them crossing a page boundary, so two entries. The log must hold the guest-physical pages of the RX data and of the used ring, whose last page holds only the tail of the last used entry. 6.1 logs whole descriptors, not just the bytes written, under an IOTLB: those pages are allowed.", run: iotlb(false)},
+	{Name: "iotlb-used-split", Doc: "As iotlb, with 4 KiB entries for the rings too, as a vIOMMU without superpages maps them: the used ring crosses a page, so an entry ends inside it, where the last used entry crosses into its last page; every write of that entry translates to two pieces and both pages must be logged.", run: iotlb(true)},
 	{Name: "carry", Doc: "Pages logged several times between two clears keep exactly their own bit (set_bit is an OR): no carry into the next page, no bit lost at p % 32 == 31.", run: carry},
 	{Name: "preset", Doc: "Bits set before the run (unrelated pages, neighbours of written pages, and pages already dirty that are written again) survive, as a QEMU that has not yet harvested them expects.", run: preset},
 	{Name: "bit-position", Doc: "Pages at p % 64 in {0, 5, 31, 32, 37, 63} land in the right bit of the right unsigned long (catches u32-word and byte-wise layouts on big-endian hosts).", run: bitPosition},
@@ -36,6 +37,7 @@ var all = []Scenario{
 	{Name: "live-enable", Doc: "VHOST_F_LOG_ALL switched on with VHOST_SET_FEATURES while the device runs (as QEMU does when migration starts), then off again: every page written while it was on is logged; pages written before or after may be.", run: liveEnable},
 	{Name: "tx-used", Doc: "TX buffers are read by vhost, not written: with VHOST_VRING_F_LOG on the TX queue, 32 transmitted frames log the TX used ring's page and none of the 32 pages the frames were read from.", run: txUsed},
 	{Name: "harvest", Doc: "The migration sync loop: while 128 frames arrive, a second thread of the VMM harvests the log as QEMU does (each word atomically exchanged with 0, over and over) and sets bits of its own with atomic ORs. The union of the harvests holds every page vhost wrote and every bit the VMM set, and no harvested bit comes back without a new write (each page is written once). A run where no harvest caught bits while frames were still arriving decided nothing about the race: an error, not a pass.", run: harvestLoop},
+	{Name: "rounds", Doc: "Migration's property per round, not as a union: six rounds, each making vhost write, flushing the worker (VHOST_NET_SET_BACKEND with the attached tap; the last round detaches it, QEMU's final sync) and harvesting the log as QEMU does (each word exchanged with 0). With VHOST_VRING_F_LOG and VIRTIO_RING_F_EVENT_IDX, the used ring's flags and idx sit alone on page 258 and its entries and avail_event on page 259; the rounds write data pages again and again, idx without flags, avail_event alone (a frame finds the ring empty), and flags alone (a stop and start). Each harvest must hold exactly its round's pages: a bit set only once per logging session is in the union and still lost.", run: roundsScenario},
 	{Name: "concurrent", Doc: "Three vhost-net devices (three vhost workers) on one guest memory and one log, receiving at once into interleaved pages, so every log word is updated by all three: 384 frames, 2 rounds each. Every page any of them wrote keeps its bit (a non-atomic read-modify-write of a shared word would lose some). The notes count the log words the devices shared; none shared is an error, and on a guest with one CPU the workers cannot race, so the scenario skips.", run: concurrent},
 	{Name: "fork", Doc: "The VMM forks while vhost logs (the RFC V2 review's question: does pinning keep the log's PTE from being write-protected?): 8 frames before any fork, 8 while a child that left its copy-on-write copies alone waits, 8 while a child that first wrote its copy of every log page waits. Every bit must land in the parent's log, none logged after a fork in the child's copy. Control: the last child's copy read as the log shows the post-fork pages missing.", run: forkCOW},
 	{Name: "regions", Doc: "Three memory regions: the main one at 1 MiB, 64 KiB ending exactly at 4 GiB, and 64 KiB starting at 4 GiB (page 2^20: a 32-bit guest-physical address or page index would wrap there). Frames land on the first and last page of each extra region; every one is logged at its own page, in a log sized exactly to the highest page, with canaries and a guard page after it.", run: regions},
@@ -152,7 +154,7 @@ func usedRing(m machine.Machine, name string) outcome {
 	for i := 0; i < 64; i++ {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 512), 2048))
 	}
-	cfg := Config{Name: name, LogUsed: true, UsedOff: 3*4096 - 1024}
+	cfg := Config{Name: name, UsedOff: 3*4096 - 1024}
 	return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(300, frameLen)}, func(r *Rig, used []virtq.Used, o *outcome) {
 		// 300 completions wrote all 256 entries, and used->idx.
 		for p := range r.UsedPages() {
@@ -165,31 +167,32 @@ func usedRing(m machine.Machine, name string) outcome {
 }
 
 // iotlb receives 300 frames through a device IOTLB (IOVA = guest-physical
-// minus 1 MiB) into 64 buffers, some crossing a page boundary where two
-// IOTLB entries meet, with the used ring logged. The used ring ends 4
-// bytes into page 259: that page holds only the second half of used entry
-// 255, so only writes of that entry, always crossing into it, can log it.
-// With splitUsed an IOTLB entry also ends at that page boundary, so those
-// writes translate to two pieces.
+// minus 1 MiB) into 64 buffers in the second 2 MiB of guest memory, mapped
+// by 4 KiB entries, 8 of them crossing a page boundary where two entries
+// meet, with the used ring logged. The used ring ends 4 bytes into page
+// 259: that page holds only the second half of used entry 255, so only
+// writes of that entry, always crossing into it, can log it. Without
+// splitUsed the first 2 MiB, the rings, is one 2 MiB entry (a superpage);
+// with it, 4 KiB entries too, so each write of that entry translates to
+// two pieces.
 func iotlb(splitUsed bool) func(machine.Machine, string) outcome {
 	return func(m machine.Machine, name string) outcome {
-		const usedEnd = 3 * 4096 // the page boundary the used ring crosses
+		const usedEnd = 3 * 4096                            // the page boundary the used ring crosses
+		bufPage := uint64(guestBase+hugeIOTLB) >> pageShift // 768
 		var bufs [][]Seg
-		var splits []int
 		for i := 0; i < 64; i++ {
-			p := firstBufPage + uint64(2*i)
+			p := bufPage + uint64(2*i)
 			if i%8 == 7 {
-				// Crosses from p into p+1, where an entry ends.
+				// Crosses from p into p+1: two entries.
 				bufs = append(bufs, one(pageOff(p, 4096-600), 2048))
-				splits = append(splits, OffOfPage(p+1))
 				continue
 			}
 			bufs = append(bufs, one(pageOff(p, 64*(i%8)), 2048))
 		}
-		if splitUsed {
-			splits = append([]int{usedEnd}, splits...)
+		cfg := Config{Name: name, UsedOff: usedEnd - 2048, IOTLB: true}
+		if !splitUsed {
+			cfg.IOTLBHuge = []int{0}
 		}
-		cfg := Config{Name: name, LogUsed: true, UsedOff: usedEnd - 2048, IOTLB: true, IOTLBSplit: splits}
 		return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(300, frameLen)}, func(r *Rig, used []virtq.Used, o *outcome) {
 			whole, err := r.ChainPages(used)
 			if err != nil {
@@ -205,9 +208,11 @@ func iotlb(splitUsed bool) func(machine.Machine, string) outcome {
 			}
 			tail := r.Page(usedEnd)
 			o.notes = append(o.notes, fmt.Sprintf("%d IOTLB entries, IOVA = guest-physical - %#x; used ring at IOVA %#x over pages %v, page %d holding only the last 4 bytes of entry %d; %d completions",
-				len(splits)+1, iovaShift, r.DevAddr(r.Mem.GPAOf(r.RX.UsedOff)), sortedPages(r.UsedPages()), tail, ringNum-1, len(used)))
+				len(r.iotlbSent), iovaShift, r.DevAddr(r.Mem.GPAOf(r.RX.UsedOff)), sortedPages(r.UsedPages()), tail, ringNum-1, len(used)))
 			if splitUsed {
-				o.notes = append(o.notes, fmt.Sprintf("an IOTLB entry ends at page %d: each write of entry %d translates to two pieces", tail, ringNum-1))
+				o.notes = append(o.notes, fmt.Sprintf("4 KiB entries for the rings too: one ends at page %d, so each write of entry %d translates to two pieces", tail, ringNum-1))
+			} else {
+				o.notes = append(o.notes, "the rings' 2 MiB are one entry (a superpage): the used ring is one piece")
 			}
 			o.control = clearBit(tail)
 		})
@@ -338,7 +343,7 @@ func logEventfd(m machine.Machine, name string) outcome {
 	for i := 0; i < 8; i++ {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 0), 2048))
 	}
-	return rx(m, traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(8, frameLen)},
+	return rx(m, traffic{cfg: Config{Name: name, LogFD: true}, bufs: bufs, frames: frames(8, frameLen)},
 		func(r *Rig, _ []virtq.Used, o *outcome) {
 			o.findings = append(o.findings, eventfdFindings(o.logEvents)...)
 			o.count("log_eventfd_signals", int64(o.logEvents))
@@ -416,7 +421,7 @@ func liveEnable(m machine.Machine, name string) outcome {
 		o.err = err
 		return o
 	}
-	allowed := map[uint64]int{}
+	allowed := r.UsedPages() // logged while logging was on
 	for _, u := range [][]virtq.Used{before, after} {
 		a, err := r.Written(u)
 		if err != nil {
@@ -470,6 +475,7 @@ func txUsed(m machine.Machine, name string) outcome {
 	}
 	o.packets = len(used)
 	o.expect = oracle.Expect{Written: map[uint64]int{}, Allowed: r.TXUsedPages(), Required: required}
+	maps.Copy(o.expect.Allowed, r.UsedPages()) // RX's used ring: flags written at attach
 	o.notes = append(o.notes, fmt.Sprintf("%d frames transmitted from pages %d..%d; TX used ring on page(s) %v",
 		len(used), firstBufPage, firstBufPage+62, sortedPages(r.TXUsedPages())))
 	o.control = setBit(firstBufPage + 2) // a page a frame was read from
@@ -605,7 +611,7 @@ func harvestLoop(m machine.Machine, name string) outcome {
 		o.err = err
 		return o
 	}
-	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+	o.expect = oracle.Expect{Written: w, Allowed: r.UsedPages(), Required: map[uint64]bool{}}
 	if !noOr {
 		for _, p := range mine {
 			o.expect.Allowed[p] = 0
@@ -614,7 +620,7 @@ func harvestLoop(m machine.Machine, name string) outcome {
 	}
 	var back []uint64
 	for p, k := range seen {
-		if k > 1 {
+		if _, ring := r.UsedPages()[p]; k > 1 && !ring { // the used ring is written over and over
 			back = append(back, p)
 		}
 	}
@@ -750,6 +756,9 @@ func concurrent(m machine.Machine, name string) outcome {
 	}
 	o.count("shared_log_words", int64(shared))
 	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+	for _, d := range devs {
+		maps.Copy(o.expect.Allowed, d.UsedPages()) // each device logs its used ring
+	}
 	o.logEvents = primary.LogEvents()
 	o.notes = append(o.notes, fmt.Sprintf("%d devices, %d frames each in %d rounds; %d log words were updated by all %d devices, %d set_bit calls in all",
 		ndev, nbuf*rounds, rounds, shared, ndev, sumCounts(w)))
@@ -851,7 +860,7 @@ func logProtected(prot machine.Prot) func(machine.Machine, string) outcome {
 		regions, bufs := onThreeLogPages(m)
 		failing := regions[1]
 		cfg := Config{Name: name, Regions: regions,
-			ProtectLog: []uint64{failing >> pageShift}, LogProt: prot, ErrFD: true}
+			ProtectLog: []uint64{failing >> pageShift}, LogProt: prot}
 		return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(len(bufs), frameLen)},
 			func(r *Rig, _ []virtq.Used, o *outcome) {
 				protected := map[uint64]int{}
@@ -1009,7 +1018,7 @@ func injectRun(m machine.Machine, name string, percent int) outcome {
 	}
 	defer disarm()
 	bufs := injectBufs()
-	t := traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(len(bufs), frameLen)}
+	t := traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(len(bufs), frameLen)}
 	if early != percent {
 		t.ready = func() error { return setProbability(m, percent) }
 	}
@@ -1068,7 +1077,7 @@ func injectEFAULT(m machine.Machine, name string) outcome {
 	}
 	defer disarm()
 	bufs := injectBufs()
-	return rx(m, traffic{cfg: Config{Name: name, ErrFD: true}, bufs: bufs, frames: frames(len(bufs), frameLen),
+	return rx(m, traffic{cfg: Config{Name: name}, bufs: bufs, frames: frames(len(bufs), frameLen),
 		ready: func() error { return setProbability(m, 50) }},
 		func(r *Rig, _ []virtq.Used, o *outcome) {
 			n, ok := fired(m)
@@ -1168,7 +1177,7 @@ func forkCOW(m machine.Machine, name string) outcome {
 	}
 	o.packets = 24
 	o.findings = append(o.findings, usedLengths(slices.Concat(phases[:]...), frames(24, frameLen))...)
-	o.expect = oracle.Expect{Written: all, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+	o.expect = oracle.Expect{Written: all, Allowed: r.UsedPages(), Required: map[uint64]bool{}}
 	o.logEvents = r.LogEvents()
 	for k, how := range []string{"left its copies alone", "wrote its copy of the log first"} {
 		// Child k forked after phases 0..k.

@@ -42,7 +42,6 @@ type Config struct {
 	Name        string
 	MTU         int      // 0 = tap default (1500)
 	Mergeable   bool     // ack VIRTIO_NET_F_MRG_RXBUF
-	LogUsed     bool     // VHOST_VRING_F_LOG with log_guest_addr
 	UsedOff     int      // used ring offset in guest memory; 0 = usedOff
 	LogMisalign int      // bytes added to the word-aligned log base
 	Preset      []uint64 // pages whose bits are set before the run
@@ -59,18 +58,26 @@ type Config struct {
 	// LazyLog maps the log without populating it, as QEMU's is: the
 	// kernel meets pages nobody touched yet (only the canaries are written).
 	LazyLog bool
-	// ErrFD gives the RX queue an error eventfd (VHOST_SET_VRING_ERR).
-	ErrFD bool
+	// LogFD hands vhost a log eventfd (VHOST_SET_LOG_FD). QEMU 7.2 never
+	// does with vhost-kernel (hw/virtio/vhost-backend.c: kernel_ops has no
+	// set_log_fd; VHOST_USER_SET_LOG_FD is vhost-user's): only the
+	// scenario that tests it asks for one.
+	LogFD bool
 	// LogOff acks the features without VHOST_F_LOG_ALL: logging is
 	// switched on later with SetLogging, as QEMU does when migration starts.
 	LogOff bool
 	// IOTLB negotiates VIRTIO_F_ACCESS_PLATFORM with IOTLB messages (v2):
 	// every ring and buffer address the device sees is an IOVA, guest-
-	// physical minus iovaShift, mapped by device IOTLB entries that end
-	// at IOTLBSplit (offsets into guest memory) and at the end of memory.
-	// The log must still hold guest-physical pages. Main memory only.
-	IOTLB      bool
-	IOTLBSplit []int
+	// physical minus iovaShift, mapped by the device IOTLB entries QEMU
+	// would send (iotlb.go): 4 KiB pages, or 2 MiB superpages for the
+	// blocks of guest memory listed in IOTLBHuge (offsets). The log must
+	// still hold guest-physical pages. Main memory only.
+	IOTLB     bool
+	IOTLBHuge []int
+	// EventIdx acks VIRTIO_RING_F_EVENT_IDX, as a Linux guest does through
+	// QEMU: vhost then publishes avail_event and writes used->flags only
+	// when a backend is attached.
+	EventIdx bool
 }
 
 // iovaShift is guest-physical minus IOVA under Config.IOTLB: IOVA 0 is the
@@ -104,19 +111,6 @@ func (r *Rig) ringAddr(off int) uint64 {
 	return r.Mem.VAOf(off)
 }
 
-// mapIOTLB writes the device IOTLB entries for guest memory.
-func (r *Rig) mapIOTLB() error {
-	start := 0
-	for _, end := range append(append([]int(nil), r.Cfg.IOTLBSplit...), r.Mem.Size) {
-		gpa := r.Mem.GPAOf(start)
-		if err := r.Net.MapIOTLB(r.DevAddr(gpa), uint64(end-start), r.Mem.VAOf(start)); err != nil {
-			return err
-		}
-		start = end
-	}
-	return nil
-}
-
 // Rig is one vhost-net device wired to a tap, with guest memory, an RX
 // ring and a dirty log fenced by canaries and PROT_NONE guard pages.
 type Rig struct {
@@ -146,6 +140,7 @@ type Rig struct {
 	before            []byte
 	nextDesc          int
 	attached          bool
+	iotlbSent         map[int]bool // Config.IOTLB: guest memory offsets of the entries sent
 }
 
 // LayoutOf is the log layout of the process that drives vhost on m: its
@@ -213,8 +208,10 @@ func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
 	if err := r.mapLog(); err != nil {
 		return nil, err
 	}
-	if r.logFD, err = m.Eventfd(); err != nil {
-		return nil, step("eventfd", err)
+	if cfg.LogFD {
+		if r.logFD, err = m.Eventfd(); err != nil {
+			return nil, step("eventfd", err)
+		}
 	}
 	uo := cfg.UsedOff
 	if uo == 0 {
@@ -239,7 +236,7 @@ func NewPeer(primary *Rig, k int) (*Rig, error) {
 	p := primary
 	cfg := p.Cfg
 	cfg.Name = fmt.Sprintf("%s%d", p.Cfg.Name, k)
-	cfg.TX, cfg.LogUsed = false, false
+	cfg.TX = false
 	r := &Rig{M: p.M, Cfg: cfg, Layout: p.Layout, Mem: p.Mem, peerOf: p, kick: -1, call: -1, logFD: p.logFD,
 		txKick: -1, txCall: -1, errFD: -1, rngAddr: p.rngAddr, rng: p.rng, firstBit: p.firstBit, pageBase: p.pageBase, logBase: p.logBase, before: p.before,
 		extra: p.extra, pages: p.pages}
@@ -286,29 +283,26 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 	if cfg.IOTLB {
 		want |= 1 << vhost.FeatureAccessPlatform
 	}
+	if cfg.EventIdx {
+		want |= 1 << vhost.FeatureEventIdx
+	}
 	if have&want == want&^(1<<vhost.FeatureLogAll) && have&want != want {
 		return step("VHOST_GET_FEATURES", fmt.Errorf("%w: the device offers %#x", ErrLogAllRefused, have))
 	}
 	if have&want != want {
 		return step("VHOST_GET_FEATURES", fmt.Errorf("device offers %#x, lacks %#x", have, want&^have))
 	}
-	// The log must be in place before LOG_ALL is acked: vhost checks that
-	// it covers the memory table.
-	if err := step("VHOST_SET_LOG_BASE", r.Net.SetLogBase(r.LogBase())); err != nil {
-		return err
-	}
-	if err := step("VHOST_SET_LOG_FD", r.Net.SetLogFD(r.logFD)); err != nil {
-		return err
-	}
-	if cfg.IOTLB {
-		bf, err := r.Net.BackendFeatures()
-		if err := step("VHOST_GET_BACKEND_FEATURES", err); err != nil {
+	// The log is in place before LOG_ALL is acked, as when QEMU starts
+	// migrating (hw/virtio/vhost.c: vhost_migration_log calls
+	// vhost_dev_log_resize, then vhost_dev_set_log). With LogOff it is
+	// handed over when logging starts (SetLogging), as there.
+	if !cfg.LogOff {
+		if err := step("VHOST_SET_LOG_BASE", r.Net.SetLogBase(r.LogBase())); err != nil {
 			return err
 		}
-		if bf&(1<<vhost.BackendIOTLBMsgV2) == 0 {
-			return step("VHOST_GET_BACKEND_FEATURES", fmt.Errorf("no VHOST_BACKEND_F_IOTLB_MSG_V2 (offers %#x)", bf))
-		}
-		if err := step("VHOST_SET_BACKEND_FEATURES", r.Net.SetBackendFeatures(1<<vhost.BackendIOTLBMsgV2)); err != nil {
+	}
+	if cfg.LogFD {
+		if err := step("VHOST_SET_LOG_FD", r.Net.SetLogFD(r.logFD)); err != nil {
 			return err
 		}
 	}
@@ -322,8 +316,11 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 		}
 		return step("VHOST_SET_FEATURES", err)
 	}
-	if cfg.IOTLB {
-		if err := step("IOTLB update", r.mapIOTLB()); err != nil {
+	if bf := r.backendCap(); cfg.IOTLB && bf&(1<<vhost.BackendIOTLBMsgV2) == 0 {
+		return step("VHOST_SET_BACKEND_FEATURES", fmt.Errorf("the device does not offer VHOST_BACKEND_F_IOTLB_MSG_V2"))
+	}
+	for _, ring := range [][2]int{{descOff, virtq.DescSize(ringNum)}, {availOff, virtq.AvailSize(ringNum)}, {usedOff, virtq.UsedSize(ringNum)}} {
+		if err := step("IOTLB update", r.iotlbMap(ring[0], ring[1])); err != nil {
 			return err
 		}
 	}
@@ -336,16 +333,7 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 	if r.call, err = m.Eventfd(); err != nil {
 		return step("eventfd", err)
 	}
-	addr := vhost.VringAddr{
-		Index: rxQueue,
-		Desc:  r.ringAddr(r.RX.DescOff),
-		Avail: r.ringAddr(r.RX.AvailOff),
-		Used:  r.ringAddr(r.RX.UsedOff),
-	}
-	if cfg.LogUsed {
-		addr.Flags = 1 << vhost.VringFLog
-		addr.LogGuestAddr = r.Mem.GPAOf(r.RX.UsedOff)
-	}
+	addr := r.vringAddr(rxQueue, r.RX, !cfg.LogOff)
 	for _, s := range []struct {
 		name string
 		err  func() error
@@ -360,13 +348,13 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 			return err
 		}
 	}
-	if cfg.ErrFD {
-		if r.errFD, err = m.Eventfd(); err != nil {
-			return step("eventfd", err)
-		}
-		if err := step("VHOST_SET_VRING_ERR", r.Net.SetVringErr(rxQueue, r.errFD)); err != nil {
-			return err
-		}
+	// QEMU gives every queue an error eventfd (hw/virtio/vhost.c:
+	// vhost_virtqueue_init).
+	if r.errFD, err = m.Eventfd(); err != nil {
+		return step("eventfd", err)
+	}
+	if err := step("VHOST_SET_VRING_ERR", r.Net.SetVringErr(rxQueue, r.errFD)); err != nil {
+		return err
 	}
 	if cfg.TX {
 		if err := r.setupTX(step); err != nil {
@@ -394,15 +382,18 @@ func (r *Rig) setupTX(step func(string, error) error) error {
 	if r.TX, err = virtq.New(r.Mem, ringNum, txDescOff, txAvailOff, txUsedOff); err != nil {
 		return step("lay out TX ring", err)
 	}
+	for _, ring := range [][2]int{{txDescOff, virtq.DescSize(ringNum)}, {txAvailOff, virtq.AvailSize(ringNum)}, {txUsedOff, virtq.UsedSize(ringNum)}} {
+		if err := step("IOTLB update (TX)", r.iotlbMap(ring[0], ring[1])); err != nil {
+			return err
+		}
+	}
 	if r.txKick, err = r.M.Eventfd(); err != nil {
 		return step("eventfd", err)
 	}
 	if r.txCall, err = r.M.Eventfd(); err != nil {
 		return step("eventfd", err)
 	}
-	addr := vhost.VringAddr{Index: txQueue, Flags: 1 << vhost.VringFLog,
-		Desc: r.ringAddr(txDescOff), Avail: r.ringAddr(txAvailOff), Used: r.ringAddr(txUsedOff),
-		LogGuestAddr: r.Mem.GPAOf(txUsedOff)}
+	addr := r.vringAddr(txQueue, r.TX, !r.Cfg.LogOff)
 	for _, s := range []struct {
 		name string
 		err  func() error
@@ -412,6 +403,7 @@ func (r *Rig) setupTX(step func(string, error) error) error {
 		{"VHOST_SET_VRING_ADDR (TX)", func() error { return r.Net.SetVringAddr(addr) }},
 		{"VHOST_SET_VRING_KICK (TX)", func() error { return r.Net.SetVringKick(txQueue, r.txKick) }},
 		{"VHOST_SET_VRING_CALL (TX)", func() error { return r.Net.SetVringCall(txQueue, r.txCall) }},
+		{"VHOST_SET_VRING_ERR (TX)", func() error { return r.Net.SetVringErr(txQueue, r.errFD) }},
 	} {
 		if err := step(s.name, s.err()); err != nil {
 			return err
@@ -428,6 +420,9 @@ func (r *Rig) Transmit(offs []int, frames [][]byte) ([]virtq.Used, error) {
 	for i, f := range frames {
 		buf := append(make([]byte, headerSize), f...)
 		if err := r.Mem.Write(offs[i], buf); err != nil {
+			return nil, err
+		}
+		if err := r.iotlbMap(offs[i], len(buf)); err != nil {
 			return nil, err
 		}
 		if err := r.TX.SetDesc(i, virtq.Desc{Addr: r.DevAddr(r.Mem.GPAOf(offs[i])), Len: uint32(len(buf))}); err != nil {
@@ -596,6 +591,11 @@ func (r *Rig) Post(bufs ...[]Seg) ([]uint16, error) {
 			if s.Region > 0 {
 				mem = r.extra[s.Region-1]
 			}
+			if s.Region == 0 {
+				if err := r.iotlbMap(s.Off, s.Len); err != nil {
+					return nil, err
+				}
+			}
 			d := virtq.Desc{Addr: r.DevAddr(mem.GPAOf(s.Off)), Len: uint32(s.Len), Flags: virtq.DescWrite}
 			if i < len(b)-1 {
 				d.Flags |= virtq.DescNext
@@ -666,30 +666,32 @@ func (r *Rig) waitRing(ring *virtq.Ring, call, n int, what string) ([]virtq.Used
 	}
 }
 
-// SetLogging switches VHOST_F_LOG_ALL on or off with VHOST_SET_FEATURES
-// while the device runs.
-func (r *Rig) SetLogging(on bool) error {
-	f := r.features
-	if !on {
-		f &^= 1 << vhost.FeatureLogAll
-	}
-	return r.Net.SetFeatures(f)
-}
-
 // Stop detaches the backend. vhost flushes its worker first, so every log
 // write of the packets seen so far is done when it returns: the final sync
-// of a migration works the same way.
+// of a migration works the same way. As QEMU stops a vhost-net device
+// (hw/net/vhost_net.c: vhost_net_stop_one, then hw/virtio/vhost.c:
+// vhost_virtqueue_stop): VHOST_NET_SET_BACKEND -1 on every queue in
+// order, then VHOST_GET_VRING_BASE on each; QEMU syncs the log after that.
 func (r *Rig) Stop() error {
 	if !r.attached {
 		return nil
 	}
 	r.attached = false
+	queues := []uint32{rxQueue}
 	if r.TX != nil {
-		if err := r.Net.SetBackend(txQueue, -1); err != nil {
+		queues = append(queues, txQueue)
+	}
+	for _, q := range queues {
+		if err := r.Net.SetBackend(q, -1); err != nil {
 			return err
 		}
 	}
-	return r.Net.SetBackend(rxQueue, -1)
+	for _, q := range queues {
+		if _, err := r.Net.VringBase(q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ErrEvents reads and resets the error eventfd's counter (0 without one).

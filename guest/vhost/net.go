@@ -98,6 +98,16 @@ func (n *Net) SetVringBase(idx, base uint32) error {
 	return n.ioctl("VHOST_SET_VRING_BASE", n.req.SetVringBase, Pair(n.bo, idx, int32(base)))
 }
 
+// VringBase returns VHOST_GET_VRING_BASE: the next avail index vhost
+// would read (6.1 only reads it; QEMU calls it when a queue stops).
+func (n *Net) VringBase(idx uint32) (uint32, error) {
+	b := Pair(n.bo, idx, 0)
+	if err := n.ioctl("VHOST_GET_VRING_BASE", n.req.GetVringBase, b); err != nil {
+		return 0, err
+	}
+	return n.bo.Uint32(b[4:]), nil
+}
+
 // SetVringAddr sets the ring addresses and used-ring logging.
 func (n *Net) SetVringAddr(a VringAddr) error {
 	return n.ioctl("VHOST_SET_VRING_ADDR", n.req.SetVringAddr, a.Encode(n.bo))

@@ -156,9 +156,14 @@ func endToEnd(t *testing.T, arch string) {
 	if a.BigEndian && a.WordBits == 64 {
 		find("bit-position", "misplaced", "XOR 32")
 	} else {
+		// The used ring is logged as QEMU logs it, so rfc-v2's adds on
+		// its words carry into neighbouring pages (strays) here too; what
+		// must not appear is a misplacement.
 		for _, s := range rfc.Scenarios {
-			if s.Name == "bit-position" && s.Status != "pass" {
-				t.Errorf("rfc-v2 bit-position on %s (u32 words agree with the ABI here): %+v", arch, s.Findings)
+			for _, f := range s.Findings {
+				if s.Name == "bit-position" && f.Kind == "misplaced" {
+					t.Errorf("rfc-v2 bit-position on %s (u32 words agree with the ABI here): %+v", arch, f)
+				}
 			}
 		}
 	}
