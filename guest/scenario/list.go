@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"dirtygate/guest/machine"
 	"dirtygate/guest/oracle"
@@ -512,12 +513,15 @@ func harvestLoop(m machine.Machine, name string) outcome {
 	base := r.rngAddr + lo*W/8
 	n := int(hi - lo + 1)
 	seen := map[uint64]int{} // page -> harvests it appeared in
-	harvested := 0
+	harvested := 0           // bits of pages vhost writes (not the VMM's own)
 	collect := func(old []byte) {
 		for b := uint64(0); b < uint64(n)*W; b++ {
 			if oracle.TestBit(old, l, b) {
-				seen[lo*W+b-r.firstBit]++
-				harvested++
+				p := lo*W + b - r.firstBit
+				seen[p]++
+				if p < mine[0] {
+					harvested++
+				}
 			}
 		}
 	}
@@ -528,7 +532,8 @@ func harvestLoop(m machine.Machine, name string) outcome {
 		return m.OrWord(r.rngAddr+(bit/W)*W/8, mask)
 	}
 
-	var passes, busy, midTraffic, set int
+	var passes, busy, set int
+	var midTraffic atomic.Int64
 	var trafficDone atomic.Bool
 	var herr error
 	noOr := false
@@ -560,7 +565,7 @@ func harvestLoop(m machine.Machine, name string) outcome {
 			if harvested > before {
 				busy++
 				if during {
-					midTraffic++
+					midTraffic.Add(1)
 				}
 			}
 			select {
@@ -572,7 +577,19 @@ func harvestLoop(m machine.Machine, name string) outcome {
 			}
 		}
 	}()
-	used, err := deliver(r, heads, frames(nbuf, frameLen), false)
+	// Half the frames, then (for at most a few seconds) until a harvest
+	// has caught bits vhost logged, then the rest: the sync loop then runs
+	// while the traffic is not over, however the scheduler treats it.
+	fr := frames(nbuf, frameLen)
+	used, err := deliver(r, heads[:nbuf/2], fr[:nbuf/2], false)
+	for t0 := time.Now(); err == nil && midTraffic.Load() == 0 && time.Since(t0) < 5*time.Second; {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err == nil {
+		var rest []virtq.Used
+		rest, err = deliver(r, heads[nbuf/2:], fr[nbuf/2:], false)
+		used = append(used, rest...)
+	}
 	trafficDone.Store(true)
 	close(stop)
 	wg.Wait()
@@ -593,7 +610,7 @@ func harvestLoop(m machine.Machine, name string) outcome {
 		o.err = err
 		return o
 	}
-	if midTraffic == 0 {
+	if midTraffic.Load() == 0 {
 		// The scenario exists to race harvests against vhost's logging.
 		o.err = fmt.Errorf("no harvest caught bits while frames were arriving (%d passes): the sync loop never overlapped vhost's logging, so nothing was decided about it", passes)
 		return o
@@ -632,9 +649,9 @@ func harvestLoop(m machine.Machine, name string) outcome {
 	o.packets = len(used)
 	o.findings = append(o.findings, usedLengths(used, frames(nbuf, frameLen))...)
 	o.count("harvest_passes", int64(passes))
-	o.count("harvests_mid_traffic", int64(midTraffic))
+	o.count("harvests_mid_traffic", midTraffic.Load())
 	o.notes = append(o.notes, fmt.Sprintf("%d harvest passes of %d words while %d frames arrived, %d of them caught bits (%d while frames were still arriving; %d bits before the final sync, %d at it); the VMM set %d bits of its own",
-		passes, n, len(used), busy, midTraffic, duringTraffic, harvested-duringTraffic, set))
+		passes, n, len(used), busy, midTraffic.Load(), duringTraffic, harvested-duringTraffic, set))
 	if noOr {
 		o.notes = append(o.notes, "no atomic OR for user space here (SPARC v8): the VMM set no bits of its own")
 		o.control = clearBit(sortedPages(w)[9])
