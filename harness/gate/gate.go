@@ -109,10 +109,10 @@ func Compare(base, cand []*report.Report) Result {
 		case b == nil:
 			res.Undecided = append(res.Undecided, Key(c)+": no base run")
 			continue
-		case b.Verdict == report.Error:
+		case b.Verdict == report.Error && !b.ScenarioUndecided:
 			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the base could not decide: %s", Key(c), b.Error))
 			continue
-		case c.Verdict == report.Error && !buildFailed(c):
+		case c.Verdict == report.Error && !buildFailed(c) && !c.ScenarioUndecided:
 			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the candidate could not decide: %s", Key(c), c.Error))
 			continue
 		}
@@ -164,7 +164,7 @@ func byName(r *report.Report) map[string]record.Scenario {
 	for _, s := range r.Scenarios {
 		m[s.Name] = s
 	}
-	if _, ok := m[report.KernelHealth]; !ok && r.Verdict != report.Error {
+	if _, ok := m[report.KernelHealth]; !ok && (r.Verdict != report.Error || r.ScenarioUndecided) {
 		m[report.KernelHealth] = record.Scenario{Name: report.KernelHealth, Status: record.Pass}
 	}
 	return m

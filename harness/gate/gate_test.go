@@ -73,6 +73,18 @@ func TestUndecided(t *testing.T) {
 	if r := Compare(base, []*report.Report{run("x86_64", "carry", "pass")}); r.ExitCode() != 0 {
 		t.Fatalf("clean: exit %d", r.ExitCode())
 	}
+	// One scenario that could not decide leaves the others compared: a
+	// regression elsewhere is still a regression.
+	b2 := run("x86_64", "carry", "pass", "harvest", "error")
+	c2 := run("x86_64", "carry", "fail", "harvest", "pass")
+	r := Compare([]*report.Report{b2}, []*report.Report{c2})
+	if r.ExitCode() != 1 || rowOf(t, r, "harvest").Change != Undecided || len(r.Undecided) != 1 {
+		t.Fatalf("a scenario's own error: exit %d, %+v", r.ExitCode(), r)
+	}
+	c2 = run("x86_64", "carry", "pass", "harvest", "pass")
+	if r := Compare([]*report.Report{b2}, []*report.Report{c2}); r.ExitCode() != 2 {
+		t.Fatalf("only the errored scenario differs: exit %d", r.ExitCode())
+	}
 }
 
 // A candidate that does not compile is named by the compiler's error line

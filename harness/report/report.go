@@ -32,12 +32,15 @@ type Report struct {
 	// known to fail with exactly this signature (kernels/known/).
 	OnlyKnown bool `json:"only_known,omitempty"`
 	// Error says why the run could not decide (verdict error).
-	Error       string        `json:"error,omitempty"`
-	Accel       string        `json:"accel,omitempty"` // tcg or kvm, and why
-	Timings     Timings       `json:"timings"`
-	ConsoleLog  string        `json:"console_log,omitempty"`
-	QEMUCmdline string        `json:"qemu_cmdline,omitempty"`
-	Agent       *record.Hello `json:"agent,omitempty"` // what the agent saw
+	Error string `json:"error,omitempty"`
+	// ScenarioUndecided: the run itself went through and the error is a
+	// scenario's own (the others decided and can be compared).
+	ScenarioUndecided bool          `json:"scenario_undecided,omitempty"`
+	Accel             string        `json:"accel,omitempty"` // tcg or kvm, and why
+	Timings           Timings       `json:"timings"`
+	ConsoleLog        string        `json:"console_log,omitempty"`
+	QEMUCmdline       string        `json:"qemu_cmdline,omitempty"`
+	Agent             *record.Hello `json:"agent,omitempty"` // what the agent saw
 	// Transport, for executor runs, counts the calls made over the
 	// console and the damaged frames that had to be resent.
 	Transport     string   `json:"transport,omitempty"`
@@ -90,10 +93,11 @@ func (r *Report) AddSplat(title, quote string) {
 
 // Decide sets the verdict from the scenarios, unless an error was set.
 func (r *Report) Decide() {
-	if r.Error != "" {
+	if r.Error != "" && !r.ScenarioUndecided {
 		r.Verdict = Error
 		return
 	}
+	r.Error, r.ScenarioUndecided = "", false
 	if len(r.Scenarios) == 0 {
 		r.Verdict, r.Error = Error, "no scenario ran"
 		return
@@ -103,7 +107,7 @@ func (r *Report) Decide() {
 	for _, s := range r.Scenarios {
 		switch s.Status {
 		case record.Error:
-			r.Verdict = Error
+			r.Verdict, r.ScenarioUndecided = Error, true
 			r.Error = fmt.Sprintf("scenario %s could not decide: %s", s.Name, firstLine(s.Error))
 			return
 		case record.Fail:
@@ -170,9 +174,6 @@ func ReadJSON(path string) ([]*Report, error) {
 	for _, r := range rs {
 		if r.Arch == "" {
 			return nil, fmt.Errorf("%s: a report without an arch", path)
-		}
-		if r.Verdict != Error || r.Error == "" {
-			r.Error = ""
 		}
 		r.Decide()
 	}
