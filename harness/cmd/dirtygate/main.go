@@ -108,7 +108,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	only := fs.String("only", "", "run only these scenarios, comma-separated")
 	ktap := fs.Bool("ktap", false, "print KTAP (the kernel's test output format) on stdout instead of the tables")
 	debug := fs.Bool("debug-kernel", false, "build with lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_VM, DEBUG_PAGEALLOC and KASAN where supported")
-	inject := fs.Bool("inject", false, "add the fail_function injection point and config, for the inject-* scenarios (x86_64, arm64, ppc64, s390x, riscv64)")
+	inject := fs.Bool("inject", false, "apply the test-only injection switch (kernels/patches/inject-log-op.patch), for the inject-* scenarios (every arch)")
 	tgt := fs.String("target", "", "run on a machine already running the kernel under test: ssh://[user@]host[:port], serial:///dev/DEVICE or exec:COMMAND (one --arch)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -342,7 +342,7 @@ func cmdGate(ctx context.Context, args []string) int {
 	mdOut := fs.String("markdown", "", "write the candidate's Markdown summary here")
 	ktap := fs.Bool("ktap", false, "print the candidate's results as KTAP on stdout, the gate's verdict as # lines")
 	debug := fs.Bool("debug-kernel", false, "build both sides with the debug fragment (lockdep, atomic sleep, DEBUG_VM, KASAN where supported)")
-	inject := fs.Bool("inject", false, "both sides get the fail_function injection point, for the inject-* scenarios")
+	inject := fs.Bool("inject", false, "both sides get the test-only injection switch, for the inject-* scenarios")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
