@@ -50,6 +50,8 @@ func main() {
 		code = cmdBench(ctx, os.Args[2:])
 	case "gate":
 		code = cmdGate(ctx, os.Args[2:])
+	case "selftest":
+		code = cmdSelftest(ctx, os.Args[2:])
 	case "version":
 		fmt.Println("dirtygate 0.1")
 	case "-h", "--help", "help":
@@ -70,6 +72,7 @@ func usage() {
   dirtygate gate --candidate P [--candidate P]... [--base P]... [--arch LIST|all] [--out DIR]
                 [--json FILE] [--junit FILE] [--markdown FILE]
                            base vs candidate per arch and scenario; exit 1 on a regression
+  dirtygate selftest [--arch A] [--kernel DIR] [--mutant M,...]   gate each kernel mutant (kernels/mutants/): mutant x scenario
   dirtygate arches [--packages]   targets and what each is missing here (or the Debian packages they need)
   dirtygate parse LOG        judge a console log captured elsewhere (real hardware)
   dirtygate bench [--arch LIST] [--cold]   time builds, verdicts, patch swaps, boots
