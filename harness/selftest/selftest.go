@@ -208,11 +208,23 @@ func (mx *Matrix) ExitCode() int {
 func (mx *Matrix) unexplained() []string {
 	var out []string
 	for _, s := range mx.scenarios() {
-		if mx.kills(s) == 0 && unkillable[s] == "" {
+		if mx.kills(s) == 0 && mx.whyNone(s) == "" {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// whyNone says why a scenario can kill no mutant here, or "".
+func (mx *Matrix) whyNone(scenario string) string {
+	for b, r := range mx.Bases {
+		for _, s := range r.Scenarios {
+			if s.Name == scenario && s.Status == "fail" {
+				return fmt.Sprintf("base %s fails it itself (%s): a mutant can only make it fail differently", label(b), known[scenario])
+			}
+		}
+	}
+	return unkillable[scenario]
 }
 
 func (mx *Matrix) kills(scenario string) int {
@@ -284,7 +296,7 @@ func Write(w io.Writer, mx *Matrix) {
 		n := mx.kills(s)
 		fmt.Fprintf(w, " %d", n)
 		if n == 0 {
-			if why := unkillable[s]; why != "" {
+			if why := mx.whyNone(s); why != "" {
 				fmt.Fprintf(w, " (none: %s)", why)
 			} else if !mx.Subset {
 				fmt.Fprint(w, " (NO MUTANT KILLED IT)")
