@@ -37,6 +37,23 @@ type Outcome struct {
 	Gate   gate.Result
 	Cand   *report.Report
 	Killed []string // scenarios whose change was a regression
+	// NoBuild says why the mutant's kernel did not build: a mutant that
+	// does not compile proves nothing about the scenarios (the gate would
+	// count it as rejected).
+	NoBuild string
+}
+
+// Verdict is rejected, SURVIVED, or why it could not be decided.
+func (o Outcome) Verdict() string {
+	switch {
+	case o.NoBuild != "":
+		return "does not build"
+	case o.Gate.ExitCode() == 1:
+		return "rejected"
+	case o.Gate.ExitCode() == 0:
+		return "SURVIVED"
+	}
+	return "could not decide"
 }
 
 // Matrix is the self-test of one arch.
@@ -115,6 +132,11 @@ func Run(ctx context.Context, o Options) (*Matrix, error) {
 		cand := reports[len(bases)+i]
 		res := gate.Compare([]*report.Report{mx.Bases[m.Base]}, []*report.Report{cand})
 		out := Outcome{Mutant: m, Gate: res, Cand: cand}
+		if strings.HasPrefix(cand.Error, "kernel build:") {
+			out.NoBuild = firstLine(cand.Error)
+			mx.Outcomes = append(mx.Outcomes, out)
+			continue
+		}
 		for _, row := range res.Rows {
 			if row.Change == gate.Regression {
 				out.Killed = append(out.Killed, row.Scenario)
@@ -187,12 +209,12 @@ func (mx *Matrix) scenarios() []string {
 func (mx *Matrix) ExitCode() int {
 	code := 0
 	for _, o := range mx.Outcomes {
-		switch o.Gate.ExitCode() {
-		case 1:
-		case 2:
-			code = max(code, 2)
-		default:
+		switch o.Verdict() {
+		case "rejected":
+		case "SURVIVED":
 			return 1
+		default:
+			code = 2
 		}
 	}
 	if len(mx.baseProblems()) > 0 {
@@ -242,7 +264,7 @@ func cell(o Outcome, scenario string) string {
 	if slices.Contains(o.Killed, scenario) {
 		return "X"
 	}
-	if o.Cand.Verdict == report.Error && len(o.Cand.Scenarios) == 0 {
+	if o.NoBuild != "" || o.Cand.Verdict == report.Error && len(o.Cand.Scenarios) == 0 {
 		return "E"
 	}
 	for _, s := range o.Cand.Scenarios {
@@ -267,7 +289,7 @@ func cell(o Outcome, scenario string) string {
 func Write(w io.Writer, mx *Matrix) {
 	fmt.Fprintf(w, "\n== selftest %s: %d mutants\n", mx.Arch, len(mx.Outcomes))
 	for i, o := range mx.Outcomes {
-		verdict := map[int]string{0: "SURVIVED", 1: "rejected", 2: "could not decide"}[o.Gate.ExitCode()]
+		verdict := o.Verdict()
 		fmt.Fprintf(w, "M%-2d %-22s on %-11s %-16s killed by %d: %s\n", i+1, o.Mutant.Name, label(o.Mutant.Base), verdict,
 			len(o.Killed), strings.Join(o.Killed, ", "))
 		var missed []string
@@ -278,6 +300,9 @@ func Write(w io.Writer, mx *Matrix) {
 		}
 		if len(missed) > 0 {
 			fmt.Fprintf(w, "    expected but did not kill: %s\n", strings.Join(missed, ", "))
+		}
+		if o.NoBuild != "" {
+			fmt.Fprintf(w, "    %s\n", o.NoBuild)
 		}
 		for _, u := range o.Gate.Undecided {
 			fmt.Fprintf(w, "    could not decide: %s\n", firstLine(u))
@@ -314,7 +339,7 @@ func Write(w io.Writer, mx *Matrix) {
 	case 1:
 		var survived []string
 		for _, o := range mx.Outcomes {
-			if o.Gate.ExitCode() == 0 {
+			if o.Verdict() == "SURVIVED" {
 				survived = append(survived, o.Mutant.Name)
 			}
 		}
