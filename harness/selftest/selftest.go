@@ -130,21 +130,25 @@ func Run(ctx context.Context, o Options) (*Matrix, error) {
 	}
 	for i, m := range ms {
 		cand := reports[len(bases)+i]
-		res := gate.Compare([]*report.Report{mx.Bases[m.Base]}, []*report.Report{cand})
-		out := Outcome{Mutant: m, Gate: res, Cand: cand}
-		if strings.HasPrefix(cand.Error, "kernel build:") {
-			out.NoBuild = firstLine(cand.Error)
-			mx.Outcomes = append(mx.Outcomes, out)
-			continue
-		}
-		for _, row := range res.Rows {
-			if row.Change == gate.Regression {
-				out.Killed = append(out.Killed, row.Scenario)
-			}
-		}
-		mx.Outcomes = append(mx.Outcomes, out)
+		mx.Outcomes = append(mx.Outcomes, judge(m, mx.Bases[m.Base], cand))
 	}
 	return mx, nil
+}
+
+// judge gates one mutant's run against its base's.
+func judge(m kernels.Mutant, base, cand *report.Report) Outcome {
+	res := gate.Compare([]*report.Report{base}, []*report.Report{cand})
+	out := Outcome{Mutant: m, Gate: res, Cand: cand}
+	if strings.HasPrefix(cand.Error, "kernel build:") {
+		out.NoBuild = firstLine(cand.Error)
+		return out
+	}
+	for _, row := range res.Rows {
+		if row.Change == gate.Regression {
+			out.Killed = append(out.Killed, row.Scenario)
+		}
+	}
+	return out
 }
 
 func patchesOf(base string) []string {
