@@ -334,7 +334,7 @@ func injectRun(m machine.Machine, name string, every int) outcome {
 		case lost > 0:
 			class = fmt.Sprintf("reported: %d bits missing, the error eventfd signalled %d time(s)", lost, errs)
 		}
-		o.notes = append(o.notes, fmt.Sprintf("the helper was called %d times (%d before arming), %d failed with -ENOSYS (every call%s): %s",
+		o.notes = append(o.notes, fmt.Sprintf("the helper was called %d times (%d before arming), %d failed with -ENOSYS (%s): %s",
 			in.calls, in.armedAt, in.injected, everyText(every), class))
 		o.control = clearBit(sortedPages(o.expect.Written)[4])
 	})
@@ -342,9 +342,9 @@ func injectRun(m machine.Machine, name string, every int) outcome {
 
 func everyText(every int) string {
 	if every == 1 {
-		return ""
+		return "every call"
 	}
-	return fmt.Sprintf(" %d after arming", every)
+	return fmt.Sprintf("1 call in %d after arming", every)
 }
 
 // injectEFAULT fails every other call of the helper with -EFAULT. Losing
