@@ -3,11 +3,12 @@
 # through the module proxy on first build).
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
+comma := ,
 # Empty: the default arches of arches/arch.go (x86_64, arm64, s390x, hppa).
 ARCHES ?=
 CANDIDATE ?= rfc-v2
 
-.PHONY: all deps build run matrix test htmltest bench vet fuzz clean
+.PHONY: all deps build run matrix test htmltest selftest bench vet fuzz clean
 
 all: build
 
@@ -42,6 +43,11 @@ test: deps
 htmltest:
 	ci/install-deps chromium
 	$(GO) test -tags chromium -run Chromium -count=1 ./harness/htmlreport
+# The kill matrix: every kernel mutant (kernels/mutants/) gated against its
+# base on ARCHES (default x86_64), one arch after the other (warm: a patch
+# swap and an agent run per mutant, ~1 minute each on x86_64).
+selftest: build
+	for a in $(or $(subst $(comma), ,$(ARCHES)),x86_64); do bin/dirtygate selftest --arch $$a || exit 2; done
 
 # Cold build, warm verdict, patch swap and boot floor per arch, as a table
 # (cold builds: several minutes per arch).

@@ -78,9 +78,6 @@ type Arch struct {
 	// KASAN is true where 6.1 supports KASAN for this kernel
 	// (--debug-kernel adds it there).
 	KASAN bool
-	// FailFunction is true where 6.1 has HAVE_FUNCTION_ERROR_INJECTION
-	// (fail_function works): `--inject` runs the injection scenarios.
-	FailFunction bool
 	// DebugExclude lists options of kernels/config/debug.config that this
 	// arch's kernel cannot have (each with the reason in the arch file).
 	DebugExclude []string

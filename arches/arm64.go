@@ -29,7 +29,6 @@ CONFIG_SERIAL_AMBA_PL011_CONSOLE=y
 		CompatGOARCH: "arm", // cortex-a57 runs AArch32 at EL0
 		CompatGOARM:  "7",
 		WordBits:     64,
-		FailFunction: true,
 		KASAN:        true,
 	})
 }

@@ -27,7 +27,6 @@ CONFIG_SERIAL_8250_CONSOLE=y
 		GOARCH:       "amd64",
 		CompatGOARCH: "386",
 		WordBits:     64,
-		FailFunction: true,
 		KASAN:        true,
 	})
 }

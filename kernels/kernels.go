@@ -21,13 +21,9 @@ var debugConfig string
 //go:embed config/kasan.config
 var kasanConfig string
 
-//go:embed config/inject.config
-var injectConfig string
-
-// InjectFragment is what `--inject` adds to the config (fail_function).
-func InjectFragment() string { return injectConfig }
-
-// InjectPatch is the built-in patch `--inject` applies after the candidate.
+// InjectPatch is the built-in patch `--inject` applies after the candidate:
+// its switch is a debugfs directory, and DEBUG_FS is in common.config, so
+// an injection build shares its tree (and config) with the plain one.
 const InjectPatch = "inject-log-op"
 
 // DebugFragment is what `--debug-kernel` adds: lock, sleep-in-atomic and

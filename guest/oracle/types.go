@@ -25,6 +25,10 @@ const (
 	// SilentLoss: under fault injection LOG_ALL stayed accepted, bits
 	// went missing, and nothing was reported on the error eventfd.
 	SilentLoss Kind = "silent-loss"
+	// ChildCopy: a bit logged after a fork landed in the child's
+	// copy-on-write copy of the log; decided from the child's view, not
+	// from the VMM's bitmap.
+	ChildCopy Kind = "child-copy"
 )
 
 // OutsideBitmap reports whether findings of kind k are decided from
@@ -32,7 +36,7 @@ const (
 // sequences, the console): the host's re-run of the oracle cannot see them.
 func OutsideBitmap(k Kind) bool {
 	switch k {
-	case ABI, EventFD, Control, Splat, Resurrected, SilentLoss:
+	case ABI, EventFD, Control, Splat, Resurrected, SilentLoss, ChildCopy:
 		return true
 	}
 	return false

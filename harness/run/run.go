@@ -41,9 +41,8 @@ type Options struct {
 	Accel     string // auto, kvm or tcg
 	Jobs      int
 	Only      []string // scenarios; empty = all
-	// Inject applies kernels.InjectPatch after the patches and builds with
-	// kernels.InjectFragment, for the fail_function scenarios, on arches
-	// that have fail_function (arches/: FailFunction); a no-op elsewhere.
+	// Inject applies kernels.InjectPatch after the patches: the debugfs
+	// switch the inject-* scenarios arm, on every arch.
 	Inject bool
 	// DebugKernel builds with kernels.DebugFragment (lockdep, atomic
 	// sleep, DEBUG_VM, KASAN where supported).
@@ -113,11 +112,8 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	}
 	r.Kernel.Source, r.Kernel.Version = src.ID, src.Version
 	var patches []kernels.Patch
-	// --inject applies where 6.1 has fail_function; elsewhere the inject-*
-	// scenarios are skipped, saying why.
-	inject := o.Inject && o.Arch.FailFunction
 	names := o.Patches
-	if inject {
+	if o.Inject {
 		names = append(append([]string(nil), names...), kernels.InjectPatch)
 	}
 	for _, a := range names {
@@ -146,9 +142,6 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	if o.DebugKernel {
 		req.Extra = kernels.DebugFragment(o.Arch.KASAN, o.Arch.DebugExclude)
 		r.Kernel.Debug = true
-	}
-	if inject {
-		req.Extra += kernels.InjectFragment()
 	}
 	k, err := kbuild.Build(ctx, req)
 	if err != nil {

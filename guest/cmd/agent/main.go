@@ -105,7 +105,7 @@ func mountAll() {
 		{"proc", "/proc", "proc"},
 		{"sysfs", "/sys", "sysfs"},
 		{"tmpfs", "/tmp", "tmpfs"},
-		{"debugfs", "/sys/kernel/debug", "debugfs"}, // fail_function
+		{"debugfs", "/sys/kernel/debug", "debugfs"}, // vhost_log_inject (--inject)
 	} {
 		os.MkdirAll(m.dst, 0o755)
 		if err := unix.Mount(m.src, m.dst, m.typ, 0, ""); err != nil && err != unix.EBUSY {

@@ -609,6 +609,8 @@ static void mounts(void)
 		{"devtmpfs", "/dev", "devtmpfs"},
 		{"proc", "/proc", "proc"},
 		{"sysfs", "/sys", "sysfs"},
+		/* the injection switch of --inject (kernels/patches/inject-log-op.patch) */
+		{"debugfs", "/sys/kernel/debug", "debugfs"},
 	};
 	for (unsigned i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
 		sys(__NR_mkdirat, AT_FDCWD_, dirs[i][1], 0755);

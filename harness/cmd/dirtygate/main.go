@@ -55,6 +55,8 @@ func main() {
 		code = cmdCompare(os.Args[2:])
 	case "lava":
 		code = cmdLava(ctx, os.Args[2:])
+	case "selftest":
+		code = cmdSelftest(ctx, os.Args[2:])
 	case "version":
 		fmt.Println("dirtygate 0.1")
 	case "-h", "--help", "help":
@@ -77,6 +79,7 @@ func usage() {
                 [--base-json FILE]
                            base vs candidate per arch and scenario; exit 1 on a regression
   dirtygate compare BASE.json CANDIDATE.json   the gate's comparison of two saved reports
+  dirtygate selftest [--arch A] [--kernel DIR] [--mutant M,...]   gate each kernel mutant (kernels/mutants/): mutant x scenario
   dirtygate arches [--packages]   targets and what each is missing here (or the Debian packages they need)
   dirtygate parse [--json FILE] [--html FILE] LOG   judge a console log captured elsewhere (real hardware, a LAVA job's log)
   dirtygate bench [--arch LIST] [--cold]   time builds, verdicts, patch swaps, boots
@@ -119,7 +122,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	only := fs.String("only", "", "run only these scenarios, comma-separated")
 	ktap := fs.Bool("ktap", false, "print KTAP (the kernel's test output format) on stdout instead of the tables")
 	debug := fs.Bool("debug-kernel", false, "build with lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_VM, DEBUG_PAGEALLOC and KASAN where supported")
-	inject := fs.Bool("inject", false, "add the fail_function injection point and config, for the inject-* scenarios (x86_64, arm64, ppc64, s390x, riscv64)")
+	inject := fs.Bool("inject", false, "apply the test-only injection switch (kernels/patches/inject-log-op.patch), for the inject-* scenarios (every arch)")
 	tgt := fs.String("target", "", "run on a machine already running the kernel under test: ssh://[user@]host[:port], serial:///dev/DEVICE or exec:COMMAND (one --arch)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -356,7 +359,7 @@ func cmdGate(ctx context.Context, args []string) int {
 	htmlOut := fs.String("html", "", "write one self-contained HTML page here: the matrix with the gate's changes and a drawing of each failing scenario's log")
 	ktap := fs.Bool("ktap", false, "print the candidate's results as KTAP on stdout, the gate's verdict as # lines")
 	debug := fs.Bool("debug-kernel", false, "build both sides with the debug fragment (lockdep, atomic sleep, DEBUG_VM, KASAN where supported)")
-	inject := fs.Bool("inject", false, "both sides get the fail_function injection point, for the inject-* scenarios")
+	inject := fs.Bool("inject", false, "both sides get the test-only injection switch, for the inject-* scenarios")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
