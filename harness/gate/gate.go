@@ -25,6 +25,7 @@ const (
 // Row is one (arch, scenario).
 type Row struct {
 	Arch, Scenario string
+	Kernel         string // the source's name ("6.12"); "" when unknown
 	Base, Cand     string // pass, fail, error, or "build failed"
 	Change         string
 	Finding        string // the candidate's first finding or error
@@ -70,24 +71,32 @@ func buildFailed(r *report.Report) bool {
 	return strings.HasPrefix(r.Error, "kernel build: compile:")
 }
 
-// Compare pairs base and candidate reports by arch.
+// where names a run's (arch, kernel): base and candidate pair on it.
+func where(r *report.Report) string {
+	if r.Kernel.Name == "" {
+		return r.Arch
+	}
+	return r.Arch + " " + r.Kernel.Name
+}
+
+// Compare pairs base and candidate reports by arch and kernel.
 func Compare(base, cand []*report.Report) Result {
 	var res Result
 	byArch := map[string]*report.Report{}
 	for _, b := range base {
-		byArch[b.Arch] = b
+		byArch[where(b)] = b
 	}
 	for _, c := range cand {
-		b := byArch[c.Arch]
+		b := byArch[where(c)]
 		switch {
 		case b == nil:
-			res.Undecided = append(res.Undecided, c.Arch+": no base run")
+			res.Undecided = append(res.Undecided, where(c)+": no base run")
 			continue
 		case b.Verdict == report.Error:
-			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the base could not decide: %s", c.Arch, b.Error))
+			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the base could not decide: %s", where(c), b.Error))
 			continue
 		case c.Verdict == report.Error && !buildFailed(c):
-			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the candidate could not decide: %s", c.Arch, c.Error))
+			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the candidate could not decide: %s", where(c), c.Error))
 			continue
 		}
 		cs := map[string]string{}
@@ -117,7 +126,7 @@ func Compare(base, cand []*report.Report) Result {
 		}
 		sort.Strings(sorted)
 		for _, n := range sorted {
-			row := Row{Arch: c.Arch, Scenario: n, Base: bs[n], Cand: cs[n], Finding: cf[n]}
+			row := Row{Arch: c.Arch, Kernel: c.Kernel.Name, Scenario: n, Base: bs[n], Cand: cs[n], Finding: cf[n]}
 			if buildFailed(c) {
 				row.Cand, row.Finding = "build failed", compileError(c.Error)
 			}
@@ -126,7 +135,7 @@ func Compare(base, cand []*report.Report) Result {
 			case Regression:
 				res.Regressions++
 			case Undecided:
-				res.Undecided = append(res.Undecided, fmt.Sprintf("%s %s: base %q, candidate %q", c.Arch, n, row.Base, row.Cand))
+				res.Undecided = append(res.Undecided, fmt.Sprintf("%s %s: base %q, candidate %q", where(c), n, row.Base, row.Cand))
 			}
 			res.Rows = append(res.Rows, row)
 		}
@@ -159,7 +168,7 @@ func firstLine(s string) string {
 func Write(w io.Writer, r Result) {
 	fmt.Fprintln(w, "\n== gate")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ARCH\tSCENARIO\tBASE\tCANDIDATE\tCHANGE\tFINDING")
+	fmt.Fprintln(tw, "ARCH\tKERNEL\tSCENARIO\tBASE\tCANDIDATE\tCHANGE\tFINDING")
 	for _, pass := range []string{Regression, Undecided, Fixed, StillFails} {
 		for _, row := range r.Rows {
 			if row.Change == pass {
@@ -167,7 +176,7 @@ func Write(w io.Writer, r Result) {
 				if len(f) > 100 {
 					f = f[:97] + "..."
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", row.Arch, row.Scenario, row.Base, row.Cand, row.Change, f)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Arch, row.Kernel, row.Scenario, row.Base, row.Cand, row.Change, f)
 			}
 		}
 	}
