@@ -148,3 +148,23 @@ func TestPortsHaveABase(t *testing.T) {
 		t.Fatalf("a series without a port gets the base patch: %+v %v", p, err)
 	}
 }
+
+// The 6.12 port of the seed keeps its bugs, and wraps the helper in
+// pagefault_disable()/pagefault_enable() as the 2019 helper did itself.
+func TestRFCPort612(t *testing.T) {
+	ps, err := ResolvePatchFor("rfc-v2", "6.12")
+	if err != nil || ps[0].File != "kernels/patches/6.12/rfc-v2.patch" {
+		t.Fatalf("%+v %v", ps, err)
+	}
+	d := string(ps[0].Data)
+	for _, s := range []string{"FUTEX_OP_ADD", "+\t\tif (p & 0x3) {", "log_base + write_page / 32", "TODO: fallback to kmap() when -ENOSYS?",
+		"+\tpagefault_disable();\n+\tr = arch_futex_atomic_op_inuser(FUTEX_OP_ADD, 1 << nr, &old, addr);\n+\tpagefault_enable();",
+		"a08971e9488d", "Documentation/arch/x86/exception-tables.rst"} {
+		if !strings.Contains(d, s) {
+			t.Errorf("6.12 rfc-v2.patch lacks %q", s)
+		}
+	}
+	if ps[0].Name != "rfc-v2" || len(ps[0].Ports) != 2 {
+		t.Errorf("name %q, ports %v", ps[0].Name, ps[0].Ports)
+	}
+}
