@@ -7,6 +7,8 @@ comma := ,
 # Empty: the default arches of arches/arch.go (x86_64, arm64, s390x, hppa).
 ARCHES ?=
 CANDIDATE ?= rfc-v2
+# The kernel axis: Debian's 6.1 and 6.12 LTS sources (kernels/source.go).
+KERNELS ?= 6.1,6.12
 
 .PHONY: all deps build run matrix test htmltest selftest bench vet fuzz clean
 
@@ -18,16 +20,17 @@ deps:
 build: deps
 	$(GO) build -o bin/dirtygate ./harness/cmd/dirtygate
 
-# The main job: the seed patch against the baseline on the default arches.
+# The main job: the seed patch against the baseline on the default arches,
+# on both kernels.
 # Exit 1 means the candidate was rejected, as the seed patch should be.
 run: build
-	ci/gate $(if $(ARCHES),--arch $(ARCHES)) --candidate $(CANDIDATE)
+	ci/gate $(if $(ARCHES),--arch $(ARCHES)) --kernel $(KERNELS) --candidate $(CANDIDATE)
 
 # The whole matrix: every arch in arches/, their cross compilers and QEMUs
 # installed first (cold: about 5 minutes of kernel build per arch).
 matrix: build
 	ci/install-deps $$(bin/dirtygate arches --packages)
-	ci/gate --arch all --candidate $(CANDIDATE)
+	ci/gate --arch all --kernel $(KERNELS) --candidate $(CANDIDATE)
 
 # Unit tests, and real builds and boots of x86_64 and hppa (cold: ~15
 # minutes). -count=1: the end-to-end tests drive kernels and QEMU that go
@@ -52,7 +55,7 @@ selftest: build
 # Cold build, warm verdict, patch swap and boot floor per arch, as a table
 # (cold builds: several minutes per arch).
 bench: build
-	bin/dirtygate bench $(if $(ARCHES),--arch $(ARCHES)) --cold
+	bin/dirtygate bench $(if $(ARCHES),--arch $(ARCHES)) --kernel $(KERNELS) --cold
 
 vet:
 	$(GO) vet ./...

@@ -23,7 +23,7 @@ CONFIG_SERIAL_8250_CONSOLE=y
 		// qboot boots faster than SeaBIOS; -nic none skips the network ROM.
 		QEMUArgs:     []string{"-bios", "/usr/share/qemu/qboot.rom"},
 		KVMHost:      "amd64",
-		BootTimeout:  120 * time.Second,
+		BootTimeout:  240 * time.Second, // boot and every scenario: ~75 s here, far more when the 2 cores are shared
 		GOARCH:       "amd64",
 		CompatGOARCH: "386",
 		WordBits:     64,

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"dirtygate/arches"
+	"dirtygate/kernels"
 )
 
 const actionlint = "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
@@ -33,7 +34,8 @@ func TestMatricesListEveryArch(t *testing.T) {
 		Jobs map[string]struct {
 			Strategy struct {
 				Matrix struct {
-					Arch []string `yaml:"arch"`
+					Arch   []string `yaml:"arch"`
+					Kernel []string `yaml:"kernel"`
 				} `yaml:"matrix"`
 			} `yaml:"strategy"`
 			Steps []struct {
@@ -50,14 +52,18 @@ func TestMatricesListEveryArch(t *testing.T) {
 	for _, s := range job.Steps {
 		runs = append(runs, s.Run)
 	}
-	if !strings.Contains(strings.Join(runs, "\n"), "ci/gate --arch") {
+	if !slices.Equal(job.Strategy.Matrix.Kernel, kernelNames()) {
+		t.Errorf("GitHub kernel matrix %v, kernels/ knows %v", job.Strategy.Matrix.Kernel, kernelNames())
+	}
+	if !strings.Contains(strings.Join(runs, "\n"), `ci/gate --kernel "${{ matrix.kernel }}" --arch`) {
 		t.Errorf("the GitHub job does not call ci/gate: %q", runs)
 	}
 	var gl struct {
 		Gate struct {
 			Parallel struct {
 				Matrix []struct {
-					Arch []string `yaml:"ARCH"`
+					Arch   []string `yaml:"ARCH"`
+					Kernel []string `yaml:"KERNEL"`
 				} `yaml:"matrix"`
 			} `yaml:"parallel"`
 			Script []string `yaml:"script"`
@@ -67,9 +73,21 @@ func TestMatricesListEveryArch(t *testing.T) {
 	if len(gl.Gate.Parallel.Matrix) != 1 || !slices.Equal(gl.Gate.Parallel.Matrix[0].Arch, want) {
 		t.Errorf("GitLab matrix %+v, arches/ defines %v", gl.Gate.Parallel.Matrix, want)
 	}
-	if !strings.Contains(strings.Join(gl.Gate.Script, "\n"), "ci/gate --arch") {
+	if len(gl.Gate.Parallel.Matrix) == 1 && !slices.Equal(gl.Gate.Parallel.Matrix[0].Kernel, kernelNames()) {
+		t.Errorf("GitLab kernel matrix %v, kernels/ knows %v", gl.Gate.Parallel.Matrix[0].Kernel, kernelNames())
+	}
+	if !strings.Contains(strings.Join(gl.Gate.Script, "\n"), `ci/gate --kernel "$KERNEL" --arch`) {
 		t.Errorf("the GitLab job does not call ci/gate: %q", gl.Gate.Script)
 	}
+}
+
+// kernelNames are the sources --kernel names: the CI's kernel dimension.
+func kernelNames() []string {
+	var n []string
+	for _, d := range kernels.Debians {
+		n = append(n, d.Name)
+	}
+	return n
 }
 
 func read(t *testing.T, path string, v any) {

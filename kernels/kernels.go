@@ -1,6 +1,7 @@
 // Package kernels says where kernel source comes from and which patches go
-// on it: Debian's linux-source-6.1 by default or any tree, the built-in
-// patch series, and the common Kconfig fragment. Building is harness/kbuild.
+// on it: Debian's linux-source-6.1 or -6.12 by name, or any tree; the
+// built-in patches and their ports per kernel series; the Kconfig
+// fragments. Building is harness/kbuild.
 package kernels
 
 import (
@@ -44,7 +45,7 @@ func DebugFragment(kasan bool, exclude []string) string {
 	return b.String()
 }
 
-//go:embed patches/*.patch
+//go:embed patches
 var builtin embed.FS
 
 // Builtin lists the built-in patch names.
@@ -52,7 +53,9 @@ func Builtin() []string {
 	ents, _ := builtin.ReadDir("patches")
 	var n []string
 	for _, e := range ents {
-		n = append(n, strings.TrimSuffix(e.Name(), ".patch"))
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".patch") {
+			n = append(n, strings.TrimSuffix(e.Name(), ".patch"))
+		}
 	}
 	return n
 }

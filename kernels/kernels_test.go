@@ -98,3 +98,73 @@ func TestDebugFragment(t *testing.T) {
 		t.Errorf("with PROVE_LOCKING excluded and no KASAN:\n%s", less)
 	}
 }
+
+func TestResolveUnknownKernel(t *testing.T) {
+	_, err := Resolve(t.Context(), "5.4", t.TempDir(), nil)
+	if err == nil || !strings.Contains(err.Error(), "6.1, 6.12") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, ok := LookupDebian(DefaultKernel); !ok {
+		t.Fatalf("the default kernel %s is not a known source", DefaultKernel)
+	}
+}
+
+func TestSeries(t *testing.T) {
+	for v, want := range map[string]string{"6.12.117": "6.12", "6.1.192": "6.1", "6.13.0-rc1": "6.13"} {
+		if got := (Source{Version: v}).Series(); got != want {
+			t.Errorf("Series(%s) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+// Every port overrides a base patch of the same name, in a directory named
+// for a kernel series.
+func TestPortsHaveABase(t *testing.T) {
+	ents, err := builtin.ReadDir("patches")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		if (Source{Version: e.Name() + ".0"}).Series() != e.Name() {
+			t.Errorf("kernels/patches/%s is not named for a kernel series", e.Name())
+		}
+		files, _ := builtin.ReadDir("patches/" + e.Name())
+		for _, f := range files {
+			name := strings.TrimSuffix(f.Name(), ".patch")
+			if _, err := builtin.ReadFile("patches/" + name + ".patch"); err != nil {
+				t.Errorf("port %s/%s has no base patch kernels/patches/%s.patch", e.Name(), f.Name(), name)
+			}
+			p, _ := ResolvePatchFor(name, e.Name())
+			if len(p) != 1 || p[0].File != "kernels/patches/"+e.Name()+"/"+f.Name() {
+				t.Errorf("%s on %s resolves to %+v", name, e.Name(), p)
+			}
+		}
+	}
+	p, err := ResolvePatchFor("rfc-v2", "6.99")
+	if err != nil || p[0].File != "kernels/patches/rfc-v2.patch" || len(p[0].Ports) == 0 {
+		t.Fatalf("a series without a port gets the base patch: %+v %v", p, err)
+	}
+}
+
+// The 6.12 port of the seed keeps its bugs, and wraps the helper in
+// pagefault_disable()/pagefault_enable() as the 2019 helper did itself.
+func TestRFCPort612(t *testing.T) {
+	ps, err := ResolvePatchFor("rfc-v2", "6.12")
+	if err != nil || ps[0].File != "kernels/patches/6.12/rfc-v2.patch" {
+		t.Fatalf("%+v %v", ps, err)
+	}
+	d := string(ps[0].Data)
+	for _, s := range []string{"FUTEX_OP_ADD", "+\t\tif (p & 0x3) {", "log_base + write_page / 32", "TODO: fallback to kmap() when -ENOSYS?",
+		"+\tpagefault_disable();\n+\tr = arch_futex_atomic_op_inuser(FUTEX_OP_ADD, 1 << nr, &old, addr);\n+\tpagefault_enable();",
+		"a08971e9488d", "Documentation/arch/x86/exception-tables.rst"} {
+		if !strings.Contains(d, s) {
+			t.Errorf("6.12 rfc-v2.patch lacks %q", s)
+		}
+	}
+	if ps[0].Name != "rfc-v2" || len(ps[0].Ports) != 2 {
+		t.Errorf("name %q, ports %v", ps[0].Name, ps[0].Ports)
+	}
+}

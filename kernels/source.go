@@ -15,32 +15,109 @@ import (
 
 // Source is a kernel source tree and a stable identity for caching.
 type Source struct {
-	Dir     string
-	ID      string // "debian:linux-source-6.1:<package version>" or "tree:<path>:<state>"
+	Dir string
+	ID  string // "debian:linux-source-6.1:<package version>" or "tree:<path>:<state>"
+	// Name is the short name reports and per-source data are keyed by:
+	// a Debian source's name ("6.1", "6.12"), or "tree" for --kernel DIR.
+	Name    string
 	Version string // VERSION.PATCHLEVEL.SUBLEVEL+EXTRAVERSION
 }
 
-const (
-	debianPackage = "linux-source-6.1"
-	debianTarball = "/usr/src/linux-source-6.1.tar.xz"
-)
+// Series is VERSION.PATCHLEVEL ("6.12"): what the built-in patch ports
+// are chosen by, for Debian's sources and plain trees alike.
+func (s Source) Series() string {
+	f := strings.SplitN(s.Version, ".", 3)
+	if len(f) < 2 {
+		return s.Version
+	}
+	return f[0] + "." + f[1]
+}
 
-// DebianSource returns Debian's linux-source-6.1, installing the package
-// if needed and unpacking it once under cacheDir/src.
-func DebianSource(ctx context.Context, cacheDir string, log io.Writer) (Source, error) {
-	if _, err := os.Stat(debianTarball); err != nil {
-		if err := aptInstall(ctx, log, debianPackage); err != nil {
+// Debian is a Debian linux-source package dirtygate knows by name.
+type Debian struct {
+	Name    string // what --kernel takes
+	Package string
+}
+
+// Tarball is where the package puts the source.
+func (d Debian) Tarball() string { return "/usr/src/" + d.Package + ".tar.xz" }
+
+// Debians are the kernels --kernel names: the two LTS series Debian
+// bookworm ships as source packages.
+var Debians = []Debian{
+	{Name: "6.1", Package: "linux-source-6.1"},
+	{Name: "6.12", Package: "linux-source-6.12"},
+}
+
+// DefaultKernel is the newest LTS: a vhost patch is written against
+// mainline, and the newest stable tree is the nearest to it.
+const DefaultKernel = "6.12"
+
+// LookupDebian finds a Debian source by name.
+func LookupDebian(name string) (Debian, bool) {
+	for _, d := range Debians {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Debian{}, false
+}
+
+// Resolve turns a --kernel value into a source: a Debian source's name
+// ("" is DefaultKernel) or a kernel tree's directory.
+func Resolve(ctx context.Context, spec, cacheDir string, log io.Writer) (Source, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	if spec == "" {
+		spec = DefaultKernel
+	}
+	if d, ok := LookupDebian(spec); ok {
+		return DebianSource(ctx, d, cacheDir, log)
+	}
+	if st, err := os.Stat(spec); err == nil && st.IsDir() {
+		return TreeSource(spec)
+	}
+	var names []string
+	for _, d := range Debians {
+		names = append(names, d.Name)
+	}
+	return Source{}, fmt.Errorf("unknown kernel %q: not a known source (%s) and no such directory", spec, strings.Join(names, ", "))
+}
+
+// InstalledVersion is the package version dpkg has installed, or "".
+func (d Debian) InstalledVersion() string {
+	out, err := exec.Command("dpkg-query", "-W", "-f=${Status} ${Version}", d.Package).Output()
+	if err != nil || !strings.HasPrefix(string(out), "install ok installed ") {
+		return ""
+	}
+	return strings.TrimPrefix(string(out), "install ok installed ")
+}
+
+// UnpackedDir is where the source for the installed version is (or would
+// be) unpacked under cacheDir.
+func (d Debian) UnpackedDir(cacheDir, version string) string {
+	return filepath.Join(cacheDir, "src", d.Package+"_"+safe(version), d.Package)
+}
+
+// DebianSource returns a Debian linux-source package's tree, installing
+// the package if needed and unpacking it once under cacheDir/src.
+func DebianSource(ctx context.Context, d Debian, cacheDir string, log io.Writer) (Source, error) {
+	if _, err := os.Stat(d.Tarball()); err != nil {
+		if err := aptInstall(ctx, log, d.Package); err != nil {
 			return Source{}, err
 		}
 	}
-	ver, err := exec.CommandContext(ctx, "dpkg-query", "-W", "-f=${Version}", debianPackage).Output()
+	ver, err := exec.CommandContext(ctx, "dpkg-query", "-W", "-f=${Version}", d.Package).Output()
 	if err != nil {
-		return Source{}, fmt.Errorf("dpkg-query %s: %w", debianPackage, err)
+		return Source{}, fmt.Errorf("dpkg-query %s: %w", d.Package, err)
 	}
-	id := "debian:" + debianPackage + ":" + strings.TrimSpace(string(ver))
-	dir := filepath.Join(cacheDir, "src", debianPackage+"_"+safe(strings.TrimSpace(string(ver))))
-	if _, err := os.Stat(filepath.Join(dir, "linux-source-6.1", "Makefile")); err != nil {
-		fmt.Fprintf(log, "unpacking %s into %s\n", debianTarball, dir)
+	v := strings.TrimSpace(string(ver))
+	id := "debian:" + d.Package + ":" + v
+	tree := d.UnpackedDir(cacheDir, v)
+	dir := filepath.Dir(tree)
+	if _, err := os.Stat(filepath.Join(tree, "Makefile")); err != nil {
+		fmt.Fprintf(log, "unpacking %s into %s\n", d.Tarball(), dir)
 		// Unpack beside the destination and rename: an interrupted unpack
 		// never looks complete.
 		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
@@ -51,14 +128,14 @@ func DebianSource(ctx context.Context, cacheDir string, log io.Writer) (Source, 
 			return Source{}, err
 		}
 		defer os.RemoveAll(tmp)
-		cmd := exec.CommandContext(ctx, "tar", "-xf", debianTarball, "-C", tmp)
+		cmd := exec.CommandContext(ctx, "tar", "-xf", d.Tarball(), "-C", tmp)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return Source{}, fmt.Errorf("unpacking %s: %v\n%s", debianTarball, err, out)
+			return Source{}, fmt.Errorf("unpacking %s: %v\n%s", d.Tarball(), err, out)
 		}
 		if err := os.Rename(tmp, dir); err != nil {
 			// Another dirtygate sharing the cache may have finished first:
 			// use its tree. Only an incomplete leftover is replaced.
-			if _, serr := os.Stat(filepath.Join(dir, "linux-source-6.1", "Makefile")); serr != nil {
+			if _, serr := os.Stat(filepath.Join(tree, "Makefile")); serr != nil {
 				os.RemoveAll(dir)
 				if err := os.Rename(tmp, dir); err != nil {
 					return Source{}, err
@@ -66,12 +143,11 @@ func DebianSource(ctx context.Context, cacheDir string, log io.Writer) (Source, 
 			}
 		}
 	}
-	tree := filepath.Join(dir, "linux-source-6.1")
-	v, err := makefileVersion(tree)
+	mv, err := makefileVersion(tree)
 	if err != nil {
 		return Source{}, err
 	}
-	return Source{Dir: tree, ID: id, Version: v}, nil
+	return Source{Dir: tree, ID: id, Name: d.Name, Version: mv}, nil
 }
 
 func aptInstall(ctx context.Context, log io.Writer, pkg string) error {
@@ -120,7 +196,7 @@ func TreeSource(dir string) (Source, error) {
 	if err != nil {
 		return Source{}, err
 	}
-	return Source{Dir: abs, ID: "tree:" + abs + ":" + state, Version: v}, nil
+	return Source{Dir: abs, ID: "tree:" + abs + ":" + state, Name: "tree", Version: v}, nil
 }
 
 func treeState(dir string) (string, error) {

@@ -23,6 +23,7 @@ import (
 // Row is one arch's measurements; zero durations were not measured.
 type Row struct {
 	Arch      string
+	Kernel    string        // the source's name ("6.12")
 	Cold      time.Duration // kernel build from an empty cache, ccache off
 	Warm      time.Duration // cached kernel to a verdict
 	Swap      report.Timings
@@ -34,24 +35,31 @@ type Row struct {
 // Options of a bench.
 type Options struct {
 	Arches   []*arches.Arch
+	Kernels  []string // --kernel values; empty = kernels.DefaultKernel
 	CacheDir string
 	Cold     bool // also measure a cold build (minutes per arch)
 	Jobs     int
 	Progress io.Writer
 }
 
-// Run measures every arch in turn.
+// Run measures every kernel on every arch in turn.
 func Run(ctx context.Context, o Options) []Row {
+	ks := o.Kernels
+	if len(ks) == 0 {
+		ks = []string{kernels.DefaultKernel}
+	}
 	var rows []Row
-	for _, a := range o.Arches {
-		rows = append(rows, measure(ctx, a, o))
+	for _, k := range ks {
+		for _, a := range o.Arches {
+			rows = append(rows, measure(ctx, a, k, o))
+		}
 	}
 	return rows
 }
 
-func measure(ctx context.Context, a *arches.Arch, o Options) Row {
-	row := Row{Arch: a.Name}
-	base := run.Options{Arch: a, CacheDir: o.CacheDir, Accel: "tcg", Jobs: o.Jobs, Progress: o.Progress}
+func measure(ctx context.Context, a *arches.Arch, kernel string, o Options) Row {
+	row := Row{Arch: a.Name, Kernel: kernel}
+	base := run.Options{Arch: a, Kernel: kernel, CacheDir: o.CacheDir, Accel: "tcg", Jobs: o.Jobs, Progress: o.Progress}
 	if o.Cold {
 		dir, err := os.MkdirTemp(o.CacheDir, "bench-cold-")
 		if err != nil {
@@ -81,7 +89,7 @@ func measure(ctx context.Context, a *arches.Arch, o Options) Row {
 	row.MaxRSS = r.Timings.VMMaxRSS
 	// Swap: a comment-only patch unique to this bench, so it is never
 	// cached and only drivers/vhost recompiles.
-	patch, err := uniquePatch(ctx, o.CacheDir)
+	patch, err := uniquePatch(ctx, kernel, o.CacheDir)
 	if err != nil {
 		row.Err = err.Error()
 		return row
@@ -104,8 +112,8 @@ func measure(ctx context.Context, a *arches.Arch, o Options) Row {
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // uniquePatch writes a patch that adds a comment to drivers/vhost/vhost.c.
-func uniquePatch(ctx context.Context, cacheDir string) (string, error) {
-	src, err := kernels.DebianSource(ctx, cacheDir, io.Discard)
+func uniquePatch(ctx context.Context, kernel, cacheDir string) (string, error) {
+	src, err := kernels.Resolve(ctx, kernel, cacheDir, io.Discard)
 	if err != nil {
 		return "", err
 	}
@@ -130,19 +138,19 @@ func uniquePatch(ctx context.Context, cacheDir string) (string, error) {
 // Write prints the table.
 func Write(w io.Writer, rows []Row) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ARCH\tCOLD BUILD\tWARM VERDICT\tPATCH SWAP (build+boot+agent)\tBOOT FLOOR\tQEMU RSS")
+	fmt.Fprintln(tw, "ARCH\tKERNEL\tCOLD BUILD\tWARM VERDICT\tPATCH SWAP (build+boot+agent)\tBOOT FLOOR\tQEMU RSS")
 	for _, r := range rows {
 		cold := "-"
 		if r.Cold > 0 {
 			cold = r.Cold.Round(time.Second).String()
 		}
 		swap := fmt.Sprintf("%.1fs (%.1f+%.1f+%.1f)", r.Swap.Total, r.Swap.Build, r.Swap.Boot, r.Swap.Agent)
-		fmt.Fprintf(tw, "%s\t%s\t%.1fs\t%s\t%.1fs\t%.0f MiB\n", r.Arch, cold, r.Warm.Seconds(), swap, r.BootFloor.Seconds(), r.MaxRSS)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fs\t%s\t%.1fs\t%.0f MiB\n", r.Arch, r.Kernel, cold, r.Warm.Seconds(), swap, r.BootFloor.Seconds(), r.MaxRSS)
 	}
 	tw.Flush()
 	for _, r := range rows {
 		if r.Err != "" {
-			fmt.Fprintf(w, "%s: could not measure: %s\n", r.Arch, r.Err)
+			fmt.Fprintf(w, "%s %s: could not measure: %s\n", r.Arch, r.Kernel, r.Err)
 		}
 	}
 }

@@ -75,8 +75,8 @@ func buildFailed(r *report.Report) bool {
 }
 
 // Key pairs a base run with a candidate run: the arch and the kernel's
-// VERSION.PATCHLEVEL (a saved report may come from another machine, so
-// not the source's path or package version).
+// name ("6.12"), or for a tree its VERSION.PATCHLEVEL (a saved report may
+// come from another machine, so not the source's path or package version).
 func Key(r *report.Report) string {
 	if k := kernelLine(r); k != "" {
 		return r.Arch + " " + k
@@ -85,6 +85,9 @@ func Key(r *report.Report) string {
 }
 
 func kernelLine(r *report.Report) string {
+	if n := r.Kernel.Name; n != "" && n != "tree" {
+		return n
+	}
 	v := strings.SplitN(r.Kernel.Version, ".", 3)
 	if len(v) < 2 {
 		return ""

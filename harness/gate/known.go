@@ -55,7 +55,11 @@ func atomsMatch(patterns, atoms []string) bool {
 // MarkKnownAll marks every report with its source's known failures.
 func MarkKnownAll(rs []*report.Report) error {
 	for _, r := range rs {
-		k, err := kernels.KnownFailures(kernels.ShortName(r.Kernel.Source))
+		name := r.Kernel.Name
+		if name == "" { // a report saved before sources had names
+			name = kernels.ShortName(r.Kernel.Source)
+		}
+		k, err := kernels.KnownFailures(name)
 		if err != nil {
 			return err
 		}

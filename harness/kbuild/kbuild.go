@@ -92,14 +92,18 @@ func (r Request) treeKey() string {
 }
 
 func (r Request) label() string {
+	arch := r.Arch.Name
+	if r.Source.Name != "" {
+		arch += " " + r.Source.Name
+	}
 	if len(r.Patches) == 0 {
-		return r.Arch.Name + " baseline"
+		return arch + " baseline"
 	}
 	var n []string
 	for _, p := range r.Patches {
 		n = append(n, p.Name)
 	}
-	return r.Arch.Name + " " + strings.Join(n, "+")
+	return arch + " " + strings.Join(n, "+")
 }
 
 // EntryDir is where the finished kernel is cached.

@@ -1,6 +1,10 @@
 package kbuild
 
 import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -88,5 +92,29 @@ func TestMissingCrossCompiler(t *testing.T) {
 	err := CheckToolchain(a)
 	if err == nil || !strings.Contains(err.Error(), "apt-get install gcc-nonexistent-linux-gnu") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A built-in patch that does not apply names the hunk, the file chosen for
+// the tree's series, and every port that exists.
+func TestBuiltinPatchFailureNamesPorts(t *testing.T) {
+	pristine := t.TempDir()
+	os.MkdirAll(filepath.Join(pristine, "drivers/vhost"), 0o755)
+	os.WriteFile(filepath.Join(pristine, "drivers/vhost/vhost.c"), []byte("nothing a patch expects\n"), 0o644)
+	ps, err := kernels.ResolvePatchFor("rfc-v2", "6.13")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := arches.Lookup("x86_64")
+	w := &workTree{dir: t.TempDir(), req: Request{Arch: a, Patches: ps, Progress: io.Discard,
+		Source: kernels.Source{Dir: pristine, ID: "tree:x", Name: "tree", Version: "6.13.0"}}}
+	os.MkdirAll(filepath.Join(w.src(), "drivers/vhost"), 0o755)
+	os.WriteFile(filepath.Join(w.src(), "drivers/vhost/vhost.c"), []byte("nothing a patch expects\n"), 0o644)
+	err = w.applyPatches(context.Background())
+	for _, want := range []string{"patch rfc-v2 does not apply", "FAILED", "kernels/patches/rfc-v2.patch, chosen for kernel series 6.13",
+		"6.1: kernels/patches/rfc-v2.patch", "6.12: kernels/patches/6.12/rfc-v2.patch"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
 	}
 }

@@ -135,7 +135,12 @@ func (w *workTree) applyPatches(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return &Error{Stage: "patch", Msg: fmt.Sprintf("patch %s does not apply to %s: %s", p.Name, w.req.Source.ID, PatchFailure(log.String()))}
+			msg := fmt.Sprintf("patch %s does not apply to %s: %s", p.Name, w.req.Source.ID, PatchFailure(log.String()))
+			if p.File != "" {
+				msg += fmt.Sprintf(" (built-in %s, chosen for kernel series %s; its ports: %s; a port for another series is kernels/patches/SERIES/%s.patch)",
+					p.File, w.req.Source.Series(), strings.Join(p.Ports, ", "), p.Name)
+			}
+			return &Error{Stage: "patch", Msg: msg}
 		}
 		st.Applied = append(st.Applied, p.Hash)
 	}

@@ -54,6 +54,7 @@ type Report struct {
 
 // Kernel identifies what was booted.
 type Kernel struct {
+	Name       string `json:"name,omitempty"` // the source's short name: "6.1", "6.12", "tree"
 	Source     string `json:"source"`
 	Version    string `json:"version,omitempty"`
 	ConfigHash string `json:"config_hash,omitempty"`
@@ -196,13 +197,17 @@ func firstLine(s string) string {
 
 // Name is how the run is called in output: arch and patches.
 func (r *Report) Name() string {
+	arch := r.Arch
+	if r.Kernel.Name != "" {
+		arch += " " + r.Kernel.Name // the kernel axis: "x86_64 6.12 rfc-v2"
+	}
 	switch {
 	case r.Patches == nil: // a console judged after the fact
-		return r.Arch + " (patches unknown)"
+		return arch + " (patches unknown)"
 	case len(r.Patches) == 0:
-		return r.Arch + " baseline"
+		return arch + " baseline"
 	}
-	return r.Arch + " " + strings.Join(r.Patches, "+")
+	return arch + " " + strings.Join(r.Patches, "+")
 }
 
 // WriteText renders the table, the findings, and what is needed to

@@ -148,3 +148,24 @@ func TestMarkdown(t *testing.T) {
 		}
 	}
 }
+
+// The kernel axis: every rendering names the kernel when the run has one.
+func TestNamesTheKernel(t *testing.T) {
+	rs := []*Report{
+		{Arch: "x86_64", Kernel: Kernel{Name: "6.1"}, Patches: []string{}, Verdict: Fail},
+		{Arch: "x86_64", Kernel: Kernel{Name: "6.12"}, Patches: []string{"rfc-v2"}, Verdict: Pass},
+	}
+	var m, j, k, md strings.Builder
+	WriteMatrix(&m, rs)
+	WriteJUnit(&j, rs)
+	WriteKTAP(&k, rs)
+	WriteMarkdown(&md, rs)
+	for what, out := range map[string]string{"matrix": m.String(), "junit": j.String(), "ktap": k.String(), "markdown": md.String()} {
+		if !strings.Contains(out, "6.12") || !strings.Contains(out, "6.1") {
+			t.Errorf("%s does not name the kernels:\n%s", what, out)
+		}
+	}
+	if rs[1].Name() != "x86_64 6.12 rfc-v2" {
+		t.Errorf("name %q", rs[1].Name())
+	}
+}

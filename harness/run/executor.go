@@ -58,7 +58,7 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 	}()
 
 	var records bytes.Buffer
-	progress := &progressLines{w: o.Progress, prefix: "[" + o.Arch.Name + " " + label(r.Patches) + "] "}
+	progress := &progressLines{w: o.Progress, prefix: "[" + r.Name() + "] "}
 	driveErr := drive(client, o, &records, progress, true)
 	if driveErr == nil {
 		// The executor reboots; QEMU (-no-reboot) exits.

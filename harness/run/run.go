@@ -33,14 +33,16 @@ import (
 
 // Options of one run.
 type Options struct {
-	Arch      *arches.Arch
-	Patches   []string // --patch arguments, in order
-	KernelSrc string   // "" = Debian's linux-source-6.1
-	CacheDir  string
-	OutDir    string // "" = a new directory under CacheDir/runs
-	Accel     string // auto, kvm or tcg
-	Jobs      int
-	Only      []string // scenarios; empty = all
+	Arch    *arches.Arch
+	Patches []string // --patch arguments, in order
+	// Kernel is a Debian source's name ("6.1", "6.12") or a tree's
+	// directory; "" is kernels.DefaultKernel.
+	Kernel   string
+	CacheDir string
+	OutDir   string // "" = a new directory under CacheDir/runs
+	Accel    string // auto, kvm or tcg
+	Jobs     int
+	Only     []string // scenarios; empty = all
 	// Inject applies kernels.InjectPatch after the patches: the debugfs
 	// switch the inject-* scenarios arm, on every arch.
 	Inject bool
@@ -100,24 +102,18 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	}
 
 	// Source and patches.
-	var src kernels.Source
-	var err error
-	if o.KernelSrc != "" {
-		src, err = kernels.TreeSource(o.KernelSrc)
-	} else {
-		src, err = kernels.DebianSource(ctx, o.CacheDir, o.Progress)
-	}
+	src, err := kernels.Resolve(ctx, o.Kernel, o.CacheDir, o.Progress)
 	if err != nil {
 		return fail("kernel source: %v", err)
 	}
-	r.Kernel.Source, r.Kernel.Version = src.ID, src.Version
+	r.Kernel.Name, r.Kernel.Source, r.Kernel.Version = src.Name, src.ID, src.Version
 	var patches []kernels.Patch
 	names := o.Patches
 	if o.Inject {
 		names = append(append([]string(nil), names...), kernels.InjectPatch)
 	}
 	for _, a := range names {
-		ps, err := kernels.ResolvePatch(a)
+		ps, err := kernels.ResolvePatchFor(a, src.Series())
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -127,7 +123,7 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 		r.Patches = append(r.Patches, p.Name)
 	}
 	if o.OutDir == "" {
-		o.OutDir = filepath.Join(o.CacheDir, "runs", fmt.Sprintf("%s-%s-%s", o.Arch.Name, label(r.Patches), time.Now().Format("20060102-150405.000")))
+		o.OutDir = filepath.Join(o.CacheDir, "runs", fmt.Sprintf("%s-%s-%s-%s", o.Arch.Name, src.Name, label(r.Patches), time.Now().Format("20060102-150405.000")))
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return fail("output directory: %v", err)
@@ -234,11 +230,11 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 	}
 	cfg := qemu.Config{Arch: o.Arch, Kernel: k.Image, DTB: k.DTB, Initrd: p.initrd, Append: args, Accel: accel,
 		Timeout: timeout, ConsoleLog: filepath.Join(o.OutDir, "console.log"),
-		Watch: &progressLines{w: o.Progress, prefix: "[" + o.Arch.Name + " " + label(r.Patches) + "] "}}
+		Watch: &progressLines{w: o.Progress, prefix: "[" + r.Name() + "] "}}
 	r.ConsoleLog = cfg.ConsoleLog
 	r.QEMUCmdline = qemu.Quote(qemu.Command(cfg))
 	os.WriteFile(filepath.Join(o.OutDir, "qemu-cmdline.sh"), []byte("#!/bin/sh\n"+r.QEMUCmdline+"\n"), 0o755)
-	fmt.Fprintf(o.Progress, "[%s %s] booting under %s\n", o.Arch.Name, label(r.Patches), accel)
+	fmt.Fprintf(o.Progress, "[%s] booting under %s\n", r.Name(), accel)
 	if o.Arch.UsesExecutor() {
 		return finish(o, bootExecutor(ctx, p, cfg), p.start)
 	}

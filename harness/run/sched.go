@@ -33,7 +33,11 @@ func Matrix(ctx context.Context, runs []Options) []*report.Report {
 	}
 	for i, o := range runs {
 		if o.Progress != nil && len(runs) > 1 {
-			fmt.Fprintf(o.Progress, "dirtygate: preparing %s (%d of %d)\n", o.Arch.Name, i+1, len(runs))
+			k := o.Kernel
+			if k == "" {
+				k = "default kernel"
+			}
+			fmt.Fprintf(o.Progress, "dirtygate: preparing %s on %s (%d of %d)\n", o.Arch.Name, k, i+1, len(runs))
 		}
 		p, r := Prepare(ctx, o)
 		if p == nil {

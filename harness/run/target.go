@@ -21,7 +21,7 @@ import (
 // Target runs the scenarios on a machine dirtygate did not boot, such as
 // real hardware with aliasing caches running a patched kernel: spec is an
 // ssh://, serial:// or exec: target (package target). The kernel is
-// whatever the machine runs; o.Patches and o.KernelSrc do not apply. Go
+// whatever the machine runs; o.Patches and o.Kernel do not apply. Go
 // arches run the agent there (as root, not as PID 1); the others run the
 // executor, driven from here.
 func Target(ctx context.Context, o Options, spec string) *report.Report {

@@ -21,14 +21,14 @@ import (
 
 // Options of one self-test.
 type Options struct {
-	Arch      *arches.Arch
-	KernelSrc string
-	CacheDir  string
-	OutDir    string // "" = under CacheDir/selftest
-	Accel     string
-	Jobs      int
-	Only      []string // mutant names; empty = all
-	Progress  io.Writer
+	Arch     *arches.Arch
+	Kernel   string // a source name or tree (the mutants are written for 6.1)
+	CacheDir string
+	OutDir   string // "" = under CacheDir/selftest
+	Accel    string
+	Jobs     int
+	Only     []string // mutant names; empty = all
+	Progress io.Writer
 }
 
 // Outcome of one mutant.
@@ -103,7 +103,7 @@ func Run(ctx context.Context, o Options) (*Matrix, error) {
 		o.OutDir = filepath.Join(o.CacheDir, "selftest", o.Arch.Name)
 	}
 	opts := func(side string, patches []string) run.Options {
-		return run.Options{Arch: o.Arch, Patches: patches, KernelSrc: o.KernelSrc, CacheDir: o.CacheDir,
+		return run.Options{Arch: o.Arch, Patches: patches, Kernel: o.Kernel, CacheDir: o.CacheDir,
 			OutDir: filepath.Join(o.OutDir, side), Accel: o.Accel, Jobs: o.Jobs, Progress: o.Progress, Inject: true}
 	}
 	var bases []string

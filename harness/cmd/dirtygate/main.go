@@ -2,8 +2,9 @@
 // is safe: it builds kernels carrying the change, boots them under QEMU with
 // the guest agent, and reports per architecture and scenario.
 //
-//	dirtygate run --arch x86_64 [--patch P]... [--kernel-src DIR] [--json FILE]
+//	dirtygate run --arch x86_64 [--patch P]... [--kernel 6.1|6.12|DIR] [--json FILE]
 //	dirtygate arches
+//	dirtygate kernels
 //	dirtygate parse CONSOLE_LOG
 //
 // Exit status: 0 pass, 1 findings, 2 could not decide.
@@ -45,6 +46,8 @@ func main() {
 		code = cmdRun(ctx, os.Args[2:])
 	case "arches":
 		code = cmdArches(os.Args[2:])
+	case "kernels":
+		code = cmdKernels(os.Args[2:])
 	case "parse":
 		code = cmdParse(os.Args[2:])
 	case "bench":
@@ -71,18 +74,20 @@ func main() {
 
 func usage() {
 	fmt.Fprint(os.Stderr, `usage:
-  dirtygate run --arch ARCH[,ARCH...]|all [--patch P]... [--kernel-src DIR] [--out DIR]
+  dirtygate run --arch ARCH[,ARCH...]|all [--patch P]... [--kernel K[,K...]] [--out DIR]
                 [--json FILE] [--junit FILE] [--markdown FILE] [--html FILE]
                 [--cache DIR] [--accel auto|kvm|tcg] [-j N] [--only SCENARIO,...]
-  dirtygate gate --candidate P [--candidate P]... [--base P]... [--arch LIST|all] [--out DIR]
+  dirtygate gate --candidate P [--candidate P]... [--base P]... [--arch LIST|all] [--kernel K[,K...]] [--out DIR]
                 [--json FILE] [--junit FILE] [--markdown FILE] [--html FILE]
                 [--base-json FILE]
                            base vs candidate per arch and scenario; exit 1 on a regression
   dirtygate compare BASE.json CANDIDATE.json   the gate's comparison of two saved reports
   dirtygate selftest [--arch A] [--kernel DIR] [--mutant M,...]   gate each kernel mutant (kernels/mutants/): mutant x scenario
   dirtygate arches [--packages]   targets and what each is missing here (or the Debian packages they need)
+  dirtygate kernels          kernel sources --kernel names, what is installed, the patch ports
+                           (K: 6.1, 6.12 (the default) or a kernel tree's directory; --kernel-src DIR is an alias)
   dirtygate parse [--json FILE] [--html FILE] LOG   judge a console log captured elsewhere (real hardware, a LAVA job's log)
-  dirtygate bench [--arch LIST] [--cold]   time builds, verdicts, patch swaps, boots
+  dirtygate bench [--arch LIST] [--kernel K[,K...]] [--cold]   time builds, verdicts, patch swaps, boots
   dirtygate lava --arch A [--kernel-url U] [--patch P]... [--device-type T] [--artifacts-url U] [--job FILE]
                            a LAVA job booting the kernel with the agent (or executor) as /init
 exit status: 0 pass, 1 findings (gate, compare: a regression), 2 could not decide,
@@ -110,7 +115,8 @@ func cmdRun(ctx context.Context, args []string) int {
 	archList := fs.String("arch", strings.Join(arches.Default, ","), "architectures, comma-separated, or all")
 	var patches multi
 	fs.Var(&patches, "patch", "built-in patch name or patch/mbox file; repeat for a series")
-	src := fs.String("kernel-src", "", "kernel tree (default: Debian's linux-source-6.1)")
+	var ks kernelFlag
+	ks.register(fs)
 	jsonOut := fs.String("json", "", "write the JSON report here")
 	junitOut := fs.String("junit", "", "write JUnit XML here (one testcase per arch x scenario)")
 	mdOut := fs.String("markdown", "", "write a Markdown summary here (for a CI job page)")
@@ -133,8 +139,8 @@ func cmdRun(ctx context.Context, args []string) int {
 		return 2
 	}
 	if *tgt != "" {
-		if len(as) != 1 || len(patches) > 0 || *src != "" {
-			fmt.Fprintln(os.Stderr, "dirtygate: --target takes exactly one --arch (the target's), and no --patch or --kernel-src: the target runs its own kernel")
+		if len(as) != 1 || len(patches) > 0 || len(ks) > 0 {
+			fmt.Fprintln(os.Stderr, "dirtygate: --target takes exactly one --arch (the target's), and no --patch or --kernel: the target runs its own kernel")
 			return 2
 		}
 		o := run.Options{Arch: as[0], CacheDir: *cache, OutDir: *out, Progress: progress()}
@@ -162,20 +168,22 @@ func cmdRun(ctx context.Context, args []string) int {
 		return r.ExitCode()
 	}
 	var runs []run.Options
-	for _, a := range as {
-		o := run.Options{Arch: a, Patches: patches, KernelSrc: *src, CacheDir: *cache, Accel: *accel,
-			Jobs: *jobs, Progress: progress(), DebugKernel: *debug, Inject: *inject}
-		if *out != "" {
-			name := a.Name + "-baseline"
-			if len(patches) > 0 {
-				name = a.Name + "-" + strings.Join(patches, "+")
+	for _, k := range ks.list() {
+		for _, a := range as {
+			o := run.Options{Arch: a, Patches: patches, Kernel: k, CacheDir: *cache, Accel: *accel,
+				Jobs: *jobs, Progress: progress(), DebugKernel: *debug, Inject: *inject}
+			if *out != "" {
+				name := a.Name + "-baseline"
+				if len(patches) > 0 {
+					name = a.Name + "-" + strings.Join(patches, "+")
+				}
+				o.OutDir = filepath.Join(*out, ks.dirPrefix(k)+safe(name))
 			}
-			o.OutDir = filepath.Join(*out, safe(name))
+			if *only != "" {
+				o.Only = strings.Split(*only, ",")
+			}
+			runs = append(runs, o)
 		}
-		if *only != "" {
-			o.Only = strings.Split(*only, ",")
-		}
-		runs = append(runs, o)
 	}
 	reports := run.Matrix(ctx, runs)
 	if err := gate.MarkKnownAll(reports); err != nil {
@@ -318,6 +326,8 @@ func cmdBench(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	archList := fs.String("arch", strings.Join(arches.Default, ","), "architectures, comma-separated")
 	cold := fs.Bool("cold", false, "also time a cold kernel build (empty cache, ccache off): minutes per arch")
+	var ks kernelFlag
+	ks.register(fs)
 	cache := fs.String("cache", defaultCache(), "cache directory")
 	jobs := fs.Int("j", runtime.NumCPU(), "make -j")
 	if err := fs.Parse(args); err != nil {
@@ -328,7 +338,7 @@ func cmdBench(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "dirtygate:", err)
 		return 2
 	}
-	rows := bench.Run(ctx, bench.Options{Arches: as, CacheDir: *cache, Cold: *cold, Jobs: *jobs, Progress: progress()})
+	rows := bench.Run(ctx, bench.Options{Arches: as, Kernels: ks.list(), CacheDir: *cache, Cold: *cold, Jobs: *jobs, Progress: progress()})
 	bench.Write(os.Stdout, rows)
 	for _, r := range rows {
 		if r.Err != "" {
@@ -347,7 +357,8 @@ func cmdGate(ctx context.Context, args []string) int {
 	var cands, bases multi
 	fs.Var(&cands, "candidate", "patch (name or file) of the candidate; repeat for a series")
 	fs.Var(&bases, "base", "patch of the base; default: none (the unpatched kernel)")
-	src := fs.String("kernel-src", "", "kernel tree (default: Debian's linux-source-6.1)")
+	var ks kernelFlag
+	ks.register(fs)
 	out := fs.String("out", "", "directory for console logs, QEMU command lines and reports")
 	cache := fs.String("cache", defaultCache(), "cache directory ($DIRTYGATE_CACHE)")
 	accel := fs.String("accel", "auto", "auto, kvm or tcg")
@@ -377,17 +388,19 @@ func cmdGate(ctx context.Context, args []string) int {
 		name    string
 		patches []string
 	}{{"base", bases}, {"candidate", cands}} {
-		for _, a := range as {
-			o := run.Options{Arch: a, Patches: side.patches, KernelSrc: *src, CacheDir: *cache, Accel: *accel,
-				Jobs: *jobs, Progress: progress(), DebugKernel: *debug, Inject: *inject}
-			if *out != "" {
-				o.OutDir = filepath.Join(*out, safe(side.name+"-"+a.Name))
+		for _, k := range ks.list() {
+			for _, a := range as {
+				o := run.Options{Arch: a, Patches: side.patches, Kernel: k, CacheDir: *cache, Accel: *accel,
+					Jobs: *jobs, Progress: progress(), DebugKernel: *debug, Inject: *inject}
+				if *out != "" {
+					o.OutDir = filepath.Join(*out, ks.dirPrefix(k)+safe(side.name+"-"+a.Name))
+				}
+				runs = append(runs, o)
 			}
-			runs = append(runs, o)
 		}
 	}
 	reports := run.Matrix(ctx, runs)
-	base, cand := reports[:len(as)], reports[len(as):]
+	base, cand := reports[:len(runs)/2], reports[len(runs)/2:]
 	if err := gate.MarkKnownAll(reports); err != nil {
 		fmt.Fprintln(os.Stderr, "dirtygate:", err)
 		return 2

@@ -16,7 +16,7 @@ import (
 func cmdSelftest(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("selftest", flag.ContinueOnError)
 	arch := fs.String("arch", "x86_64", "one architecture")
-	src := fs.String("kernel", "", "kernel tree (default: Debian's linux-source-6.1)")
+	src := fs.String("kernel", "6.1", "kernel source the mutants are written for: 6.1, or a tree they apply to")
 	mutants := fs.String("mutant", "", "only these mutants, comma-separated (default: all of kernels/mutants/)")
 	out := fs.String("out", "", "directory for the runs' consoles and reports (default: under the cache)")
 	cache := fs.String("cache", defaultCache(), "cache directory ($DIRTYGATE_CACHE)")
@@ -30,7 +30,7 @@ func cmdSelftest(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "dirtygate selftest: --arch takes one architecture (%v)\n", err)
 		return 2
 	}
-	o := selftest.Options{Arch: as[0], KernelSrc: *src, CacheDir: *cache, OutDir: *out, Accel: *accel,
+	o := selftest.Options{Arch: as[0], Kernel: *src, CacheDir: *cache, OutDir: *out, Accel: *accel,
 		Jobs: *jobs, Progress: progress()}
 	if *mutants != "" {
 		o.Only = strings.Split(*mutants, ",")
