@@ -371,6 +371,7 @@ func injectEFAULT(m machine.Machine, name string) outcome {
 		base, _ := r.LogRange()
 		ok := in.explained(o.log, base)
 		written := o.expect.Written
+		o.count("pages_written", int64(len(written)))
 		o.expect.Written = map[uint64]int{}
 		for p := range written {
 			o.expect.Allowed[p] = 0 // judged below, against the failed calls

@@ -109,7 +109,9 @@ func Run(m machine.Machine, s Scenario) (res record.Scenario) {
 			res.Exercised = map[string]int64{}
 		}
 		res.Exercised["frames"] = int64(o.packets)
-		res.Exercised["pages_written"] = int64(len(o.expect.Written))
+		if _, ok := res.Exercised["pages_written"]; !ok {
+			res.Exercised["pages_written"] = int64(len(o.expect.Written))
+		}
 	}
 	if o.err != nil {
 		res.Status = record.Error
