@@ -50,7 +50,7 @@ var all = []Scenario{
 	{Name: "inject-enosys-half", Doc: "As inject-enosys, with every other call failing, armed once the device is set up: the helper and the fallback alternate within one run, on the same words, and a kernel without a fallback loses bits.", run: injectENOSYS(2)},
 	{Name: "log-lazy", Doc: "The log is mapped without populating it, as QEMU maps its dirty bitmap: the kernel meets log pages nobody has touched yet, in three regions whose bits sit on three different log pages. Every written page is logged; a log path that cannot fault a log page in (a futex op with page faults disabled, say) loses those bits.", run: logLazy},
 	{Name: "compat", Doc: "A 32-bit VMM on the 64-bit kernel's compat layer, where Go builds both (the agent built for 386 on x86_64, for arm on arm64): it runs rx-spread, page-cross, carry, preset, bit-position, misaligned-1 and -4, used-ring, live-enable, harvest, regions, log-lazy, fork and iotlb, reading the log with its own 32-bit words; each of those runs its own negative control, and its findings are reported here. On a little-endian kernel set_bit's 64-bit placement and the VMM's u32 words agree; on a big-endian 64-bit kernel they would not (page p at p XOR 32: 6.1's own ABI), but none of the big-endian 64-bit arches here has a 32-bit Go port (s390x, ppc64): the arch files say why each arch skips it.", run: compat},
-	{Name: "log-eventfd", Doc: "The eventfd given with VHOST_SET_LOG_FD is signalled after logging.", run: logEventfd},
+	{Name: "log-eventfd", Doc: "The eventfd given with VHOST_SET_LOG_FD is signalled after logging: with the used ring not logged (so no used-ring update signals it), 8 frames must signal it at least 8 times, once per logged write of their data.", run: logEventfd},
 }
 
 const frameLen = 1000 // bytes; vhost writes headerSize more
@@ -344,7 +344,7 @@ func logEventfd(m machine.Machine, name string) outcome {
 	for i := 0; i < 8; i++ {
 		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 0), 2048))
 	}
-	return rx(m, traffic{cfg: Config{Name: name, LogFD: true}, bufs: bufs, frames: frames(8, frameLen)},
+	return rx(m, traffic{cfg: Config{Name: name, LogFD: true, UsedUnlogged: true}, bufs: bufs, frames: frames(8, frameLen)},
 		func(r *Rig, _ []virtq.Used, o *outcome) {
 			o.findings = append(o.findings, eventfdFindings(o.logEvents)...)
 			o.count("log_eventfd_signals", int64(o.logEvents))
@@ -367,11 +367,14 @@ func logEventfd(m machine.Machine, name string) outcome {
 		})
 }
 
+// eventfdFindings judges the log eventfd's count after 8 frames with the
+// used ring unlogged: each frame's data is logged by one vhost_log_write,
+// which must signal it.
 func eventfdFindings(events uint64) []oracle.Finding {
-	if events > 0 {
+	if events >= 8 {
 		return nil
 	}
-	return []oracle.Finding{{Kind: oracle.EventFD, Detail: "eventfd: the log eventfd was not signalled after 8 logged frames"}}
+	return []oracle.Finding{{Kind: oracle.EventFD, Detail: fmt.Sprintf("eventfd: the log eventfd was signalled %d time(s) for 8 frames whose data was logged (one signal per logged write)", events)}}
 }
 
 // liveEnable writes 8 frames with logging off, 8 after switching it on

@@ -63,6 +63,11 @@ type Config struct {
 	// set_log_fd; VHOST_USER_SET_LOG_FD is vhost-user's): only the
 	// scenario that tests it asks for one.
 	LogFD bool
+	// UsedUnlogged leaves VHOST_VRING_F_LOG off on the RX queue, which
+	// QEMU never does while logging: log-eventfd uses it so that every
+	// signal it counts comes from logging the frames' data (6.1 signals
+	// once per vhost_log_write), not from used-ring updates.
+	UsedUnlogged bool
 	// LogOff acks the features without VHOST_F_LOG_ALL: logging is
 	// switched on later with SetLogging, as QEMU does when migration starts.
 	LogOff bool
@@ -333,7 +338,7 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 	if r.call, err = m.Eventfd(); err != nil {
 		return step("eventfd", err)
 	}
-	addr := r.vringAddr(rxQueue, r.RX, !cfg.LogOff)
+	addr := r.vringAddr(rxQueue, r.RX, !cfg.LogOff && !cfg.UsedUnlogged)
 	for _, s := range []struct {
 		name string
 		err  func() error
