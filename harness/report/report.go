@@ -94,8 +94,9 @@ func (r *Report) AddSplat(title, quote string) {
 
 // Decide sets the verdict from the scenarios, unless an error was set.
 func (r *Report) Decide() {
-	if r.Error != "" && !r.ScenarioUndecided {
-		r.Verdict = Error
+	if r.Error != "" && r.Error != r.scenarioError() {
+		// A run-level error (build, boot, lost records) set by the caller.
+		r.Verdict, r.ScenarioUndecided = Error, false
 		return
 	}
 	r.Error, r.ScenarioUndecided = "", false
@@ -108,8 +109,7 @@ func (r *Report) Decide() {
 	for _, s := range r.Scenarios {
 		switch s.Status {
 		case record.Error:
-			r.Verdict, r.ScenarioUndecided = Error, true
-			r.Error = fmt.Sprintf("scenario %s could not decide: %s", s.Name, firstLine(s.Error))
+			r.Verdict, r.ScenarioUndecided, r.Error = Error, true, r.scenarioError()
 			return
 		case record.Fail:
 			r.Verdict = Fail
@@ -130,6 +130,17 @@ func (r *Report) Decide() {
 		return
 	}
 	r.OnlyKnown = failed > 0 && known == failed
+}
+
+// scenarioError is what Decide says of the first scenario that could not
+// decide, "" when none: Decide tells its own message from a caller's.
+func (r *Report) scenarioError() string {
+	for _, s := range r.Scenarios {
+		if s.Status == record.Error {
+			return fmt.Sprintf("scenario %s could not decide: %s", s.Name, firstLine(s.Error))
+		}
+	}
+	return ""
 }
 
 // ExitCode maps a verdict to dirtygate's exit status.

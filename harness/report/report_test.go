@@ -34,6 +34,21 @@ func TestVerdicts(t *testing.T) {
 	}
 }
 
+// A run-level error set after Decide saw a scenario error stays: the run
+// is undecided as a whole, not scenario by scenario.
+func TestRunErrorAfterScenarioError(t *testing.T) {
+	r := Report{Scenarios: []record.Scenario{{Name: "a", Status: record.Pass}, {Name: "b", Status: record.Error, Error: "x"}}}
+	r.Decide()
+	if !r.ScenarioUndecided {
+		t.Fatalf("%+v", r)
+	}
+	r.Error = "the VM did not end within 4m0s"
+	r.Decide()
+	if r.Verdict != Error || r.ScenarioUndecided || r.Error != "the VM did not end within 4m0s" {
+		t.Fatalf("the run-level error was lost: %+v", r)
+	}
+}
+
 func TestOnlyKnownFailures(t *testing.T) {
 	r := Report{Scenarios: []record.Scenario{{Name: "a", Status: record.Pass}, {Name: "b", Status: record.Fail, Known: "the source's own bug"}}}
 	r.Decide()
