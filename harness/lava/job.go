@@ -8,13 +8,13 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"dirtygate/arches"
+	"dirtygate/harness/run"
 )
 
 // Job is what one job definition needs.
@@ -31,19 +31,7 @@ type Job struct {
 
 // Kernel arguments the agent reads (guest/cmd/agent), as a run passes them.
 func (j Job) kernelArgs() []string {
-	args := []string{"console=" + j.Arch.Console, "panic=-1"}
-	if len(j.Only) > 0 {
-		args = append(args, "dirtygate.only="+strings.Join(j.Only, ","))
-	}
-	if skips := j.Arch.Skips(); len(skips) > 0 {
-		var names []string
-		for n := range skips {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		args = append(args, "dirtygate.skip="+strings.Join(names, ","))
-	}
-	return args
+	return append([]string{"console=" + j.Arch.Console, "panic=-1"}, run.AgentArgs(j.Arch, j.Only)...)
 }
 
 // Console lines the job watches for.

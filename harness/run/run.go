@@ -200,18 +200,7 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 		why = "kvm: requested"
 	}
 	r.Accel = why
-	var args []string
-	if len(o.Only) > 0 {
-		args = append(args, "dirtygate.only="+strings.Join(o.Only, ","))
-	}
-	if skips := o.Arch.Skips(); len(skips) > 0 {
-		var names []string
-		for n := range skips {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		args = append(args, "dirtygate.skip="+strings.Join(names, ","))
-	}
+	args := AgentArgs(o.Arch, o.Only)
 	timeout := o.Arch.BootTimeout
 	if o.Arch.UsesExecutor() {
 		// The executor's VM lives while the host drives every scenario
@@ -422,4 +411,22 @@ func (p *progressLines) Write(b []byte) (int, error) {
 	}
 	p.buf = append([]byte(nil), p.buf[last+1:]...)
 	return len(b), nil
+}
+
+// AgentArgs are the kernel arguments the agent reads (guest/cmd/agent):
+// the scenarios to run, and those the arch skips (arches/, with reasons).
+func AgentArgs(a *arches.Arch, only []string) []string {
+	var args []string
+	if len(only) > 0 {
+		args = append(args, "dirtygate.only="+strings.Join(only, ","))
+	}
+	if skips := a.Skips(); len(skips) > 0 {
+		var names []string
+		for n := range skips {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		args = append(args, "dirtygate.skip="+strings.Join(names, ","))
+	}
+	return args
 }
