@@ -1,0 +1,422 @@
+package scenario
+
+// Scenarios of a migration in progress: logging switched on live, the VMM harvesting
+// while vhost logs, several vhost workers on one log (fork.go: the VMM forking).
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"dirtygate/guest/machine"
+	"dirtygate/guest/oracle"
+	"dirtygate/guest/virtq"
+)
+
+// liveEnable writes 8 frames with logging off, 8 after switching it on
+// with VHOST_SET_FEATURES on the running device, and 8 after switching it
+// off again, each phase into its own pages.
+func liveEnable(m machine.Machine, name string) outcome {
+	var o outcome
+	r, err := NewRig(m, Config{Name: name, LogOff: true})
+	if err != nil {
+		o.err = err
+		return o
+	}
+	defer r.Close()
+	phase := func(first uint64) ([]virtq.Used, error) {
+		var bufs [][]Seg
+		for i := 0; i < 8; i++ {
+			bufs = append(bufs, one(pageOff(first+uint64(2*i), 256), 2048))
+		}
+		heads, err := r.Post(bufs...)
+		if err != nil {
+			return nil, err
+		}
+		return deliver(r, heads, frames(8, frameLen), false)
+	}
+	before, err := phase(firstBufPage)
+	var during, after []virtq.Used
+	if err == nil {
+		err = r.SetLogging(true)
+	}
+	if err == nil {
+		during, err = phase(firstBufPage + 32)
+	}
+	if err == nil {
+		err = r.SetLogging(false)
+	}
+	if err == nil {
+		after, err = phase(firstBufPage + 64)
+	}
+	if err == nil {
+		o.log, err = r.StopAndLog()
+	}
+	if err != nil {
+		o.err = err
+		return o
+	}
+	w, err := r.Written(during)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	allowed := r.UsedPages() // logged while logging was on
+	for _, u := range [][]virtq.Used{before, after} {
+		a, err := r.Written(u)
+		if err != nil {
+			o.err = err
+			return o
+		}
+		for p := range a {
+			allowed[p] = 0
+		}
+	}
+	o.packets = 24
+	o.findings = append(o.findings, usedLengths(slices.Concat(before, during, after), frames(24, frameLen))...)
+	o.expect = oracle.Expect{Written: w, Allowed: allowed, Required: map[uint64]bool{}}
+	o.logEvents = r.LogEvents()
+	logged := 0
+	for p := range allowed {
+		if oracle.TestBit(o.log.After, o.log.Layout, o.log.BitOf(p)) {
+			logged++
+		}
+	}
+	o.notes = append(o.notes, fmt.Sprintf("8 frames with logging off, 8 after VHOST_SET_FEATURES turned LOG_ALL on (%d pages, all must be logged), 8 after it turned it off; %d of the %d pages written while off were logged",
+		len(w), logged, len(allowed)))
+	o.control = clearBit(sortedPages(w)[3])
+	return o
+}
+
+// harvestLoop runs the migration sync loop against live traffic.
+func harvestLoop(m machine.Machine, name string) outcome {
+	var o outcome
+	r, err := NewRig(m, Config{Name: name})
+	if err != nil {
+		o.err = err
+		return o
+	}
+	defer r.Close()
+	const nbuf = 128
+	var bufs [][]Seg
+	for i := 0; i < nbuf; i++ {
+		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 512), 1024))
+	}
+	var mine []uint64 // pages the VMM dirties itself
+	for p := uint64(1100); p < 1164; p++ {
+		mine = append(mine, p)
+	}
+	heads, err := r.Post(bufs...)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	l := r.Layout
+	W := uint64(l.WordBits)
+	lo := (r.firstBit + firstBufPage) / W
+	hi := (r.firstBit + mine[len(mine)-1]) / W
+	base := r.rngAddr + lo*W/8
+	n := int(hi - lo + 1)
+	seen := map[uint64]int{} // page -> harvests it appeared in
+	harvested := 0           // bits of pages vhost writes (not the VMM's own)
+	collect := func(old []byte) {
+		for b := uint64(0); b < uint64(n)*W; b++ {
+			if oracle.TestBit(old, l, b) {
+				p := lo*W + b - r.firstBit
+				seen[p]++
+				if p < mine[0] {
+					harvested++
+				}
+			}
+		}
+	}
+	orPage := func(p uint64) error {
+		bit := r.firstBit + p
+		mask := make([]byte, W/8)
+		oracle.PutBit(mask, l, bit%W)
+		return m.OrWord(r.rngAddr+(bit/W)*W/8, mask)
+	}
+
+	var passes, busy, set int
+	var midTraffic atomic.Int64
+	var trafficDone atomic.Bool
+	var herr error
+	noOr := false
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			if set < len(mine) && !noOr {
+				if err := orPage(mine[set]); errors.Is(err, machine.ErrNoAtomicOr) {
+					noOr = true
+				} else if err != nil {
+					herr = err
+					return
+				} else {
+					set++
+				}
+			}
+			old, err := m.SwapWords(base, n)
+			if err != nil {
+				herr = err
+				return
+			}
+			passes++
+			before := harvested
+			during := !trafficDone.Load() // after the swap: still false means the swap ran while frames arrived
+			collect(old)
+			if harvested > before {
+				busy++
+				if during {
+					midTraffic.Add(1)
+				}
+			}
+			select {
+			case <-stop:
+				if set == len(mine) || noOr {
+					return
+				}
+			default:
+			}
+		}
+	}()
+	// Half the frames, then (for at most a few seconds) until a harvest
+	// has caught bits vhost logged, then the rest: the sync loop then runs
+	// while the traffic is not over, however the scheduler treats it.
+	fr := frames(nbuf, frameLen)
+	used, err := deliver(r, heads[:nbuf/2], fr[:nbuf/2], false)
+	for t0 := time.Now(); err == nil && midTraffic.Load() == 0 && time.Since(t0) < 5*time.Second; {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err == nil {
+		var rest []virtq.Used
+		rest, err = deliver(r, heads[nbuf/2:], fr[nbuf/2:], false)
+		used = append(used, rest...)
+	}
+	trafficDone.Store(true)
+	close(stop)
+	wg.Wait()
+	if err == nil {
+		err = herr
+	}
+	if err == nil {
+		err = r.Stop() // flushes the worker: the final sync
+	}
+	duringTraffic := harvested
+	if err == nil {
+		var old []byte
+		if old, err = m.SwapWords(base, n); err == nil {
+			collect(old)
+		}
+	}
+	if err != nil {
+		o.err = err
+		return o
+	}
+	if midTraffic.Load() == 0 {
+		// The scenario exists to race harvests against vhost's logging.
+		o.err = fmt.Errorf("no harvest caught bits while frames were arriving (%d passes): the sync loop never overlapped vhost's logging, so nothing was decided about it", passes)
+		return o
+	}
+	if o.log, err = r.Log(); err != nil {
+		o.err = err
+		return o
+	}
+	// The oracle judges the union of every harvest, put back in the log.
+	for p := range seen {
+		oracle.PutBit(o.log.After, l, r.firstBit+p)
+	}
+	w, err := r.Written(used)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	o.expect = oracle.Expect{Written: w, Allowed: r.UsedPages(), Required: map[uint64]bool{}}
+	if !noOr {
+		for _, p := range mine {
+			o.expect.Allowed[p] = 0
+			o.expect.Required[p] = true
+		}
+	}
+	var back []uint64
+	for p, k := range seen {
+		if _, ring := r.UsedPages()[p]; k > 1 && !ring { // the used ring is written over and over
+			back = append(back, p)
+		}
+	}
+	if len(back) > 0 {
+		slices.Sort(back)
+		o.findings = append(o.findings, oracle.Finding{Kind: oracle.Resurrected, Pages: back,
+			Detail: fmt.Sprintf("resurrected: %d harvested bit(s) came back without a new write (a log update that is not an atomic OR wrote back bits the VMM had cleared): pages %v", len(back), firstFew(back))})
+	}
+	o.packets = len(used)
+	o.findings = append(o.findings, usedLengths(used, frames(nbuf, frameLen))...)
+	o.count("harvest_passes", int64(passes))
+	o.count("harvests_mid_traffic", midTraffic.Load())
+	o.notes = append(o.notes, fmt.Sprintf("%d harvest passes of %d words while %d frames arrived, %d of them caught bits (%d while frames were still arriving; %d bits before the final sync, %d at it); the VMM set %d bits of its own",
+		passes, n, len(used), busy, midTraffic.Load(), duringTraffic, harvested-duringTraffic, set))
+	if noOr {
+		o.notes = append(o.notes, "no atomic OR for user space here (SPARC v8): the VMM set no bits of its own")
+		o.control = clearBit(sortedPages(w)[9])
+	} else {
+		o.control = control{
+			what: fmt.Sprintf("dropping the VMM's own bit of page %d from the harvests", mine[5]),
+			mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
+				oracle.ClearBit(l.After, l.Layout, l.BitOf(mine[5]))
+			},
+			want: []oracle.Kind{oracle.Missing},
+		}
+	}
+	return o
+}
+
+func firstFew(p []uint64) []uint64 {
+	if len(p) > 8 {
+		return p[:8]
+	}
+	return p
+}
+
+// concurrent runs three devices at once into pages that interleave within
+// every log word: page p belongs to device p % 3.
+func concurrent(m machine.Machine, name string) outcome {
+	const ndev, nbuf, rounds = 3, 64, 2
+	var o outcome
+	cpus, err := onlineCPUs(m)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	if cpus < 2 {
+		// The vhost workers take turns on one CPU and update the log
+		// with preemption off: a lost update between them cannot happen,
+		// so a pass would say nothing.
+		o.skip = "one CPU online: the three vhost workers cannot update the log at the same time, so races between them are not exercised"
+		return o
+	}
+	o.count("cpus", int64(cpus))
+	primary, err := NewRig(m, Config{Name: name})
+	if err != nil {
+		o.err = err
+		return o
+	}
+	defer primary.Close()
+	devs := []*Rig{primary}
+	for k := 1; k < ndev; k++ {
+		d, err := NewPeer(primary, k)
+		if err != nil {
+			o.err = err
+			return o
+		}
+		defer d.Close()
+		devs = append(devs, d)
+	}
+	used := make([][]virtq.Used, ndev)
+	errs := make([]error, ndev)
+	var wg sync.WaitGroup
+	for k, d := range devs {
+		var bufs [][]Seg
+		for i := 0; i < nbuf; i++ {
+			bufs = append(bufs, one(pageOff(firstBufPage+uint64(ndev*i+k), 256), 2048))
+		}
+		heads, err := d.Post(bufs...)
+		if err != nil {
+			o.err = err
+			return o
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			used[k], errs[k] = deliver(d, heads, frames(nbuf*rounds, frameLen), true)
+		}()
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != nil {
+			o.err = e
+			return o
+		}
+	}
+	for _, d := range devs {
+		if err := d.Stop(); err != nil {
+			o.err = err
+			return o
+		}
+	}
+	if o.log, err = primary.Log(); err != nil {
+		o.err = err
+		return o
+	}
+	w := map[uint64]int{}
+	owner := map[uint64]int{} // log word -> devices that wrote into it (bitmask)
+	for k, d := range devs {
+		dw, err := d.Written(used[k])
+		if err != nil {
+			o.err = err
+			return o
+		}
+		for p, n := range dw {
+			w[p] += n
+			owner[(o.log.BitOf(p))/uint64(o.log.Layout.WordBits)] |= 1 << k
+		}
+	}
+	shared := 0
+	for _, mask := range owner {
+		if mask == 1<<ndev-1 {
+			shared++
+		}
+	}
+	o.packets = ndev * nbuf * rounds
+	for k := range devs {
+		o.findings = append(o.findings, usedLengths(used[k], frames(nbuf*rounds, frameLen))...)
+	}
+	if shared == 0 {
+		o.err = fmt.Errorf("no log word was updated by all %d devices: the scenario did not make them share words", ndev)
+		return o
+	}
+	o.count("shared_log_words", int64(shared))
+	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+	for _, d := range devs {
+		maps.Copy(o.expect.Allowed, d.UsedPages()) // each device logs its used ring
+	}
+	o.logEvents = primary.LogEvents()
+	o.notes = append(o.notes, fmt.Sprintf("%d devices, %d frames each in %d rounds; %d log words were updated by all %d devices, %d set_bit calls in all",
+		ndev, nbuf*rounds, rounds, shared, ndev, sumCounts(w)))
+	o.control = clearBit(sortedPages(w)[10])
+	return o
+}
+
+// onlineCPUs counts the CPUs in /sys/devices/system/cpu/online ("0-1,3").
+func onlineCPUs(m machine.Machine) (int, error) {
+	s, err := readFile(m, "/sys/devices/system/cpu/online")
+	if err != nil {
+		return 0, fmt.Errorf("reading the online CPUs: %w", err)
+	}
+	n := 0
+	for _, r := range strings.Split(s, ",") {
+		var lo, hi int
+		if k, _ := fmt.Sscanf(r, "%d-%d", &lo, &hi); k == 2 {
+			n += hi - lo + 1
+		} else if k == 1 {
+			n++
+		} else {
+			return 0, fmt.Errorf("cannot parse the online CPUs %q", s)
+		}
+	}
+	return n, nil
+}
+
+func sumCounts(w map[uint64]int) int {
+	n := 0
+	for _, c := range w {
+		n += c
+	}
+	return n
+}
