@@ -19,12 +19,83 @@ import (
 
 const actionlint = "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
 
-func TestGitHubWorkflowLints(t *testing.T) {
-	wf := filepath.Join("..", ".github", "workflows", "gate.yml")
-	cmd := exec.Command("go", "run", actionlint, "-no-color", wf)
-	cmd.Env = append(os.Environ(), "GOFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("actionlint %s: %v\n%s", wf, err, out)
+func TestGitHubWorkflowsLint(t *testing.T) {
+	for _, name := range []string{"gate.yml", "kernel-tree.yml"} {
+		wf := filepath.Join("..", ".github", "workflows", name)
+		cmd := exec.Command("go", "run", actionlint, "-no-color", wf)
+		cmd.Env = append(os.Environ(), "GOFLAGS=")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("actionlint %s: %v\n%s", wf, err, out)
+		}
+	}
+}
+
+// The kernel tree templates offer a kernel dimension ("tree", or a Debian
+// source the commits are applied to) and call ci/gate-tree with it.
+func TestKernelTreeTemplates(t *testing.T) {
+	var gh struct {
+		On struct {
+			WorkflowCall struct {
+				Inputs map[string]struct {
+					Default string `yaml:"default"`
+				} `yaml:"inputs"`
+			} `yaml:"workflow_call"`
+		} `yaml:"on"`
+		Jobs map[string]struct {
+			Steps []struct {
+				Run string `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	read(t, filepath.Join("..", ".github", "workflows", "kernel-tree.yml"), &gh)
+	for _, in := range []string{"arches", "kernels"} {
+		var list []string
+		if err := yaml.Unmarshal([]byte(gh.On.WorkflowCall.Inputs[in].Default), &list); err != nil || len(list) == 0 {
+			t.Errorf("workflow_call input %s: default %q is not a JSON list: %v", in, gh.On.WorkflowCall.Inputs[in].Default, err)
+		}
+		checkNames(t, in, list)
+	}
+	var runs []string
+	for _, s := range gh.Jobs["gate"].Steps {
+		runs = append(runs, s.Run)
+	}
+	if !strings.Contains(strings.Join(runs, "\n"), `ci/gate-tree --tree "$GITHUB_WORKSPACE/linux"`) {
+		t.Errorf("the reusable workflow does not call ci/gate-tree: %q", runs)
+	}
+	var gl struct {
+		Job struct {
+			Parallel struct {
+				Matrix []struct {
+					Arch   []string `yaml:"ARCH"`
+					Kernel []string `yaml:"KERNEL"`
+				} `yaml:"matrix"`
+			} `yaml:"parallel"`
+			Script []string `yaml:"script"`
+		} `yaml:"dirtygate"`
+	}
+	read(t, "kernel-tree.gitlab-ci.yml", &gl)
+	if len(gl.Job.Parallel.Matrix) != 1 {
+		t.Fatalf("GitLab template matrix %+v", gl.Job.Parallel.Matrix)
+	}
+	checkNames(t, "arches", gl.Job.Parallel.Matrix[0].Arch)
+	checkNames(t, "kernels", gl.Job.Parallel.Matrix[0].Kernel)
+	if !strings.Contains(strings.Join(gl.Job.Script, "\n"), `ci/gate-tree --tree "$CI_PROJECT_DIR"`) {
+		t.Errorf("the GitLab template does not call ci/gate-tree: %q", gl.Job.Script)
+	}
+}
+
+// checkNames fails on an arch arches/ does not define, or a kernel that is
+// neither "tree" nor a Debian source kernels/ knows.
+func checkNames(t *testing.T, what string, names []string) {
+	t.Helper()
+	known := arches.Names()
+	if what == "kernels" {
+		known = append(kernelNames(), "tree")
+	}
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			t.Errorf("%s: %q is not one of %v", what, n, known)
+		}
 	}
 }
 
@@ -98,5 +169,43 @@ func read(t *testing.T, path string, v any) {
 	}
 	if err := yaml.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// ci/gate-tree's plumbing, with a stand-in for the dirtygate binary that
+// records its arguments: the parent as the default base, the tree's
+// revisions for --kernel tree, the commits as one mbox for a Debian source.
+func TestGateTreeArguments(t *testing.T) {
+	tree, tmp := t.TempDir(), t.TempDir()
+	git := func(args ...string) string {
+		cmd := exec.Command("git", append([]string{"-C", tree, "-c", "user.name=t", "-c", "user.email=t@t"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q")
+	os.WriteFile(filepath.Join(tree, "f"), []byte("a\n"), 0o644)
+	git("add", "f")
+	git("commit", "-q", "-m", "base")
+	os.WriteFile(filepath.Join(tree, "f"), []byte("b\n"), 0o644)
+	git("commit", "-q", "-am", "vhost: the change")
+	base, head := git("rev-parse", "HEAD~1"), git("rev-parse", "HEAD")
+	fake := filepath.Join(tmp, "dirtygate")
+	log := filepath.Join(tmp, "args")
+	os.WriteFile(fake, []byte("#!/bin/sh\necho \"$@\" >> "+log+"\nfor a; do case $a in *.mbox) grep -c '^Subject: .*vhost: the change' \"$a\" >> "+log+";; esac; done\n"), 0o755)
+	for _, kernel := range []string{"tree", "6.12"} {
+		cmd := exec.Command("./gate-tree", "--tree", tree, "--kernel", kernel, "--arch", "hppa", "--out", filepath.Join(tmp, "out"))
+		cmd.Env = append(os.Environ(), "DIRTYGATE="+fake)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ci/gate-tree --kernel %s: %v\n%s", kernel, err, out)
+		}
+	}
+	b, _ := os.ReadFile(log)
+	got := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(got) != 3 || !strings.HasPrefix(got[0], "gate --base "+base+" --candidate "+head+" --arch hppa --kernel "+tree+" --inject") ||
+		!strings.Contains(got[1], "--kernel 6.12") || strings.Contains(got[1], " --base ") || got[2] != "1" {
+		t.Errorf("dirtygate was called as:\n%s", b)
 	}
 }

@@ -21,6 +21,9 @@ type Source struct {
 	// a Debian source's name ("6.1", "6.12"), or "tree" for --kernel DIR.
 	Name    string
 	Version string // VERSION.PATCHLEVEL.SUBLEVEL+EXTRAVERSION
+	// Rev and Origin are set for a git revision (DIR@REV): the commit and
+	// the tree it was exported from.
+	Rev, Origin string
 }
 
 // Series is VERSION.PATCHLEVEL ("6.12"): what the built-in patch ports
@@ -75,6 +78,9 @@ func Resolve(ctx context.Context, spec, cacheDir string, log io.Writer) (Source,
 	if d, ok := LookupDebian(spec); ok {
 		return DebianSource(ctx, d, cacheDir, log)
 	}
+	if dir, rev, ok := SplitRevision(spec); ok {
+		return RevisionSource(ctx, dir, rev, cacheDir, log)
+	}
 	if st, err := os.Stat(spec); err == nil && st.IsDir() {
 		return TreeSource(spec)
 	}
@@ -82,7 +88,7 @@ func Resolve(ctx context.Context, spec, cacheDir string, log io.Writer) (Source,
 	for _, d := range Debians {
 		names = append(names, d.Name)
 	}
-	return Source{}, fmt.Errorf("unknown kernel %q: not a known source (%s) and no such directory", spec, strings.Join(names, ", "))
+	return Source{}, fmt.Errorf("unknown kernel %q: not a known source (%s), no such directory and no DIR@REV of a git tree", spec, strings.Join(names, ", "))
 }
 
 // InstalledVersion is the package version dpkg has installed, or "".

@@ -100,13 +100,21 @@ func kernelLine(r *report.Report) string {
 func Compare(base, cand []*report.Report) Result {
 	var res Result
 	byKey := map[string]*report.Report{}
+	byArch := map[string][]*report.Report{}
 	for _, b := range base {
 		byKey[Key(b)] = b
+		byArch[b.Arch] = append(byArch[b.Arch], b)
+	}
+	candArch := map[string]int{}
+	for _, c := range cand {
+		candArch[c.Arch]++
 	}
 	for _, c := range cand {
 		b := byKey[Key(c)]
-		if b == nil && len(base) == 1 && len(cand) == 1 {
-			b = base[0] // one run each: a saved report of another kernel build
+		if b == nil && len(byArch[c.Arch]) == 1 && candArch[c.Arch] == 1 {
+			// One run of this arch on each side: two revisions of a tree
+			// across a version bump, or a saved report of another build.
+			b = byArch[c.Arch][0]
 		}
 		switch {
 		case b == nil:

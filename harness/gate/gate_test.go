@@ -116,3 +116,24 @@ func TestSkipBothSidesIsSame(t *testing.T) {
 		t.Fatalf("skip/fail = %s: a candidate failing where the base had nothing to run is a regression", c)
 	}
 }
+
+// Two revisions of a tree across a version bump have different keys: each
+// arch with one run on each side is still paired.
+func TestRevisionsAcrossAVersionBumpPair(t *testing.T) {
+	mk := func(arch, version, status string) *report.Report {
+		r := run(arch, "carry", status)
+		r.Kernel = report.Kernel{Name: "tree", Version: version}
+		return r
+	}
+	base := []*report.Report{mk("x86_64", "6.12.0", "pass"), mk("s390x", "6.12.0", "pass")}
+	cand := []*report.Report{mk("x86_64", "6.13.0-rc1", "fail"), mk("s390x", "6.13.0-rc1", "pass")}
+	r := Compare(base, cand)
+	if len(r.Undecided) != 0 || r.Regressions != 1 || len(r.Rows) != 4 { // carry and kernel-health per arch
+		t.Fatalf("%+v", r)
+	}
+	// Two kernels of one arch on a side cannot be paired by arch alone.
+	cand = append(cand, mk("x86_64", "6.14.0", "pass"))
+	if r := Compare(base, cand); len(r.Undecided) != 2 {
+		t.Errorf("ambiguous pairing decided: %+v", r.Undecided)
+	}
+}

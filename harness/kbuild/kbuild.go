@@ -96,6 +96,9 @@ func (r Request) label() string {
 	if r.Source.Name != "" {
 		arch += " " + r.Source.Name
 	}
+	if r.Source.Rev != "" {
+		arch += "@" + r.Source.Rev[:12]
+	}
 	if len(r.Patches) == 0 {
 		return arch + " baseline"
 	}

@@ -56,6 +56,7 @@ type Report struct {
 type Kernel struct {
 	Name       string `json:"name,omitempty"` // the source's short name: "6.1", "6.12", "tree"
 	Source     string `json:"source"`
+	Rev        string `json:"rev,omitempty"` // the commit, for a revision of a git tree (DIR@REV)
 	Version    string `json:"version,omitempty"`
 	ConfigHash string `json:"config_hash,omitempty"`
 	Config     string `json:"config,omitempty"`    // path of the .config
@@ -211,6 +212,9 @@ func (r *Report) Name() string {
 	arch := r.Arch
 	if r.Kernel.Name != "" {
 		arch += " " + r.Kernel.Name // the kernel axis: "x86_64 6.12 rfc-v2"
+	}
+	if len(r.Kernel.Rev) >= 12 {
+		arch += "@" + r.Kernel.Rev[:12] // "x86_64 tree@f4e343e5451f baseline"
 	}
 	switch {
 	case r.Patches == nil: // a console judged after the fact

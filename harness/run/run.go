@@ -106,7 +106,10 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	if err != nil {
 		return fail("kernel source: %v", err)
 	}
-	r.Kernel.Name, r.Kernel.Source, r.Kernel.Version = src.Name, src.ID, src.Version
+	r.Kernel.Name, r.Kernel.Source, r.Kernel.Version, r.Kernel.Rev = src.Name, src.ID, src.Version, src.Rev
+	if src.Origin != "" {
+		r.Kernel.Source += " of " + src.Origin // git:SHA of the tree it came from
+	}
 	var patches []kernels.Patch
 	names := o.Patches
 	if o.Inject {

@@ -81,6 +81,8 @@ func usage() {
                 [--json FILE] [--junit FILE] [--markdown FILE] [--html FILE]
                 [--base-json FILE]
                            base vs candidate per arch and scenario; exit 1 on a regression
+  dirtygate gate --kernel GITDIR --base REV --candidate REV   (or --candidate BASE..CAND)
+                           two commits of a kernel tree, exported with git archive
   dirtygate compare BASE.json CANDIDATE.json   the gate's comparison of two saved reports
   dirtygate selftest [--arch A] [--kernel DIR] [--mutant M,...]   gate each kernel mutant (kernels/mutants/): mutant x scenario
   dirtygate arches [--packages]   targets and what each is missing here (or the Debian packages they need)
@@ -136,6 +138,10 @@ func cmdRun(ctx context.Context, args []string) int {
 	as, err := archesOf(*archList)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dirtygate:", err)
+		return 2
+	}
+	if err := (preflight{only: *only, accel: *accel, kernels: ks, patches: patches}).check(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate run:", err)
 		return 2
 	}
 	if *tgt != "" {
@@ -355,8 +361,8 @@ func cmdGate(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("gate", flag.ContinueOnError)
 	archList := fs.String("arch", strings.Join(arches.Default, ","), "architectures, comma-separated, or all")
 	var cands, bases multi
-	fs.Var(&cands, "candidate", "patch (name or file) of the candidate; repeat for a series")
-	fs.Var(&bases, "base", "patch of the base; default: none (the unpatched kernel)")
+	fs.Var(&cands, "candidate", "patch (name or file) of the candidate; repeat for a series; with --kernel naming git trees, a revision or a range BASE..CANDIDATE")
+	fs.Var(&bases, "base", "patch of the base (default: none, the unpatched kernel); with --kernel naming git trees, a revision")
 	var ks kernelFlag
 	ks.register(fs)
 	out := fs.String("out", "", "directory for console logs, QEMU command lines and reports")
@@ -383,12 +389,23 @@ func cmdGate(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "dirtygate:", err)
 		return 2
 	}
+	if err := (preflight{accel: *accel, kernels: ks}).check(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate gate:", err)
+		return 2
+	}
+	sides, err := gateSides(ctx, ks.list(), bases, cands)
+	for _, side := range sides {
+		if err == nil {
+			err = preflight{patches: side.patches}.check(ctx)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dirtygate gate:", err)
+		return 2
+	}
 	var runs []run.Options
-	for _, side := range []struct {
-		name    string
-		patches []string
-	}{{"base", bases}, {"candidate", cands}} {
-		for _, k := range ks.list() {
+	for _, side := range sides {
+		for _, k := range side.kernels {
 			for _, a := range as {
 				o := run.Options{Arch: a, Patches: side.patches, Kernel: k, CacheDir: *cache, Accel: *accel,
 					Jobs: *jobs, Progress: progress(), DebugKernel: *debug, Inject: *inject}
