@@ -221,9 +221,11 @@ func harvestLoop(m machine.Machine, name string) outcome {
 		return o
 	}
 	if midTraffic.Load() == 0 {
-		// The scenario exists to race harvests against vhost's logging.
-		o.err = fmt.Errorf("no harvest caught bits while frames were arriving (%d passes): the sync loop never overlapped vhost's logging, so nothing was decided about it", passes)
-		return o
+		// The scenario exists to race harvests against vhost's logging:
+		// without a harvest mid-traffic it decides nothing, unless the
+		// final log fails anyway (a kernel that logs elsewhere, or not
+		// at all, leaves the harvests nothing to catch).
+		o.vacuous = fmt.Sprintf("no harvest caught bits while frames were arriving (%d passes): the sync loop never overlapped vhost's logging, so nothing was decided about the race", passes)
 	}
 	if o.log, err = r.Log(); err != nil {
 		o.err = err
