@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"dirtygate/guest/scenario"
@@ -80,5 +81,32 @@ func TestMutantsApply(t *testing.T) {
 				t.Errorf("%s does not apply: %v\n%s", m.Name, err, out)
 			}
 		}
+	}
+}
+
+// The README's mutant table lists exactly the mutants kernels/mutants holds.
+func TestREADMEListsEveryMutant(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Split(l, "|"); len(f) > 3 && (strings.TrimSpace(f[2]) == "6.1" || strings.TrimSpace(f[2]) == "futex-fixed") {
+			listed = append(listed, strings.Trim(strings.TrimSpace(f[1]), "`"))
+		}
+	}
+	ms, err := Mutants()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var have []string
+	for _, m := range ms {
+		have = append(have, m.Name)
+	}
+	slices.Sort(listed)
+	slices.Sort(have)
+	if !slices.Equal(listed, have) {
+		t.Errorf("README's mutant table %v, kernels/mutants %v", listed, have)
 	}
 }
