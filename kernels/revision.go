@@ -63,27 +63,20 @@ func RevisionSource(ctx context.Context, dir, rev, cacheDir string, log io.Write
 		return Source{}, err
 	}
 	tree := filepath.Join(cacheDir, "src", "git-"+sha, "linux")
-	if _, err := os.Stat(filepath.Join(tree, "Makefile")); err != nil {
+	err = unpackOnce(tree, func(tmp string) error {
 		fmt.Fprintf(log, "exporting %s (%s) from %s into %s\n", rev, sha[:12], abs, filepath.Dir(tree))
-		if err := os.MkdirAll(filepath.Dir(tree), 0o755); err != nil {
-			return Source{}, err
+		dst := filepath.Join(tmp, filepath.Base(tree))
+		if err := os.Mkdir(dst, 0o755); err != nil {
+			return err
 		}
-		// Export beside the destination and rename: an interrupted export
-		// never looks complete.
-		tmp, err := os.MkdirTemp(filepath.Dir(tree), ".export-")
-		if err != nil {
-			return Source{}, err
-		}
-		defer os.RemoveAll(tmp)
-		cmd := exec.CommandContext(ctx, "bash", "-o", "pipefail", "-c", `git -C "$1" archive --format=tar "$2" | tar -C "$3" -xf -`, "export", abs, sha, tmp)
+		cmd := exec.CommandContext(ctx, "bash", "-o", "pipefail", "-c", `git -C "$1" archive --format=tar "$2" | tar -C "$3" -xf -`, "export", abs, sha, dst)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return Source{}, fmt.Errorf("exporting %s of %s: %v\n%s", sha, abs, err, out)
+			return fmt.Errorf("exporting %s of %s: %v\n%s", sha, abs, err, out)
 		}
-		if err := os.Rename(tmp, tree); err != nil {
-			if _, serr := os.Stat(filepath.Join(tree, "Makefile")); serr != nil {
-				return Source{}, err
-			}
-		}
+		return nil
+	})
+	if err != nil {
+		return Source{}, err
 	}
 	for _, f := range []string{"Makefile", "drivers/vhost/vhost.c", "scripts/kconfig/merge_config.sh"} {
 		if _, err := os.Stat(filepath.Join(tree, f)); err != nil {

@@ -122,38 +122,55 @@ func DebianSource(ctx context.Context, d Debian, cacheDir string, log io.Writer)
 	id := "debian:" + d.Package + ":" + v
 	tree := d.UnpackedDir(cacheDir, v)
 	dir := filepath.Dir(tree)
-	if _, err := os.Stat(filepath.Join(tree, "Makefile")); err != nil {
+	err = unpackOnce(tree, func(tmp string) error {
 		fmt.Fprintf(log, "unpacking %s into %s\n", d.Tarball(), dir)
-		// Unpack beside the destination and rename: an interrupted unpack
-		// never looks complete.
-		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-			return Source{}, err
-		}
-		tmp, err := os.MkdirTemp(filepath.Dir(dir), ".unpack-")
-		if err != nil {
-			return Source{}, err
-		}
-		defer os.RemoveAll(tmp)
 		cmd := exec.CommandContext(ctx, "tar", "-xf", d.Tarball(), "-C", tmp)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return Source{}, fmt.Errorf("unpacking %s: %v\n%s", d.Tarball(), err, out)
+			return fmt.Errorf("unpacking %s: %v\n%s", d.Tarball(), err, out)
 		}
-		if err := os.Rename(tmp, dir); err != nil {
-			// Another dirtygate sharing the cache may have finished first:
-			// use its tree. Only an incomplete leftover is replaced.
-			if _, serr := os.Stat(filepath.Join(tree, "Makefile")); serr != nil {
-				os.RemoveAll(dir)
-				if err := os.Rename(tmp, dir); err != nil {
-					return Source{}, err
-				}
-			}
-		}
+		return nil
+	})
+	if err != nil {
+		return Source{}, err
 	}
 	mv, err := makefileVersion(tree)
 	if err != nil {
 		return Source{}, err
 	}
 	return Source{Dir: tree, ID: id, Name: d.Name, Version: mv}, nil
+}
+
+// unpackOnce makes sure the kernel tree at tree exists: fill puts
+// filepath.Base(tree) into a temporary directory beside tree's parent,
+// which is then renamed into place, so an interrupted unpack never looks
+// complete.
+func unpackOnce(tree string, fill func(tmp string) error) error {
+	if _, err := os.Stat(filepath.Join(tree, "Makefile")); err == nil {
+		return nil
+	}
+	dir := filepath.Dir(tree)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".unpack-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := fill(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		// Another dirtygate sharing the cache may have finished first:
+		// use its tree. Only an incomplete leftover is replaced.
+		if _, serr := os.Stat(filepath.Join(tree, "Makefile")); serr != nil {
+			os.RemoveAll(dir)
+			if err := os.Rename(tmp, dir); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func aptInstall(ctx context.Context, log io.Writer, pkg string) error {
