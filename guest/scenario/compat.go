@@ -11,7 +11,7 @@ import (
 )
 
 // CompatAgent is where the initramfs holds the agent built for the arch's
-// 32-bit compat port (arches.Arch.CompatGOARCH).
+// 32-bit compat port (arches.Arch.Go.CompatGOARCH).
 const CompatAgent = "agent32"
 
 // compatScenarios are what the 32-bit VMM runs: layout, carries, the

@@ -23,7 +23,7 @@ func TestAgentBuildsForEveryGoArch(t *testing.T) {
 		if _, err := Build(ctx, a, t.TempDir()); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
-		if a.CompatGOARCH != "" {
+		if a.Go.CompatGOARCH != "" {
 			if _, err := BuildCompat(ctx, a, t.TempDir()); err != nil {
 				t.Errorf("%s compat: %v", name, err)
 			}

@@ -34,7 +34,7 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 	}
 	defer inR.Close()
 	defer inW.Close()
-	client := executor.NewClient(inW, o.Arch.ABI(), o.Arch.Errnos())
+	client := executor.NewClient(inW, o.Arch.MachineABI(), o.Arch.Errnos())
 	cfg.Stdin = inR
 	if cfg.Watch != nil {
 		cfg.Watch = io.MultiWriter(cfg.Watch, client.Scanner())
@@ -106,7 +106,7 @@ const stallGrace = 30 * time.Second
 // runs the scenarios through it.
 func drive(c *executor.Client, o Options, records io.Writer, progress io.Writer, fresh bool) error {
 	if fresh {
-		if err := c.WaitReady(o.Arch.BootTimeout); err != nil {
+		if err := c.WaitReady(o.Arch.Boot.Timeout); err != nil {
 			return err
 		}
 	}
@@ -116,9 +116,9 @@ func drive(c *executor.Client, o Options, records io.Writer, progress io.Writer,
 		return err
 	}
 	a := o.Arch
-	if h.WordBytes*8 != a.WordBits || h.BigEndian != a.BigEndian {
+	if h.WordBytes*8 != a.ABI.WordBits || h.BigEndian != a.ABI.BigEndian {
 		return fmt.Errorf("the executor reports a %d-bit %s machine (%s); arches/%s.go says %d-bit %s",
-			h.WordBytes*8, endian(h.BigEndian), h.Machine, a.Name, a.WordBits, endian(a.BigEndian))
+			h.WordBytes*8, endian(h.BigEndian), h.Machine, a.Name, a.ABI.WordBits, endian(a.ABI.BigEndian))
 	}
 	var only map[string]bool
 	if len(o.Only) > 0 {
@@ -128,7 +128,7 @@ func drive(c *executor.Client, o Options, records io.Writer, progress io.Writer,
 		}
 	}
 	hello := record.Hello{Agent: executorVersion, Kernel: h.Release, Machine: h.Machine,
-		WordBits: a.WordBits, BigEndian: a.BigEndian, PageSize: a.ABI().PageSize}
+		WordBits: a.ABI.WordBits, BigEndian: a.ABI.BigEndian, PageSize: a.MachineABI().PageSize}
 	w := record.NewWriter(records)
 	scenario.Session(c, w, hello, only, a.Skips(), progress, start)
 	return c.Err()

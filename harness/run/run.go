@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,10 +20,7 @@ import (
 	"dirtygate/arches"
 	"dirtygate/guest/oracle"
 	"dirtygate/guest/record"
-	"dirtygate/guest/scenario"
-	"dirtygate/harness/agentbuild"
 	"dirtygate/harness/console"
-	"dirtygate/harness/initramfs"
 	"dirtygate/harness/kbuild"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
@@ -97,8 +93,8 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 		r.Error = fmt.Sprintf(format, a...)
 		return nil, finish(o, r, start)
 	}
-	if o.Arch.Unsupported != "" {
-		return fail("%s cannot run here: %s", o.Arch.Name, o.Arch.Unsupported)
+	if o.Arch.Mode == arches.Unsupported {
+		return fail("%s cannot run here: %s", o.Arch.Name, o.Arch.Why)
 	}
 
 	// Source and patches.
@@ -139,7 +135,7 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	req := kbuild.Request{Arch: o.Arch, Source: src, Patches: patches,
 		CacheDir: o.CacheDir, Jobs: o.Jobs, Progress: o.Progress}
 	if o.DebugKernel {
-		req.Extra = kernels.DebugFragment(o.Arch.KASAN, o.Arch.DebugExclude)
+		req.Extra = kernels.DebugFragment(o.Arch.Build.KASAN, o.Arch.Build.DebugExclude)
 		r.Kernel.Debug = true
 	}
 	k, err := kbuild.Build(ctx, req)
@@ -156,37 +152,15 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 		r.Timings.Build = k.BuildTime.Seconds()
 	}
 
-	if o.Arch.BuildOnly != "" {
+	if o.Arch.Mode == arches.BuildOnly {
 		r.Scenarios = append(r.Scenarios, record.Scenario{Name: KernelBuild, Status: record.Pass,
-			Notes: []string{"the kernel with these patches compiles; it is not booted: " + o.Arch.BuildOnly}})
+			Notes: []string{buildOnlyNote(o.Arch)}})
 		return nil, finish(o, r, start)
 	}
 
 	// Agent (or executor) and initramfs.
-	build := agentbuild.Build
-	if o.Arch.UsesExecutor() {
-		build = agentbuild.BuildExecutor
-	}
-	agent, err := build(ctx, o.Arch, o.OutDir)
+	initrd, err := Initramfs(ctx, o.Arch, o.OutDir, o.Only)
 	if err != nil {
-		return fail("%v", err)
-	}
-	init, err := os.ReadFile(agent)
-	if err != nil {
-		return fail("%v", err)
-	}
-	extra := map[string][]byte{}
-	if o.Arch.CompatGOARCH != "" && !o.Arch.UsesExecutor() && (len(o.Only) == 0 || slices.Contains(o.Only, "compat")) {
-		a32, err := agentbuild.BuildCompat(ctx, o.Arch, o.OutDir)
-		if err != nil {
-			return fail("%v", err)
-		}
-		if extra[scenario.CompatAgent], err = os.ReadFile(a32); err != nil {
-			return fail("%v", err)
-		}
-	}
-	initrd := filepath.Join(o.OutDir, "initramfs.cpio.gz")
-	if err := initramfs.Write(initrd, init, extra); err != nil {
 		return fail("%v", err)
 	}
 	return &Prepared{o: o, r: r, start: start, kernel: k, initrd: initrd}, nil
@@ -204,17 +178,7 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 	}
 	r.Accel = why
 	args := AgentArgs(o.Arch, o.Only)
-	timeout := o.Arch.BootTimeout
-	if o.Arch.UsesExecutor() {
-		// The executor's VM lives while the host drives every scenario
-		// over the console (hppa: 2-4 minutes for all of them, more
-		// under load): the boot budget plus one per scenario.
-		n := len(o.Only)
-		if n == 0 {
-			n = len(scenario.All())
-		}
-		timeout += time.Duration(n) * executorScenarioBudget
-	}
+	timeout := vmTimeout(o)
 	if o.DebugKernel {
 		// KASAN and lockdep make a TCG guest several times slower.
 		timeout *= 4
@@ -227,16 +191,7 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 	r.QEMUCmdline = qemu.Quote(qemu.Command(cfg))
 	os.WriteFile(filepath.Join(o.OutDir, "qemu-cmdline.sh"), []byte("#!/bin/sh\n"+r.QEMUCmdline+"\n"), 0o755)
 	fmt.Fprintf(o.Progress, "[%s] booting under %s\n", r.Name(), accel)
-	if o.Arch.UsesExecutor() {
-		return finish(o, bootExecutor(ctx, p, cfg), p.start)
-	}
-	res, err := qemu.Run(ctx, cfg)
-	if err != nil {
-		r.Error = err.Error()
-		return finish(o, r, p.start)
-	}
-	Judge(r, res, cfg, nil)
-	return finish(o, r, p.start)
+	return finish(o, runnerFor(o.Arch).boot(ctx, p, cfg), p.start)
 }
 
 // KernelBuild is the one scenario of a build-only arch.
@@ -327,7 +282,7 @@ func bootArtifact(a *arches.Arch, s console.Splat, started int) string {
 	if a == nil || started == 0 || s.Line >= started {
 		return ""
 	}
-	for _, k := range a.BootArtifacts {
+	for _, k := range a.Boot.Artifacts {
 		if strings.Contains(s.Title, k.Match) {
 			return k.Why
 		}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"dirtygate/guest/executor"
-	"dirtygate/harness/agentbuild"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
 	"dirtygate/harness/target"
@@ -39,11 +38,7 @@ func Target(ctx context.Context, o Options, spec string) *report.Report {
 		r.Error = err.Error()
 		return finish(o, r, start)
 	}
-	build := agentbuild.Build
-	if a.UsesExecutor() {
-		build = agentbuild.BuildExecutor
-	}
-	program, err := build(ctx, a, o.OutDir)
+	program, err := runnerFor(a).program(ctx, a, o.OutDir)
 	if err != nil {
 		r.Error = err.Error()
 		return finish(o, r, start)
@@ -67,51 +62,64 @@ func Target(ctx context.Context, o Options, spec string) *report.Report {
 		return finish(o, r, start)
 	}
 	defer logf.Close()
-	var console bytes.Buffer
-	var mu sync.Mutex
-	sink := func(extra io.Writer) io.Writer {
-		return writerFunc(func(p []byte) (int, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			console.Write(p)
-			logf.Write(p)
-			if extra != nil {
-				extra.Write(p)
-			}
-			return len(p), nil
-		})
-	}
-	cfg := qemu.Config{Arch: a, Timeout: 30 * time.Minute}
-	if !a.UsesExecutor() {
-		// The agent prints its records and exits.
-		io.Copy(sink(&progressLines{w: o.Progress, prefix: "[" + a.Name + " target] "}), conn.Out)
-		mu.Lock()
-		Judge(r, &qemu.Result{Console: console.Bytes()}, cfg, nil)
-		mu.Unlock()
-		return finish(o, r, start)
-	}
-	client := executor.NewClient(conn.In, a.ABI(), a.Errnos())
+	runnerFor(a).onTarget(&targetRun{o: o, r: r, conn: conn, log: logf})
+	return finish(o, r, start)
+}
+
+// targetRun is a run on a target: its connection, and the console it
+// printed, kept for judging and copied to the console log.
+type targetRun struct {
+	o       Options
+	r       *report.Report
+	conn    *target.Conn
+	log     io.Writer
+	mu      sync.Mutex
+	console bytes.Buffer
+}
+
+// sink is where the target's output goes: the console, its log, and extra.
+func (t *targetRun) sink(extra io.Writer) io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.console.Write(p)
+		t.log.Write(p)
+		if extra != nil {
+			extra.Write(p)
+		}
+		return len(p), nil
+	})
+}
+
+// judge judges what the target printed (records: see Judge).
+func (t *targetRun) judge(records []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	Judge(t.r, &qemu.Result{Console: t.console.Bytes()}, qemu.Config{Arch: t.o.Arch, Timeout: 30 * time.Minute}, records)
+}
+
+// targetExecutor drives the executor on a target from here.
+func targetExecutor(t *targetRun) {
+	a := t.o.Arch
+	client := executor.NewClient(t.conn.In, a.MachineABI(), a.Errnos())
 	copied := make(chan struct{})
-	go func() { io.Copy(sink(client.Scanner()), conn.Out); close(copied) }()
+	go func() { io.Copy(t.sink(client.Scanner()), t.conn.Out); close(copied) }()
 	var records bytes.Buffer
-	progress := &progressLines{w: o.Progress, prefix: "[" + a.Name + " target] "}
-	driveErr := drive(client, o, &records, progress, conn.Fresh)
-	if driveErr == nil && conn.Fresh {
+	progress := &progressLines{w: t.o.Progress, prefix: "[" + a.Name + " target] "}
+	driveErr := drive(client, t.o, &records, progress, t.conn.Fresh)
+	if driveErr == nil && t.conn.Fresh {
 		client.Reboot() // off PID 1 the executor only exits
 	}
-	conn.In.Close()
+	t.conn.In.Close()
 	select {
 	case <-copied:
 	case <-time.After(5 * time.Second):
 	}
-	mu.Lock()
-	Judge(r, &qemu.Result{Console: console.Bytes()}, cfg, records.Bytes())
-	mu.Unlock()
-	r.Transport = client.Stats().Summary(conn.Describe)
+	t.judge(records.Bytes())
+	t.r.Transport = client.Stats().Summary(t.conn.Describe)
 	if driveErr != nil {
-		r.Error = "executor: " + driveErr.Error()
+		t.r.Error = "executor: " + driveErr.Error()
 	}
-	return finish(o, r, start)
 }
 
 type writerFunc func([]byte) (int, error)

@@ -12,8 +12,6 @@ import (
 
 	"dirtygate/arches"
 	"dirtygate/guest/scenario"
-	"dirtygate/harness/agentbuild"
-	"dirtygate/harness/initramfs"
 	"dirtygate/harness/lava"
 	"dirtygate/harness/run"
 )
@@ -143,31 +141,10 @@ func lavaFiles(ctx context.Context, o run.Options, kernel bool) (lavaArtifacts, 
 		}
 		return f, nil
 	}
-	a := o.Arch
-	build := agentbuild.Build
-	if a.UsesExecutor() {
-		build = agentbuild.BuildExecutor
-	}
-	prog, err := build(ctx, a, o.OutDir)
+	// A lava job always carries the compat agent where there is one
+	// (no --only filter), as it always has.
+	initrd, err := run.Initramfs(ctx, o.Arch, o.OutDir, nil)
 	if err != nil {
-		return lavaArtifacts{}, err
-	}
-	init, err := os.ReadFile(prog)
-	if err != nil {
-		return lavaArtifacts{}, err
-	}
-	extra := map[string][]byte{}
-	if a.CompatGOARCH != "" && !a.UsesExecutor() {
-		a32, err := agentbuild.BuildCompat(ctx, a, o.OutDir)
-		if err != nil {
-			return lavaArtifacts{}, err
-		}
-		if extra[scenario.CompatAgent], err = os.ReadFile(a32); err != nil {
-			return lavaArtifacts{}, err
-		}
-	}
-	initrd := filepath.Join(o.OutDir, "initramfs.cpio.gz")
-	if err := initramfs.Write(initrd, init, extra); err != nil {
 		return lavaArtifacts{}, err
 	}
 	// A lab downloads it from a web server: readable by all.
@@ -181,5 +158,5 @@ func lavaBudget(a *arches.Arch, only int) time.Duration {
 	if n == 0 {
 		n = len(scenario.All())
 	}
-	return a.BootTimeout + time.Duration(n)*40*time.Second
+	return a.Boot.Timeout + time.Duration(n)*40*time.Second
 }

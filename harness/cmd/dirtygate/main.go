@@ -293,7 +293,7 @@ func cmdArches(args []string) int {
 		seen := map[string]bool{}
 		for _, n := range arches.Names() {
 			a, _ := arches.Lookup(n)
-			for _, p := range append([]string{a.CrossPackage, a.QEMUPackage}, a.ExecutorPackages...) {
+			for _, p := range append([]string{a.Build.CrossPackage, a.Boot.QEMUPackage}, a.Executor.Packages...) {
 				if p != "" && !seen[p] {
 					seen[p] = true
 					fmt.Println(p)
@@ -308,21 +308,25 @@ func cmdArches(args []string) int {
 		a, _ := arches.Lookup(n)
 		q := "ok"
 		if err := qemu.Check(a); err != nil {
-			q = "missing: apt-get install " + a.QEMUPackage
+			q = "missing: apt-get install " + a.Boot.QEMUPackage
 		}
 		c := "ok"
 		if err := kbuild.CheckToolchain(a); err != nil {
 			c = "missing: " + err.Error()
 		}
-		g := "go " + a.GOARCH
-		if a.GOARCH == "" {
+		g := "go " + a.Go.GOARCH
+		if a.Guest() == arches.ProgramExecutor {
 			g = "none (executor)"
 		}
 		order := "LE"
-		if a.BigEndian {
+		if a.ABI.BigEndian {
 			order = "BE"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%d\t%s\n", a.Name, q, c, g, order, a.WordBits, a.Unsupported)
+		note := ""
+		if a.Mode == arches.Unsupported {
+			note = a.Why
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%d\t%s\n", a.Name, q, c, g, order, a.ABI.WordBits, note)
 	}
 	tw.Flush()
 	return 0
