@@ -27,18 +27,21 @@ type Hello struct {
 	PageSize  int    `json:"page_size"`
 }
 
-// Status of one scenario.
+// Status is the one vocabulary of outcomes: a scenario's status, and a
+// run's verdict (report.Report.Verdict: pass, fail or error; never skip).
+type Status string
+
 const (
-	Pass  = "pass"
-	Fail  = "fail"
-	Error = "error" // could not decide: setup failed, timeout, control did not fail
-	Skip  = "skip"
+	Pass  Status = "pass"
+	Fail  Status = "fail"
+	Error Status = "error" // could not decide: setup failed, timeout, control did not fail
+	Skip  Status = "skip"
 )
 
 // Scenario is the result of one scenario.
 type Scenario struct {
 	Name     string           `json:"name"`
-	Status   string           `json:"status"`
+	Status   Status           `json:"status"`
 	Findings []oracle.Finding `json:"findings,omitempty"`
 	// Error says why the scenario could not decide (Status == Error).
 	Error string `json:"error,omitempty"`

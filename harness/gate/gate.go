@@ -24,10 +24,14 @@ const (
 	Undecided  = "undecided"
 )
 
+// BuildFailed is the candidate's status in every row of a run whose kernel
+// did not compile.
+const BuildFailed record.Status = "build failed"
+
 // Row is one (arch, kernel, scenario).
 type Row struct {
 	Arch, Kernel, Scenario string
-	Base, Cand             string // pass, fail, error, skip, or "build failed"
+	Base, Cand             record.Status // a scenario's status, or BuildFailed
 	Change                 string
 	Finding                string   // the candidate's first finding or error
 	New                    []string // what the candidate's findings add to the base's
@@ -151,7 +155,7 @@ func (res *Result) compareRun(b, c *report.Report) {
 			row.Finding = csc.Error
 		}
 		if buildFailed(c) {
-			row.Cand, row.Finding = "build failed", compileError(c.Error)
+			row.Cand, row.Finding = BuildFailed, compileError(c.Error)
 		}
 		row.Change, row.New = change(row.Base, row.Cand, bsc, csc)
 		switch row.Change {
@@ -183,9 +187,9 @@ func byName(r *report.Report) map[string]record.Scenario {
 
 // change classifies one scenario from base to candidate and says what the
 // candidate's findings add.
-func change(base, cand string, bs, cs record.Scenario) (string, []string) {
+func change(base, cand record.Status, bs, cs record.Scenario) (string, []string) {
 	switch {
-	case cand == "build failed":
+	case cand == BuildFailed:
 		if base == record.Fail {
 			return StillFails, nil
 		}

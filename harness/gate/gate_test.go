@@ -13,7 +13,7 @@ import (
 func run(arch string, statuses ...string) *report.Report {
 	r := &report.Report{Arch: arch, Patches: []string{}}
 	for i := 0; i+1 < len(statuses); i += 2 {
-		s := record.Scenario{Name: statuses[i], Status: statuses[i+1]}
+		s := record.Scenario{Name: statuses[i], Status: record.Status(statuses[i+1])}
 		if s.Status == "fail" {
 			s.Findings = []oracle.Finding{{Kind: oracle.Carry, Detail: "carry: " + s.Name}}
 		}
@@ -100,7 +100,7 @@ func TestCompileErrorNamed(t *testing.T) {
 }
 
 func TestSkipBothSidesIsSame(t *testing.T) {
-	sc := func(st string) record.Scenario { return record.Scenario{Name: "x", Status: st} }
+	sc := func(st record.Status) record.Scenario { return record.Scenario{Name: "x", Status: st} }
 	if c, _ := change("skip", "skip", sc("skip"), sc("skip")); c != Same {
 		t.Fatalf("skip/skip = %s", c)
 	}

@@ -103,14 +103,14 @@ func (v *view) matrix(p Page) {
 			c := matrixCell{}
 			for si, s := range r.Scenarios {
 				if s.Name == name {
-					c.Status, c.Known = s.Status, s.Known
+					c.Status, c.Known = string(s.Status), s.Known
 					if s.Status == record.Fail || s.Status == record.Error {
 						c.Anchor = fmt.Sprintf("d%d-%d", ri, si)
 					}
 				}
 			}
 			if g, ok := changes[gate.Key(r)+"\x00"+name]; ok && g.Change != gate.Same {
-				c.Change, c.Base = g.Change, g.Base
+				c.Change, c.Base = g.Change, string(g.Base)
 			}
 			row.Cells = append(row.Cells, c)
 		}
@@ -129,7 +129,7 @@ type sect struct {
 // section is one failing (or undecided) scenario: its findings and the
 // drawing of its log.
 func section(r *report.Report, s record.Scenario, id string) sect {
-	sc := sect{ID: id, Run: r.Name(), Scenario: s.Name, Status: s.Status, Error: s.Error, Control: s.Control,
+	sc := sect{ID: id, Run: r.Name(), Scenario: s.Name, Status: string(s.Status), Error: s.Error, Control: s.Control,
 		Findings: s.Findings, Notes: s.Notes}
 	bitmap := false
 	for _, f := range s.Findings {

@@ -15,19 +15,19 @@ import (
 	"dirtygate/guest/record"
 )
 
-// Verdicts.
+// Verdicts: a run's verdict is a record.Status, never Skip.
 const (
-	Pass  = "pass"
-	Fail  = "fail"
-	Error = "error"
+	Pass  = record.Pass
+	Fail  = record.Fail
+	Error = record.Error
 )
 
 // Report is one run. Every field is documented in the README.
 type Report struct {
-	Arch    string   `json:"arch"`
-	Kernel  Kernel   `json:"kernel"`
-	Patches []string `json:"patches"` // names, in order; empty = baseline
-	Verdict string   `json:"verdict"` // pass | fail | error
+	Arch    string        `json:"arch"`
+	Kernel  Kernel        `json:"kernel"`
+	Patches []string      `json:"patches"` // names, in order; empty = baseline
+	Verdict record.Status `json:"verdict"` // pass | fail | error
 	// OnlyKnown: the run failed, but only where its kernel source is
 	// known to fail with exactly this signature (kernels/known/).
 	OnlyKnown bool `json:"only_known,omitempty"`
@@ -145,7 +145,7 @@ func (r *Report) scenarioError() string {
 }
 
 // ExitCode maps a verdict to dirtygate's exit status.
-func ExitCode(verdict string) int {
+func ExitCode(verdict record.Status) int {
 	switch verdict {
 	case Pass:
 		return 0
@@ -290,7 +290,7 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.Transport != "" {
 		fmt.Fprintf(w, "  transport: %s\n", r.Transport)
 	}
-	fmt.Fprintf(w, "\nverdict: %s", strings.ToUpper(r.Verdict))
+	fmt.Fprintf(w, "\nverdict: %s", strings.ToUpper(string(r.Verdict)))
 	if r.OnlyKnown {
 		fmt.Fprint(w, " (known failures only: the kernel source's own, kernels/known/)")
 	}

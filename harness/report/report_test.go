@@ -15,7 +15,7 @@ func TestVerdicts(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		r    Report
-		want string
+		want record.Status
 		code int
 	}{
 		{"all pass", Report{Scenarios: []record.Scenario{{Name: "a", Status: record.Pass}}}, Pass, 0},

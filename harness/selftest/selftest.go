@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"dirtygate/arches"
+	"dirtygate/guest/record"
 	"dirtygate/harness/gate"
 	"dirtygate/harness/report"
 	"dirtygate/harness/run"
@@ -175,7 +176,7 @@ func (mx *Matrix) baseProblems() []string {
 			continue
 		}
 		for _, s := range r.Scenarios {
-			if s.Status == "fail" && known[s.Name] == "" {
+			if s.Status == record.Fail && known[s.Name] == "" {
 				out = append(out, fmt.Sprintf("base %s fails %s, not a known failure", label(b), s.Name))
 			}
 		}
@@ -245,7 +246,7 @@ func (mx *Matrix) unexplained() []string {
 func (mx *Matrix) whyNone(scenario string) string {
 	for b, r := range mx.Bases {
 		for _, s := range r.Scenarios {
-			if s.Name == scenario && s.Status == "fail" {
+			if s.Name == scenario && s.Status == record.Fail {
 				return fmt.Sprintf("base %s fails it itself (%s): a mutant can only make it fail differently", label(b), known[scenario])
 			}
 		}
@@ -276,13 +277,13 @@ func cell(o Outcome, scenario string) string {
 			continue
 		}
 		switch s.Status {
-		case "pass":
+		case record.Pass:
 			return "."
-		case "skip":
+		case record.Skip:
 			return "-"
-		case "error":
+		case record.Error:
 			return "E"
-		case "fail":
+		case record.Fail:
 			return "f" // fails as the base does
 		}
 	}

@@ -10,9 +10,9 @@ import (
 )
 
 func rep(verdict string, status map[string]string) *report.Report {
-	r := &report.Report{Arch: "x86_64", Verdict: verdict}
+	r := &report.Report{Arch: "x86_64", Verdict: record.Status(verdict)}
 	for _, n := range []string{"page-cross", "iotlb-used-split", "log-eventfd"} {
-		r.Scenarios = append(r.Scenarios, record.Scenario{Name: n, Status: status[n]})
+		r.Scenarios = append(r.Scenarios, record.Scenario{Name: n, Status: record.Status(status[n])})
 	}
 	return r
 }
