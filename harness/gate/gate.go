@@ -71,13 +71,6 @@ func compileError(msg string) string {
 	return firstLine(msg)
 }
 
-// buildFailed reports whether a run stopped because the candidate's kernel
-// did not compile: a finding against the patch, not an infrastructure
-// error (sparc32 SMP has no futex helper, for one).
-func buildFailed(r *report.Report) bool {
-	return strings.HasPrefix(r.Error, "kernel build: compile:")
-}
-
 // Key pairs a base run with a candidate run: the arch and the kernel's
 // name ("6.12"), or for a tree its VERSION.PATCHLEVEL (a saved report may
 // come from another machine, so not the source's path or package version).
@@ -127,7 +120,7 @@ func Compare(base, cand []*report.Report) Result {
 		case b.Verdict == report.Error && !b.ScenarioUndecided:
 			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the base could not decide: %s", Key(c), b.Error))
 			continue
-		case c.Verdict == report.Error && !buildFailed(c) && !c.ScenarioUndecided:
+		case c.Verdict == report.Error && !c.CompileFailed() && !c.ScenarioUndecided:
 			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the candidate could not decide: %s", Key(c), c.Error))
 			continue
 		}
@@ -154,7 +147,7 @@ func (res *Result) compareRun(b, c *report.Report) {
 		} else if csc.Error != "" {
 			row.Finding = csc.Error
 		}
-		if buildFailed(c) {
+		if c.CompileFailed() {
 			row.Cand, row.Finding = BuildFailed, compileError(c.Error)
 		}
 		row.Change, row.New = change(row.Base, row.Cand, bsc, csc)

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"dirtygate/arches"
+	"dirtygate/guest/executor"
 	"dirtygate/harness/run"
 )
 
@@ -38,9 +39,8 @@ func (j Job) kernelArgs() []string {
 const (
 	initStarted = "Run /init as init process"
 	agentDone   = "dirtygate: agent done"
-	// ExecutorReady is what the executor prints once it runs as /init
-	// (guest/executor/csrc/executor.c).
-	ExecutorReady = "dirtygate-executor 1: ready"
+	// ExecutorReady is what the executor prints once it runs as /init.
+	ExecutorReady = executor.ReadyLine
 	// resultPattern turns the agent's own per-scenario lines into LAVA
 	// test cases. They are the guest's claims; `dirtygate parse` of the
 	// job's log is the verdict (records, CRCs, the host's oracle).

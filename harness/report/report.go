@@ -33,6 +33,8 @@ type Report struct {
 	OnlyKnown bool `json:"only_known,omitempty"`
 	// Error says why the run could not decide (verdict error).
 	Error string `json:"error,omitempty"`
+	// Cause says where it stopped (with Error; nil otherwise).
+	Cause *Cause `json:"cause,omitempty"`
 	// ScenarioUndecided: the run itself went through and the error is a
 	// scenario's own (the others decided and can be compared).
 	ScenarioUndecided bool          `json:"scenario_undecided,omitempty"`
@@ -63,6 +65,38 @@ type Kernel struct {
 	Patchfile  string `json:"patchfile,omitempty"` // path of the applied patches
 	Cached     bool   `json:"cached"`
 	Debug      bool   `json:"debug,omitempty"` // built with --debug-kernel
+}
+
+// Stage is where a run that could not decide stopped.
+type Stage string
+
+const (
+	StageSetup     Stage = "setup"     // the host: the kernel source or a patch not found, an output directory, QEMU missing, the agent's or executor's build
+	StageBuild     Stage = "build"     // the kernel build (kbuild): toolchain, unpacking, applying the patches, the configuration, the compile
+	StageBoot      Stage = "boot"      // the VM: did not start or end, or the kernel crashed before the agent finished
+	StageTransport Stage = "transport" // the records or the executor's link: lost, unreadable, a call that never came back
+	StageAgent     Stage = "agent"     // the agent or a scenario: no hello, a scenario could not decide, nothing ran
+	StageOracle    Stage = "oracle"    // the host's re-run of the oracle disagrees with the guest's
+)
+
+// Cause is where a run stopped: the stage and, for a kernel build, the
+// build's own step (kbuild.Error.Stage: toolchain, source, patch, config,
+// compile).
+type Cause struct {
+	Stage Stage  `json:"stage"`
+	Step  string `json:"step,omitempty"`
+}
+
+// SetError says the run could not decide, why and where.
+func (r *Report) SetError(stage Stage, step, msg string) {
+	r.Error, r.Cause = msg, &Cause{Stage: stage, Step: step}
+}
+
+// CompileFailed is true when the run stopped because its kernel did not
+// compile: against a candidate, a finding (the patch breaks the build),
+// not an infrastructure error.
+func (r *Report) CompileFailed() bool {
+	return r.Cause != nil && r.Cause.Stage == StageBuild && r.Cause.Step == "compile"
 }
 
 // Timings in seconds.
@@ -100,9 +134,10 @@ func (r *Report) Decide() {
 		r.Verdict, r.ScenarioUndecided = Error, false
 		return
 	}
-	r.Error, r.ScenarioUndecided = "", false
+	r.Error, r.Cause, r.ScenarioUndecided = "", nil, false
 	if len(r.Scenarios) == 0 {
-		r.Verdict, r.Error = Error, "no scenario ran"
+		r.Verdict = Error
+		r.SetError(StageAgent, "", "no scenario ran")
 		return
 	}
 	r.Verdict, r.OnlyKnown = Pass, false
@@ -110,7 +145,8 @@ func (r *Report) Decide() {
 	for _, s := range r.Scenarios {
 		switch s.Status {
 		case record.Error:
-			r.Verdict, r.ScenarioUndecided, r.Error = Error, true, r.scenarioError()
+			r.Verdict, r.ScenarioUndecided = Error, true
+			r.SetError(StageAgent, "", r.scenarioError())
 			return
 		case record.Fail:
 			r.Verdict = Fail
@@ -127,7 +163,8 @@ func (r *Report) Decide() {
 	}
 	if decided == 0 {
 		// Every scenario skipped: nothing was checked, which is not a pass.
-		r.Verdict, r.Error = Error, fmt.Sprintf("no scenario decided anything: all %d skipped", len(r.Scenarios))
+		r.Verdict = Error
+		r.SetError(StageAgent, "", fmt.Sprintf("no scenario decided anything: all %d skipped", len(r.Scenarios)))
 		return
 	}
 	r.OnlyKnown = failed > 0 && known == failed
@@ -188,9 +225,25 @@ func ReadJSON(path string) ([]*Report, error) {
 		if r.Arch == "" {
 			return nil, fmt.Errorf("%s: a report without an arch", path)
 		}
+		if r.Error != "" && r.Cause == nil {
+			r.Cause = legacyCause(r.Error)
+		}
 		r.Decide()
 	}
 	return rs, nil
+}
+
+// legacyCause is the cause of a report saved before reports carried one,
+// read from how its error began: only a kernel build's is needed (the
+// gate tells a candidate that does not compile from a run that could not
+// decide), and only build errors had a fixed prefix.
+func legacyCause(msg string) *Cause {
+	rest, ok := strings.CutPrefix(msg, "kernel build: ")
+	if !ok {
+		return nil
+	}
+	step, _, _ := strings.Cut(rest, ":")
+	return &Cause{Stage: StageBuild, Step: step}
 }
 
 // WriteJSON writes the report to path.

@@ -12,15 +12,13 @@ import (
 	"dirtygate/guest/executor"
 	"dirtygate/guest/record"
 	"dirtygate/guest/scenario"
+	"dirtygate/harness/judge"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
 )
 
 // executorVersion names the agent in the hello record of executor runs.
 const executorVersion = "dirtygate host agent driving dirtygate-executor 1"
-
-// executorReady is the line executor.c prints when it starts.
-const executorReady = "dirtygate-executor 1: ready"
 
 // bootExecutor boots a guest whose /init is the C executor and runs the
 // scenarios here, against it, over the console. The records the agent
@@ -29,7 +27,7 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 	o, r := p.o, p.r
 	inR, inW, err := os.Pipe()
 	if err != nil {
-		r.Error = err.Error()
+		r.SetError(report.StageSetup, "", err.Error())
 		return r
 	}
 	defer inR.Close()
@@ -84,13 +82,13 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 		v = <-done
 	}
 	if v.err != nil {
-		r.Error = v.err.Error()
+		r.SetError(report.StageBoot, "", v.err.Error())
 		return r
 	}
-	Judge(r, v.res, cfg, records.Bytes())
+	judge.Judge(r, judge.Input{Arch: o.Arch, Console: v.res.Console, Records: records.Bytes(), VM: vmOf(v.res, cfg)})
 	r.Transport = client.Stats().Summary("the console")
 	if driveErr != nil {
-		r.Error = "executor: " + driveErr.Error()
+		r.SetError(report.StageTransport, "", "executor: "+driveErr.Error())
 		if v.res.TimedOut {
 			r.Error += fmt.Sprintf(" (the VM did not end within %v)", cfg.Timeout)
 		}

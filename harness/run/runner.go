@@ -13,6 +13,7 @@ import (
 	"dirtygate/guest/scenario"
 	"dirtygate/harness/agentbuild"
 	"dirtygate/harness/initramfs"
+	"dirtygate/harness/judge"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
 )
@@ -52,11 +53,17 @@ func (agentRunner) perScenario() time.Duration { return 0 }
 func (agentRunner) boot(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Report {
 	res, err := qemu.Run(ctx, cfg)
 	if err != nil {
-		p.r.Error = err.Error()
+		p.r.SetError(report.StageBoot, "", err.Error())
 		return p.r
 	}
-	Judge(p.r, res, cfg, nil)
+	judge.Judge(p.r, judge.Input{Arch: p.o.Arch, Console: res.Console, VM: vmOf(res, cfg)})
 	return p.r
+}
+
+// vmOf is how a VM ended, for the judge.
+func vmOf(res *qemu.Result, cfg qemu.Config) *judge.VM {
+	return &judge.VM{Duration: res.Duration, MaxRSS: res.MaxRSS, TimedOut: res.TimedOut, Timeout: cfg.Timeout,
+		Exit: res.Exit, Stderr: res.Stderr}
 }
 
 func (agentRunner) onTarget(t *targetRun) {

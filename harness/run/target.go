@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"dirtygate/guest/executor"
-	"dirtygate/harness/qemu"
+	"dirtygate/harness/judge"
 	"dirtygate/harness/report"
 	"dirtygate/harness/target"
 )
@@ -35,12 +35,12 @@ func Target(ctx context.Context, o Options, spec string) *report.Report {
 		o.OutDir = filepath.Join(o.CacheDir, "runs", fmt.Sprintf("%s-target-%s", a.Name, time.Now().Format("20060102-150405.000")))
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-		r.Error = err.Error()
+		r.SetError(report.StageSetup, "", err.Error())
 		return finish(o, r, start)
 	}
 	program, err := runnerFor(a).program(ctx, a, o.OutDir)
 	if err != nil {
-		r.Error = err.Error()
+		r.SetError(report.StageSetup, "", err.Error())
 		return finish(o, r, start)
 	}
 	var env []string
@@ -50,7 +50,7 @@ func Target(ctx context.Context, o Options, spec string) *report.Report {
 	fmt.Fprintf(o.Progress, "[%s target] connecting to %s\n", a.Name, spec)
 	conn, err := target.Dial(spec, program, env)
 	if err != nil {
-		r.Error = err.Error()
+		r.SetError(report.StageTransport, "", err.Error())
 		return finish(o, r, start)
 	}
 	defer conn.Close()
@@ -58,7 +58,7 @@ func Target(ctx context.Context, o Options, spec string) *report.Report {
 	r.ConsoleLog = filepath.Join(o.OutDir, "console.log")
 	logf, err := os.Create(r.ConsoleLog)
 	if err != nil {
-		r.Error = err.Error()
+		r.SetError(report.StageSetup, "", err.Error())
 		return finish(o, r, start)
 	}
 	defer logf.Close()
@@ -91,11 +91,11 @@ func (t *targetRun) sink(extra io.Writer) io.Writer {
 	})
 }
 
-// judge judges what the target printed (records: see Judge).
+// judge judges what the target printed (records: see judge.Input).
 func (t *targetRun) judge(records []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	Judge(t.r, &qemu.Result{Console: t.console.Bytes()}, qemu.Config{Arch: t.o.Arch, Timeout: 30 * time.Minute}, records)
+	judge.Judge(t.r, judge.Input{Arch: t.o.Arch, Console: t.console.Bytes(), Records: records})
 }
 
 // targetExecutor drives the executor on a target from here.
@@ -118,7 +118,7 @@ func targetExecutor(t *targetRun) {
 	t.judge(records.Bytes())
 	t.r.Transport = client.Stats().Summary(t.conn.Describe)
 	if driveErr != nil {
-		t.r.Error = "executor: " + driveErr.Error()
+		t.r.SetError(report.StageTransport, "", "executor: "+driveErr.Error())
 	}
 }
 

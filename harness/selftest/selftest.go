@@ -140,7 +140,7 @@ func Run(ctx context.Context, o Options) (*Matrix, error) {
 func judge(m kernels.Mutant, base, cand *report.Report) Outcome {
 	res := gate.Compare([]*report.Report{base}, []*report.Report{cand})
 	out := Outcome{Mutant: m, Gate: res, Cand: cand}
-	if strings.HasPrefix(cand.Error, "kernel build:") {
+	if cand.Cause != nil && cand.Cause.Stage == report.StageBuild {
 		out.NoBuild = firstLine(cand.Error)
 		return out
 	}

@@ -44,7 +44,8 @@ func TestMatrixVerdicts(t *testing.T) {
 	}
 
 	// A mutant that does not compile is no kill, whatever the gate says.
-	broken := &report.Report{Arch: "x86_64", Verdict: "error", Error: "kernel build: compile: drivers/vhost/vhost.c:1: error: x"}
+	broken := &report.Report{Arch: "x86_64", Verdict: "error", Error: "kernel build: compile: drivers/vhost/vhost.c:1: error: x",
+		Cause: &report.Cause{Stage: report.StageBuild, Step: "compile"}}
 	o := outcome("d", base, broken)
 	if o.Gate.ExitCode() != 1 || o.NoBuild == "" || len(o.Killed) > 0 {
 		t.Fatalf("a mutant that does not compile: gate exit %d, NoBuild %q, killed by %v", o.Gate.ExitCode(), o.NoBuild, o.Killed)

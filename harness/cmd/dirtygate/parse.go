@@ -6,11 +6,11 @@ import (
 	"os"
 	"strings"
 
+	"dirtygate/guest/executor"
 	"dirtygate/harness/gate"
+	"dirtygate/harness/judge"
 	"dirtygate/harness/lava"
-	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
-	"dirtygate/harness/run"
 )
 
 // cmdParse judges a console log captured from a run elsewhere, e.g. the
@@ -33,11 +33,11 @@ func cmdParse(args []string) int {
 	}
 	r := &report.Report{Arch: "unknown", ConsoleLog: fs.Arg(0), Kernel: report.Kernel{Source: "console log " + fs.Arg(0)}}
 	// The same judging as a run: records, splats, the host's oracle.
-	run.Judge(r, &qemu.Result{Console: b}, qemu.Config{}, nil)
+	judge.Judge(r, judge.Input{Console: b})
 	if r.Agent != nil {
 		r.Arch, r.Kernel.Version = r.Agent.Machine, r.Agent.Kernel
-	} else if strings.Contains(string(b), lava.ExecutorReady) {
-		r.Error = "this is the executor's console: it runs no scenario by itself, the host that drives it over the console does (dirtygate run --arch A --target serial://... or exec:...)"
+	} else if strings.Contains(string(b), executor.ReadyLine) {
+		r.SetError(report.StageAgent, "", "this is the executor's console: it runs no scenario by itself, the host that drives it over the console does (dirtygate run --arch A --target serial://... or exec:...)")
 	}
 	r.Decide()
 	gate.MarkKnownAll([]*report.Report{r})

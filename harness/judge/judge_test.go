@@ -1,4 +1,4 @@
-package run
+package judge
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"dirtygate/guest/record"
-	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
 )
 
@@ -21,20 +20,23 @@ func captured(t *testing.T, path string) []byte {
 	return b
 }
 
-func judged(res *qemu.Result) *report.Report {
+func judged(in Input) *report.Report {
 	r := &report.Report{}
-	Judge(r, res, qemu.Config{Timeout: 120 * time.Second}, nil)
+	if in.VM != nil {
+		in.VM.Timeout = 120 * time.Second
+	}
+	Judge(r, in)
 	r.Decide()
 	return r
 }
 
 func TestJudgeCapturedRuns(t *testing.T) {
 	base := captured(t, "../../guest/record/testdata/console-x86_64-baseline.txt")
-	if r := judged(&qemu.Result{Console: base}); r.Verdict != report.Pass || len(r.Scenarios) != 14 || r.Agent == nil {
+	if r := judged(Input{Console: base}); r.Verdict != report.Pass || len(r.Scenarios) != 14 || r.Agent == nil {
 		t.Fatalf("baseline: %s %q, %d scenarios", r.Verdict, r.Error, len(r.Scenarios))
 	}
 	rfc := captured(t, "../../guest/record/testdata/console-x86_64-rfc-v2.txt")
-	if r := judged(&qemu.Result{Console: rfc}); r.Verdict != report.Fail {
+	if r := judged(Input{Console: rfc}); r.Verdict != report.Fail {
 		t.Fatalf("rfc-v2: %s %q", r.Verdict, r.Error)
 	}
 }
@@ -43,17 +45,21 @@ func TestJudgeCouldNotDecide(t *testing.T) {
 	base := captured(t, "../../guest/record/testdata/console-x86_64-baseline.txt")
 	cut := base[:bytes.Index(base, []byte("DGR1 9 "))]
 	for name, tc := range map[string]struct {
-		res  *qemu.Result
-		want string
+		in    Input
+		want  string
+		stage report.Stage
 	}{
-		"lost output": {&qemu.Result{Console: cut}, "incomplete"},
-		"timeout":     {&qemu.Result{Console: cut, TimedOut: true}, "did not end within"},
-		"panic":       {&qemu.Result{Console: captured(t, "../console/testdata/panic-x86_64.txt")}, "kernel crashed"},
-		"nothing":     {&qemu.Result{Stderr: []byte("qemu: could not load kernel")}, "QEMU said: qemu: could not load kernel"},
+		"lost output": {Input{Console: cut, VM: &VM{}}, "incomplete", report.StageTransport},
+		"timeout":     {Input{Console: cut, VM: &VM{TimedOut: true}}, "did not end within 2m0s", report.StageBoot},
+		"panic":       {Input{Console: captured(t, "../console/testdata/panic-x86_64.txt"), VM: &VM{}}, "kernel crashed", report.StageBoot},
+		"nothing":     {Input{VM: &VM{Stderr: []byte("qemu: could not load kernel")}}, "QEMU said: qemu: could not load kernel", report.StageBoot},
 	} {
-		r := judged(tc.res)
+		r := judged(tc.in)
 		if r.Verdict != report.Error || !strings.Contains(r.Error, tc.want) {
 			t.Errorf("%s: verdict %s, error %q, want error with %q", name, r.Verdict, r.Error, tc.want)
+		}
+		if r.Cause == nil || r.Cause.Stage != tc.stage {
+			t.Errorf("%s: cause %+v, want stage %s", name, r.Cause, tc.stage)
 		}
 	}
 }
@@ -70,11 +76,11 @@ func TestCrossCheckCatchesATamperedResult(t *testing.T) {
 		if rec.Type != record.TypeScenario || rec.Into(&s) != nil || s.Name != "carry" {
 			continue
 		}
-		if msg := crossCheck(s); msg != "" {
+		if msg := CrossCheck(s); msg != "" {
 			t.Fatalf("honest record rejected: %s", msg)
 		}
 		s.Findings, s.Status = nil, record.Pass
-		if msg := crossCheck(s); !strings.Contains(msg, "disagrees") {
+		if msg := CrossCheck(s); !strings.Contains(msg, "disagrees") {
 			t.Fatalf("tampered record accepted: %q", msg)
 		}
 		return
