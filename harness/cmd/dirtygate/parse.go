@@ -1,8 +1,8 @@
 package main
 
 import (
+	"context"
 	"flag"
-	"fmt"
 	"os"
 	"strings"
 
@@ -13,14 +13,17 @@ import (
 	"dirtygate/harness/report"
 )
 
-// cmdParse judges a console log captured from a run elsewhere, e.g. the
+// parseCmd judges a console log captured from a run elsewhere, e.g. the
 // agent on real hardware over a serial line, or a LAVA job's log.
-func cmdParse(args []string) int {
-	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
-	jsonOut := fs.String("json", "", "write the JSON report here")
-	htmlOut := fs.String("html", "", "write the HTML page (matrix and log drawings) here")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		usage()
+type parseCmd struct{ out outputs }
+
+func (c *parseCmd) define(fs *flag.FlagSet) {
+	c.out = addOutputs(fs, "", "json", "html")
+}
+
+func (c *parseCmd) run(_ context.Context, fs *flag.FlagSet) int {
+	if fs.NArg() != 1 {
+		usage(os.Stderr)
 		return 2
 	}
 	b, err := os.ReadFile(fs.Arg(0))
@@ -28,8 +31,7 @@ func cmdParse(args []string) int {
 		b, err = lava.Console(b) // a LAVA job's log: the device's console lines
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "dirtygate:", err)
-		return 2
+		return fail("dirtygate", err)
 	}
 	r := &report.Report{Arch: "unknown", ConsoleLog: fs.Arg(0), Kernel: report.Kernel{Source: "console log " + fs.Arg(0)}}
 	// The same judging as a run: records, splats, the host's oracle.
@@ -42,15 +44,8 @@ func cmdParse(args []string) int {
 	r.Decide()
 	gate.MarkKnownAll([]*report.Report{r})
 	r.WriteText(os.Stdout)
-	if *jsonOut != "" {
-		if err := r.WriteJSON(*jsonOut); err != nil {
-			fmt.Fprintln(os.Stderr, "dirtygate:", err)
-			return 2
-		}
-	}
-	if err := writeHTML(*htmlOut, []*report.Report{r}, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "dirtygate:", err)
-		return 2
+	if err := c.out.write(r, []*report.Report{r}, nil); err != nil {
+		return fail("dirtygate", err)
 	}
 	return r.ExitCode()
 }
