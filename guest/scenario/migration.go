@@ -22,259 +22,241 @@ import (
 // with VHOST_SET_FEATURES on the running device, and 8 after switching it
 // off again, each phase into its own pages.
 func liveEnable(m machine.Machine, name string) outcome {
-	var o outcome
-	r, err := NewRig(m, Config{Name: name, LogOff: true})
-	if err != nil {
-		o.err = err
-		return o
-	}
-	defer r.Close()
-	phase := func(first uint64) ([]virtq.Used, error) {
-		var bufs [][]Seg
-		for i := 0; i < 8; i++ {
-			bufs = append(bufs, one(pageOff(first+uint64(2*i), 256), 2048))
+	return withRig(m, Config{Name: name, LogOff: true}, func(r *Rig, o *outcome) error {
+		phase := func(first uint64) ([]virtq.Used, error) {
+			var bufs [][]Seg
+			for i := 0; i < 8; i++ {
+				bufs = append(bufs, one(pageOff(first+uint64(2*i), 256), 2048))
+			}
+			heads, err := r.Post(bufs...)
+			if err != nil {
+				return nil, err
+			}
+			return deliver(r, heads, frames(8, frameLen), false)
 		}
-		heads, err := r.Post(bufs...)
+		before, err := phase(firstBufPage)
+		var during, after []virtq.Used
+		if err == nil {
+			err = r.SetLogging(true)
+		}
+		if err == nil {
+			during, err = phase(firstBufPage + 32)
+		}
+		if err == nil {
+			err = r.SetLogging(false)
+		}
+		if err == nil {
+			after, err = phase(firstBufPage + 64)
+		}
+		if err == nil {
+			o.log, err = r.StopAndLog()
+		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return deliver(r, heads, frames(8, frameLen), false)
-	}
-	before, err := phase(firstBufPage)
-	var during, after []virtq.Used
-	if err == nil {
-		err = r.SetLogging(true)
-	}
-	if err == nil {
-		during, err = phase(firstBufPage + 32)
-	}
-	if err == nil {
-		err = r.SetLogging(false)
-	}
-	if err == nil {
-		after, err = phase(firstBufPage + 64)
-	}
-	if err == nil {
-		o.log, err = r.StopAndLog()
-	}
-	if err != nil {
-		o.err = err
-		return o
-	}
-	w, err := r.Written(during)
-	if err != nil {
-		o.err = err
-		return o
-	}
-	allowed := r.UsedPages() // logged while logging was on
-	for _, u := range [][]virtq.Used{before, after} {
-		a, err := r.Written(u)
+		w, err := r.Written(during)
 		if err != nil {
-			o.err = err
-			return o
+			return err
 		}
-		for p := range a {
-			allowed[p] = 0
+		allowed := r.UsedPages() // logged while logging was on
+		for _, u := range [][]virtq.Used{before, after} {
+			a, err := r.Written(u)
+			if err != nil {
+				return err
+			}
+			for p := range a {
+				allowed[p] = 0
+			}
 		}
-	}
-	o.packets = 24
-	o.findings = append(o.findings, usedLengths(slices.Concat(before, during, after), frames(24, frameLen))...)
-	o.expect = oracle.Expect{Written: w, Allowed: allowed, Required: map[uint64]bool{}}
-	o.logEvents = r.LogEvents()
-	logged := 0
-	for p := range allowed {
-		if oracle.TestBit(o.log.After, o.log.Layout, o.log.BitOf(p)) {
-			logged++
+		o.packets = 24
+		o.findings = append(o.findings, usedLengths(slices.Concat(before, during, after), frames(24, frameLen))...)
+		o.expect = oracle.Expect{Written: w, Allowed: allowed, Required: map[uint64]bool{}}
+		o.logEvents = r.LogEvents()
+		logged := 0
+		for p := range allowed {
+			if oracle.TestBit(o.log.After, o.log.Layout, o.log.BitOf(p)) {
+				logged++
+			}
 		}
-	}
-	o.notes = append(o.notes, fmt.Sprintf("8 frames with logging off, 8 after VHOST_SET_FEATURES turned LOG_ALL on (%d pages, all must be logged), 8 after it turned it off; %d of the %d pages written while off were logged",
-		len(w), logged, len(allowed)))
-	o.control = clearBit(sortedPages(w)[3])
-	return o
+		o.notes = append(o.notes, fmt.Sprintf("8 frames with logging off, 8 after VHOST_SET_FEATURES turned LOG_ALL on (%d pages, all must be logged), 8 after it turned it off; %d of the %d pages written while off were logged",
+			len(w), logged, len(allowed)))
+		o.control = clearBit(sortedPages(w)[3])
+		return nil
+	})
 }
 
 // harvestLoop runs the migration sync loop against live traffic.
 func harvestLoop(m machine.Machine, name string) outcome {
-	var o outcome
-	r, err := NewRig(m, Config{Name: name})
-	if err != nil {
-		o.err = err
-		return o
-	}
-	defer r.Close()
-	const nbuf = 128
-	var bufs [][]Seg
-	for i := 0; i < nbuf; i++ {
-		bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 512), 1024))
-	}
-	var mine []uint64 // pages the VMM dirties itself
-	for p := uint64(1100); p < 1164; p++ {
-		mine = append(mine, p)
-	}
-	heads, err := r.Post(bufs...)
-	if err != nil {
-		o.err = err
-		return o
-	}
-	l := r.Layout
-	W := uint64(l.WordBits)
-	lo := (r.firstBit + firstBufPage) / W
-	hi := (r.firstBit + mine[len(mine)-1]) / W
-	base := r.rngAddr + lo*W/8
-	n := int(hi - lo + 1)
-	seen := map[uint64]int{} // page -> harvests it appeared in
-	harvested := 0           // bits of pages vhost writes (not the VMM's own)
-	collect := func(old []byte) {
-		for b := uint64(0); b < uint64(n)*W; b++ {
-			if oracle.TestBit(old, l, b) {
-				p := lo*W + b - r.firstBit
-				seen[p]++
-				if p < mine[0] {
-					harvested++
+	return withRig(m, Config{Name: name}, func(r *Rig, o *outcome) error {
+		const nbuf = 128
+		var bufs [][]Seg
+		for i := 0; i < nbuf; i++ {
+			bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 512), 1024))
+		}
+		var mine []uint64 // pages the VMM dirties itself
+		for p := uint64(1100); p < 1164; p++ {
+			mine = append(mine, p)
+		}
+		heads, err := r.Post(bufs...)
+		if err != nil {
+			return err
+		}
+		l := r.Layout
+		W := uint64(l.WordBits)
+		lo := (r.firstBit + firstBufPage) / W
+		hi := (r.firstBit + mine[len(mine)-1]) / W
+		base := r.rngAddr + lo*W/8
+		n := int(hi - lo + 1)
+		seen := map[uint64]int{} // page -> harvests it appeared in
+		harvested := 0           // bits of pages vhost writes (not the VMM's own)
+		collect := func(old []byte) {
+			for b := uint64(0); b < uint64(n)*W; b++ {
+				if oracle.TestBit(old, l, b) {
+					p := lo*W + b - r.firstBit
+					seen[p]++
+					if p < mine[0] {
+						harvested++
+					}
 				}
 			}
 		}
-	}
-	orPage := func(p uint64) error {
-		bit := r.firstBit + p
-		mask := make([]byte, W/8)
-		oracle.PutBit(mask, l, bit%W)
-		return m.OrWord(r.rngAddr+(bit/W)*W/8, mask)
-	}
+		orPage := func(p uint64) error {
+			bit := r.firstBit + p
+			mask := make([]byte, W/8)
+			oracle.PutBit(mask, l, bit%W)
+			return m.OrWord(r.rngAddr+(bit/W)*W/8, mask)
+		}
 
-	var passes, busy, set int
-	var midTraffic atomic.Int64
-	var trafficDone atomic.Bool
-	var herr error
-	noOr := false
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			if set < len(mine) && !noOr {
-				if err := orPage(mine[set]); errors.Is(err, machine.ErrNoAtomicOr) {
-					noOr = true
-				} else if err != nil {
+		var passes, busy, set int
+		var midTraffic atomic.Int64
+		var trafficDone atomic.Bool
+		var herr error
+		noOr := false
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if set < len(mine) && !noOr {
+					if err := orPage(mine[set]); errors.Is(err, machine.ErrNoAtomicOr) {
+						noOr = true
+					} else if err != nil {
+						herr = err
+						return
+					} else {
+						set++
+					}
+				}
+				old, err := m.SwapWords(base, n)
+				if err != nil {
 					herr = err
 					return
-				} else {
-					set++
+				}
+				passes++
+				before := harvested
+				during := !trafficDone.Load() // after the swap: still false means the swap ran while frames arrived
+				collect(old)
+				if harvested > before {
+					busy++
+					if during {
+						midTraffic.Add(1)
+					}
+				}
+				select {
+				case <-stop:
+					if set == len(mine) || noOr {
+						return
+					}
+				default:
 				}
 			}
-			old, err := m.SwapWords(base, n)
-			if err != nil {
-				herr = err
-				return
+		}()
+		// Half the frames, then (for at most a few seconds) until a harvest
+		// has caught bits vhost logged, then the rest: the sync loop then runs
+		// while the traffic is not over, however the scheduler treats it.
+		fr := frames(nbuf, frameLen)
+		used, err := deliver(r, heads[:nbuf/2], fr[:nbuf/2], false)
+		for t0 := time.Now(); err == nil && midTraffic.Load() == 0 && time.Since(t0) < 5*time.Second; {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err == nil {
+			var rest []virtq.Used
+			rest, err = deliver(r, heads[nbuf/2:], fr[nbuf/2:], false)
+			used = append(used, rest...)
+		}
+		trafficDone.Store(true)
+		close(stop)
+		wg.Wait()
+		if err == nil {
+			err = herr
+		}
+		if err == nil {
+			err = r.Stop() // flushes the worker: the final sync
+		}
+		duringTraffic := harvested
+		if err == nil {
+			var old []byte
+			if old, err = m.SwapWords(base, n); err == nil {
+				collect(old)
 			}
-			passes++
-			before := harvested
-			during := !trafficDone.Load() // after the swap: still false means the swap ran while frames arrived
-			collect(old)
-			if harvested > before {
-				busy++
-				if during {
-					midTraffic.Add(1)
-				}
+		}
+		if err != nil {
+			return err
+		}
+		if midTraffic.Load() == 0 {
+			// The scenario exists to race harvests against vhost's logging.
+			return fmt.Errorf("no harvest caught bits while frames were arriving (%d passes): the sync loop never overlapped vhost's logging, so nothing was decided about it", passes)
+		}
+		if o.log, err = r.Log(); err != nil {
+			return err
+		}
+		// The oracle judges the union of every harvest, put back in the log.
+		for p := range seen {
+			oracle.PutBit(o.log.After, l, r.firstBit+p)
+		}
+		w, err := r.Written(used)
+		if err != nil {
+			return err
+		}
+		o.expect = oracle.Expect{Written: w, Allowed: r.UsedPages(), Required: map[uint64]bool{}}
+		if !noOr {
+			for _, p := range mine {
+				o.expect.Allowed[p] = 0
+				o.expect.Required[p] = true
 			}
-			select {
-			case <-stop:
-				if set == len(mine) || noOr {
-					return
-				}
-			default:
+		}
+		var back []uint64
+		for p, k := range seen {
+			if _, ring := r.UsedPages()[p]; k > 1 && !ring { // the used ring is written over and over
+				back = append(back, p)
 			}
 		}
-	}()
-	// Half the frames, then (for at most a few seconds) until a harvest
-	// has caught bits vhost logged, then the rest: the sync loop then runs
-	// while the traffic is not over, however the scheduler treats it.
-	fr := frames(nbuf, frameLen)
-	used, err := deliver(r, heads[:nbuf/2], fr[:nbuf/2], false)
-	for t0 := time.Now(); err == nil && midTraffic.Load() == 0 && time.Since(t0) < 5*time.Second; {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err == nil {
-		var rest []virtq.Used
-		rest, err = deliver(r, heads[nbuf/2:], fr[nbuf/2:], false)
-		used = append(used, rest...)
-	}
-	trafficDone.Store(true)
-	close(stop)
-	wg.Wait()
-	if err == nil {
-		err = herr
-	}
-	if err == nil {
-		err = r.Stop() // flushes the worker: the final sync
-	}
-	duringTraffic := harvested
-	if err == nil {
-		var old []byte
-		if old, err = m.SwapWords(base, n); err == nil {
-			collect(old)
+		if len(back) > 0 {
+			slices.Sort(back)
+			o.findings = append(o.findings, oracle.Finding{Kind: oracle.Resurrected, Pages: back,
+				Detail: fmt.Sprintf("resurrected: %d harvested bit(s) came back without a new write (a log update that is not an atomic OR wrote back bits the VMM had cleared): pages %v", len(back), firstFew(back))})
 		}
-	}
-	if err != nil {
-		o.err = err
-		return o
-	}
-	if midTraffic.Load() == 0 {
-		// The scenario exists to race harvests against vhost's logging.
-		o.err = fmt.Errorf("no harvest caught bits while frames were arriving (%d passes): the sync loop never overlapped vhost's logging, so nothing was decided about it", passes)
-		return o
-	}
-	if o.log, err = r.Log(); err != nil {
-		o.err = err
-		return o
-	}
-	// The oracle judges the union of every harvest, put back in the log.
-	for p := range seen {
-		oracle.PutBit(o.log.After, l, r.firstBit+p)
-	}
-	w, err := r.Written(used)
-	if err != nil {
-		o.err = err
-		return o
-	}
-	o.expect = oracle.Expect{Written: w, Allowed: r.UsedPages(), Required: map[uint64]bool{}}
-	if !noOr {
-		for _, p := range mine {
-			o.expect.Allowed[p] = 0
-			o.expect.Required[p] = true
+		o.packets = len(used)
+		o.findings = append(o.findings, usedLengths(used, frames(nbuf, frameLen))...)
+		o.count("harvest_passes", int64(passes))
+		o.count("harvests_mid_traffic", midTraffic.Load())
+		o.notes = append(o.notes, fmt.Sprintf("%d harvest passes of %d words while %d frames arrived, %d of them caught bits (%d while frames were still arriving; %d bits before the final sync, %d at it); the VMM set %d bits of its own",
+			passes, n, len(used), busy, midTraffic.Load(), duringTraffic, harvested-duringTraffic, set))
+		if noOr {
+			o.notes = append(o.notes, "no atomic OR for user space here (SPARC v8): the VMM set no bits of its own")
+			o.control = clearBit(sortedPages(w)[9])
+		} else {
+			o.control = control{
+				what: fmt.Sprintf("dropping the VMM's own bit of page %d from the harvests", mine[5]),
+				mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
+					oracle.ClearBit(l.After, l.Layout, l.BitOf(mine[5]))
+				},
+				want: []oracle.Kind{oracle.Missing},
+			}
 		}
-	}
-	var back []uint64
-	for p, k := range seen {
-		if _, ring := r.UsedPages()[p]; k > 1 && !ring { // the used ring is written over and over
-			back = append(back, p)
-		}
-	}
-	if len(back) > 0 {
-		slices.Sort(back)
-		o.findings = append(o.findings, oracle.Finding{Kind: oracle.Resurrected, Pages: back,
-			Detail: fmt.Sprintf("resurrected: %d harvested bit(s) came back without a new write (a log update that is not an atomic OR wrote back bits the VMM had cleared): pages %v", len(back), firstFew(back))})
-	}
-	o.packets = len(used)
-	o.findings = append(o.findings, usedLengths(used, frames(nbuf, frameLen))...)
-	o.count("harvest_passes", int64(passes))
-	o.count("harvests_mid_traffic", midTraffic.Load())
-	o.notes = append(o.notes, fmt.Sprintf("%d harvest passes of %d words while %d frames arrived, %d of them caught bits (%d while frames were still arriving; %d bits before the final sync, %d at it); the VMM set %d bits of its own",
-		passes, n, len(used), busy, midTraffic.Load(), duringTraffic, harvested-duringTraffic, set))
-	if noOr {
-		o.notes = append(o.notes, "no atomic OR for user space here (SPARC v8): the VMM set no bits of its own")
-		o.control = clearBit(sortedPages(w)[9])
-	} else {
-		o.control = control{
-			what: fmt.Sprintf("dropping the VMM's own bit of page %d from the harvests", mine[5]),
-			mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
-				oracle.ClearBit(l.After, l.Layout, l.BitOf(mine[5]))
-			},
-			want: []oracle.Kind{oracle.Missing},
-		}
-	}
-	return o
+		return nil
+	})
 }
 
 func firstFew(p []uint64) []uint64 {

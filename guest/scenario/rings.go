@@ -84,36 +84,30 @@ func iotlb(splitUsed bool) func(machine.Machine, string) outcome {
 
 // txUsed transmits 32 frames from 32 pages through the TX queue.
 func txUsed(m machine.Machine, name string) outcome {
-	var o outcome
-	r, err := NewRig(m, Config{Name: name, TX: true})
-	if err != nil {
-		o.err = err
-		return o
-	}
-	defer r.Close()
-	var offs []int
-	for i := 0; i < 32; i++ {
-		offs = append(offs, pageOff(firstBufPage+uint64(2*i), 64*i))
-	}
-	used, err := r.Transmit(offs, frames(32, frameLen))
-	if err == nil {
-		o.log, err = r.StopAndLog()
-	}
-	if err != nil {
-		o.err = err
-		return o
-	}
-	required := map[uint64]bool{}
-	for p := range r.TXUsedPages() {
-		required[p] = true
-	}
-	o.packets = len(used)
-	o.expect = oracle.Expect{Written: map[uint64]int{}, Allowed: r.TXUsedPages(), Required: required}
-	maps.Copy(o.expect.Allowed, r.UsedPages()) // RX's used ring: flags written at attach
-	o.notes = append(o.notes, fmt.Sprintf("%d frames transmitted from pages %d..%d; TX used ring on page(s) %v",
-		len(used), firstBufPage, firstBufPage+62, sortedPages(r.TXUsedPages())))
-	o.control = setBit(firstBufPage + 2) // a page a frame was read from
-	return o
+	return withRig(m, Config{Name: name, TX: true}, func(r *Rig, o *outcome) error {
+		var offs []int
+		for i := 0; i < 32; i++ {
+			offs = append(offs, pageOff(firstBufPage+uint64(2*i), 64*i))
+		}
+		used, err := r.Transmit(offs, frames(32, frameLen))
+		if err == nil {
+			o.log, err = r.StopAndLog()
+		}
+		if err != nil {
+			return err
+		}
+		required := map[uint64]bool{}
+		for p := range r.TXUsedPages() {
+			required[p] = true
+		}
+		o.packets = len(used)
+		o.expect = oracle.Expect{Written: map[uint64]int{}, Allowed: r.TXUsedPages(), Required: required}
+		maps.Copy(o.expect.Allowed, r.UsedPages()) // RX's used ring: flags written at attach
+		o.notes = append(o.notes, fmt.Sprintf("%d frames transmitted from pages %d..%d; TX used ring on page(s) %v",
+			len(used), firstBufPage, firstBufPage+62, sortedPages(r.TXUsedPages())))
+		o.control = setBit(firstBufPage + 2) // a page a frame was read from
+		return nil
+	})
 }
 
 func logEventfd(m machine.Machine, name string) outcome {

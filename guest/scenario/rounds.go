@@ -62,39 +62,34 @@ type roundResult struct {
 }
 
 func roundsScenario(m machine.Machine, name string) outcome {
-	var o outcome
-	r, err := NewRig(m, Config{Name: name, UsedOff: roundsUsedOff, EventIdx: true})
-	if err != nil {
-		o.err = err
-		return o
-	}
-	defer r.Close()
-	var bufs [][]Seg
-	for i := 0; i < 8; i++ {
-		bufs = append(bufs, one(pageOff(firstBufPage+uint64(3*i), 256*i), 2048))
-	}
-	var heads []uint16
-	var res []roundResult
-	all := frames(32, frameLen)
-	fr := all
-	var used []virtq.Used
-	for k, p := range roundPlans {
-		rr, err := r.round(k, p, bufs, &heads, fr[:p.send])
-		if err != nil {
-			o.err = fmt.Errorf("round %d (%s): %w", k+1, p.what, err)
-			return o
+	return withRig(m, Config{Name: name, UsedOff: roundsUsedOff, EventIdx: true}, func(r *Rig, o *outcome) error {
+		var bufs [][]Seg
+		for i := 0; i < 8; i++ {
+			bufs = append(bufs, one(pageOff(firstBufPage+uint64(3*i), 256*i), 2048))
 		}
-		fr = fr[p.send:]
-		o.packets += p.send
-		used = append(used, rr.used...)
-		res = append(res, rr)
-		o.notes = append(o.notes, fmt.Sprintf("round %d, %s: %d pages written, used ring: %v; harvest: %s",
-			k+1, p.what, len(rr.expect.Written), rr.parts, verdict(rr.findings)))
-	}
-	// Every frame was received by the end (round 3's in round 4).
-	o.findings = append(o.findings, usedLengths(used, all[:o.packets])...)
-	o.count("rounds", int64(len(res)))
-	return judgeRounds(r, res, o)
+		var heads []uint16
+		var res []roundResult
+		all := frames(32, frameLen)
+		fr := all
+		var used []virtq.Used
+		for k, p := range roundPlans {
+			rr, err := r.round(k, p, bufs, &heads, fr[:p.send])
+			if err != nil {
+				return fmt.Errorf("round %d (%s): %w", k+1, p.what, err)
+			}
+			fr = fr[p.send:]
+			o.packets += p.send
+			used = append(used, rr.used...)
+			res = append(res, rr)
+			o.notes = append(o.notes, fmt.Sprintf("round %d, %s: %d pages written, used ring: %v; harvest: %s",
+				k+1, p.what, len(rr.expect.Written), rr.parts, verdict(rr.findings)))
+		}
+		// Every frame was received by the end (round 3's in round 4).
+		o.findings = append(o.findings, usedLengths(used, all[:o.packets])...)
+		o.count("rounds", int64(len(res)))
+		*o = judgeRounds(r, res, *o)
+		return nil
+	})
 }
 
 // round runs one round and harvests it.

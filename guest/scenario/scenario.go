@@ -256,61 +256,51 @@ type traffic struct {
 // the used ring, and lets inspect add checks and the control before the
 // rig is closed.
 func rx(m machine.Machine, t traffic, inspect func(r *Rig, used []virtq.Used, o *outcome)) outcome {
-	var o outcome
-	r, err := NewRig(m, t.cfg)
-	if err != nil {
-		o.err = err
-		return o
-	}
-	defer r.Close()
-	if t.ready != nil {
-		if err := t.ready(); err != nil {
-			o.err = err
-			return o
+	return withRig(m, t.cfg, func(r *Rig, o *outcome) error {
+		if t.ready != nil {
+			if err := t.ready(); err != nil {
+				return err
+			}
 		}
-	}
-	heads, err := r.Post(t.bufs...)
-	if err != nil {
-		o.err = err
-		return o
-	}
-	used, err := t.send(r, heads)
-	if err == nil {
-		err = r.Stop()
-	}
-	if err != nil {
-		o.err = err
-		return o
-	}
-	o.packets = len(t.frames)
-	o.findings = append(o.findings, usedLengths(used, t.frames)...)
-	if o.log, err = r.Log(); err != nil {
-		o.err = err
-		return o
-	}
-	w, err := r.Written(used)
-	if err != nil {
-		o.err = err
-		return o
-	}
-	// The used ring is logged whenever the device logs (VHOST_VRING_F_LOG,
-	// as QEMU sets it): its pages may be set, where the log is read.
-	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
-	for p := range r.UsedPages() {
-		if p >= r.pageBase {
-			o.expect.Allowed[p] = 0
+		heads, err := r.Post(t.bufs...)
+		if err != nil {
+			return err
 		}
-	}
-	o.logEvents = r.LogEvents()
-	note := fmt.Sprintf("%d frames, %d used buffers, %d pages written", len(t.frames), len(used), len(w))
-	if t.cfg.LogFD {
-		note += fmt.Sprintf(", log eventfd count %d", o.logEvents)
-	}
-	o.notes = append(o.notes, note)
-	if inspect != nil {
-		inspect(r, used, &o)
-	}
-	return o
+		used, err := t.send(r, heads)
+		if err == nil {
+			err = r.Stop()
+		}
+		if err != nil {
+			return err
+		}
+		o.packets = len(t.frames)
+		o.findings = append(o.findings, usedLengths(used, t.frames)...)
+		if o.log, err = r.Log(); err != nil {
+			return err
+		}
+		w, err := r.Written(used)
+		if err != nil {
+			return err
+		}
+		// The used ring is logged whenever the device logs (VHOST_VRING_F_LOG,
+		// as QEMU sets it): its pages may be set, where the log is read.
+		o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+		for p := range r.UsedPages() {
+			if p >= r.pageBase {
+				o.expect.Allowed[p] = 0
+			}
+		}
+		o.logEvents = r.LogEvents()
+		note := fmt.Sprintf("%d frames, %d used buffers, %d pages written", len(t.frames), len(used), len(w))
+		if t.cfg.LogFD {
+			note += fmt.Sprintf(", log eventfd count %d", o.logEvents)
+		}
+		o.notes = append(o.notes, note)
+		if inspect != nil {
+			inspect(r, used, o)
+		}
+		return nil
+	})
 }
 
 // send delivers the frames and returns every used buffer.
@@ -417,3 +407,21 @@ func one(off, n int) []Seg { return []Seg{{Off: off, Len: n}} }
 
 // pageOff is the guest memory offset of byte b of page p.
 func pageOff(p uint64, b int) int { return OffOfPage(p) + b }
+
+// withRig is the prologue of a hand-driven scenario: it builds a rig with
+// cfg, runs body with it and closes it. A rig that cannot be built, or an
+// error body returns, makes the scenario undecided (outcome.err); what
+// body put in the outcome before is kept.
+func withRig(m machine.Machine, cfg Config, body func(r *Rig, o *outcome) error) outcome {
+	var o outcome
+	r, err := NewRig(m, cfg)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	defer r.Close()
+	if err := body(r, &o); err != nil {
+		o.err = err
+	}
+	return o
+}
