@@ -93,170 +93,224 @@ func harvestLoop(m machine.Machine, name string) outcome {
 		for i := 0; i < nbuf; i++ {
 			bufs = append(bufs, one(pageOff(firstBufPage+uint64(i), 512), 1024))
 		}
-		var mine []uint64 // pages the VMM dirties itself
-		for p := uint64(1100); p < 1164; p++ {
-			mine = append(mine, p)
-		}
 		heads, err := r.Post(bufs...)
 		if err != nil {
 			return err
 		}
-		l := r.Layout
-		W := uint64(l.WordBits)
-		lo := (r.firstBit + firstBufPage) / W
-		hi := (r.firstBit + mine[len(mine)-1]) / W
-		base := r.rngAddr + lo*W/8
-		n := int(hi - lo + 1)
-		seen := map[uint64]int{} // page -> harvests it appeared in
-		harvested := 0           // bits of pages vhost writes (not the VMM's own)
-		collect := func(old []byte) {
-			for b := uint64(0); b < uint64(n)*W; b++ {
-				if oracle.TestBit(old, l, b) {
-					p := lo*W + b - r.firstBit
-					seen[p]++
-					if p < mine[0] {
-						harvested++
-					}
-				}
-			}
-		}
-		orPage := func(p uint64) error {
-			bit := r.firstBit + p
-			mask := make([]byte, W/8)
-			oracle.PutBit(mask, l, bit%W)
-			return m.OrWord(r.rngAddr+(bit/W)*W/8, mask)
-		}
-
-		var passes, busy, set int
-		var midTraffic atomic.Int64
-		var trafficDone atomic.Bool
-		var herr error
-		noOr := false
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				if set < len(mine) && !noOr {
-					if err := orPage(mine[set]); errors.Is(err, machine.ErrNoAtomicOr) {
-						noOr = true
-					} else if err != nil {
-						herr = err
-						return
-					} else {
-						set++
-					}
-				}
-				old, err := m.SwapWords(base, n)
-				if err != nil {
-					herr = err
-					return
-				}
-				passes++
-				before := harvested
-				during := !trafficDone.Load() // after the swap: still false means the swap ran while frames arrived
-				collect(old)
-				if harvested > before {
-					busy++
-					if during {
-						midTraffic.Add(1)
-					}
-				}
-				select {
-				case <-stop:
-					if set == len(mine) || noOr {
-						return
-					}
-				default:
-				}
-			}
-		}()
-		// Half the frames, then (for at most a few seconds) until a harvest
-		// has caught bits vhost logged, then the rest: the sync loop then runs
-		// while the traffic is not over, however the scheduler treats it.
-		fr := frames(nbuf, frameLen)
-		used, err := deliver(r, heads[:nbuf/2], fr[:nbuf/2], false)
-		for t0 := time.Now(); err == nil && midTraffic.Load() == 0 && time.Since(t0) < 5*time.Second; {
-			time.Sleep(10 * time.Millisecond)
-		}
+		h := newHarvester(m, r)
+		used, err := h.race(heads, frames(nbuf, frameLen))
 		if err == nil {
-			var rest []virtq.Used
-			rest, err = deliver(r, heads[nbuf/2:], fr[nbuf/2:], false)
-			used = append(used, rest...)
-		}
-		trafficDone.Store(true)
-		close(stop)
-		wg.Wait()
-		if err == nil {
-			err = herr
-		}
-		if err == nil {
-			err = r.Stop() // flushes the worker: the final sync
-		}
-		duringTraffic := harvested
-		if err == nil {
-			var old []byte
-			if old, err = m.SwapWords(base, n); err == nil {
-				collect(old)
-			}
+			err = h.final()
 		}
 		if err != nil {
 			return err
 		}
-		if midTraffic.Load() == 0 {
+		if h.midTraffic.Load() == 0 {
 			// The scenario exists to race harvests against vhost's logging.
-			return fmt.Errorf("no harvest caught bits while frames were arriving (%d passes): the sync loop never overlapped vhost's logging, so nothing was decided about it", passes)
+			return fmt.Errorf("no harvest caught bits while frames were arriving (%d passes): the sync loop never overlapped vhost's logging, so nothing was decided about it", h.passes)
 		}
-		if o.log, err = r.Log(); err != nil {
-			return err
-		}
-		// The oracle judges the union of every harvest, put back in the log.
-		for p := range seen {
-			oracle.PutBit(o.log.After, l, r.firstBit+p)
-		}
-		w, err := r.Written(used)
-		if err != nil {
-			return err
-		}
-		o.expect = oracle.Expect{Written: w, Allowed: r.UsedPages(), Required: map[uint64]bool{}}
-		if !noOr {
-			for _, p := range mine {
-				o.expect.Allowed[p] = 0
-				o.expect.Required[p] = true
-			}
-		}
-		var back []uint64
-		for p, k := range seen {
-			if _, ring := r.UsedPages()[p]; k > 1 && !ring { // the used ring is written over and over
-				back = append(back, p)
-			}
-		}
-		if len(back) > 0 {
-			slices.Sort(back)
-			o.findings = append(o.findings, oracle.Finding{Kind: oracle.Resurrected, Pages: back,
-				Detail: fmt.Sprintf("resurrected: %d harvested bit(s) came back without a new write (a log update that is not an atomic OR wrote back bits the VMM had cleared): pages %v", len(back), firstFew(back))})
-		}
-		o.packets = len(used)
-		o.findings = append(o.findings, usedLengths(used, frames(nbuf, frameLen))...)
-		o.count("harvest_passes", int64(passes))
-		o.count("harvests_mid_traffic", midTraffic.Load())
-		o.notes = append(o.notes, fmt.Sprintf("%d harvest passes of %d words while %d frames arrived, %d of them caught bits (%d while frames were still arriving; %d bits before the final sync, %d at it); the VMM set %d bits of its own",
-			passes, n, len(used), busy, midTraffic.Load(), duringTraffic, harvested-duringTraffic, set))
-		if noOr {
-			o.notes = append(o.notes, "no atomic OR for user space here (SPARC v8): the VMM set no bits of its own")
-			o.control = clearBit(sortedPages(w)[9])
-		} else {
-			o.control = control{
-				what: fmt.Sprintf("dropping the VMM's own bit of page %d from the harvests", mine[5]),
-				mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
-					oracle.ClearBit(l.After, l.Layout, l.BitOf(mine[5]))
-				},
-				want: []oracle.Kind{oracle.Missing},
-			}
-		}
-		return nil
+		return h.judge(o, used, nbuf)
 	})
+}
+
+// harvester is the VMM's migration sync loop: it swaps the log's words
+// covering the buffer pages out (harvests them) pass after pass while
+// vhost logs, and between passes sets bits of pages it dirties itself
+// with atomic ORs.
+type harvester struct {
+	m     machine.Machine
+	r     *Rig
+	l     oracle.Layout
+	mine  []uint64 // pages the VMM dirties itself
+	w, lo uint64   // bits per word; the first word harvested
+	base  uint64   // its address
+	n     int      // words harvested
+
+	seen      map[uint64]int // page -> harvests it appeared in
+	harvested int            // bits of pages vhost writes (not the VMM's own)
+	// duringTraffic is harvested before the final sync's harvest.
+	duringTraffic int
+	// passes, busy (passes that caught bits) and set (the VMM's own bits)
+	// belong to the loop's goroutine until it is waited for.
+	passes, busy, set int
+	noOr              bool // no atomic OR for user space here
+	midTraffic        atomic.Int64
+	trafficDone       atomic.Bool
+	err               error
+}
+
+func newHarvester(m machine.Machine, r *Rig) *harvester {
+	h := &harvester{m: m, r: r, l: r.Layout, seen: map[uint64]int{}}
+	for p := uint64(1100); p < 1164; p++ {
+		h.mine = append(h.mine, p)
+	}
+	h.w = uint64(h.l.WordBits)
+	h.lo = (r.firstBit + firstBufPage) / h.w
+	hi := (r.firstBit + h.mine[len(h.mine)-1]) / h.w
+	h.base = r.rngAddr + h.lo*h.w/8
+	h.n = int(hi - h.lo + 1)
+	return h
+}
+
+// collect counts the bits of one harvest.
+func (h *harvester) collect(old []byte) {
+	for b := uint64(0); b < uint64(h.n)*h.w; b++ {
+		if oracle.TestBit(old, h.l, b) {
+			p := h.lo*h.w + b - h.r.firstBit
+			h.seen[p]++
+			if p < h.mine[0] {
+				h.harvested++
+			}
+		}
+	}
+}
+
+// orPage sets page p's bit as the VMM does, with an atomic OR.
+func (h *harvester) orPage(p uint64) error {
+	bit := h.r.firstBit + p
+	mask := make([]byte, h.w/8)
+	oracle.PutBit(mask, h.l, bit%h.w)
+	return h.m.OrWord(h.r.rngAddr+(bit/h.w)*h.w/8, mask)
+}
+
+// loop harvests until stop is closed and the VMM's own bits are all set.
+func (h *harvester) loop(stop <-chan struct{}) {
+	for {
+		if h.set < len(h.mine) && !h.noOr {
+			if err := h.orPage(h.mine[h.set]); errors.Is(err, machine.ErrNoAtomicOr) {
+				h.noOr = true
+			} else if err != nil {
+				h.err = err
+				return
+			} else {
+				h.set++
+			}
+		}
+		old, err := h.m.SwapWords(h.base, h.n)
+		if err != nil {
+			h.err = err
+			return
+		}
+		h.passes++
+		before := h.harvested
+		during := !h.trafficDone.Load() // after the swap: still false means the swap ran while frames arrived
+		h.collect(old)
+		if h.harvested > before {
+			h.busy++
+			if during {
+				h.midTraffic.Add(1)
+			}
+		}
+		select {
+		case <-stop:
+			if h.set == len(h.mine) || h.noOr {
+				return
+			}
+		default:
+		}
+	}
+}
+
+// race sends the frames while the loop runs, then stops the device (the
+// final sync) and harvests once more; it returns every used buffer.
+// Half the frames, then (for at most a few seconds) until a harvest
+// has caught bits vhost logged, then the rest: the sync loop then runs
+// while the traffic is not over, however the scheduler treats it.
+func (h *harvester) race(heads []uint16, fr [][]byte) ([]virtq.Used, error) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		h.loop(stop)
+	}()
+	half := len(fr) / 2
+	used, err := deliver(h.r, heads[:half], fr[:half], false)
+	for t0 := time.Now(); err == nil && h.midTraffic.Load() == 0 && time.Since(t0) < 5*time.Second; {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err == nil {
+		var rest []virtq.Used
+		rest, err = deliver(h.r, heads[half:], fr[half:], false)
+		used = append(used, rest...)
+	}
+	h.trafficDone.Store(true)
+	close(stop)
+	wg.Wait()
+	if err == nil {
+		err = h.err
+	}
+	if err == nil {
+		err = h.r.Stop() // flushes the worker: the final sync
+	}
+	return used, err
+}
+
+// final harvests what the final sync left.
+func (h *harvester) final() error {
+	h.duringTraffic = h.harvested
+	old, err := h.m.SwapWords(h.base, h.n)
+	if err == nil {
+		h.collect(old)
+	}
+	return err
+}
+
+// judge puts what the oracle judges in o: the union of every harvest, put
+// back in the log, and the pages that came back after a harvest cleared
+// them.
+func (h *harvester) judge(o *outcome, used []virtq.Used, nbuf int) error {
+	r := h.r
+	duringTraffic := h.duringTraffic
+	var err error
+	if o.log, err = r.Log(); err != nil {
+		return err
+	}
+	for p := range h.seen {
+		oracle.PutBit(o.log.After, h.l, r.firstBit+p)
+	}
+	w, err := r.Written(used)
+	if err != nil {
+		return err
+	}
+	o.expect = oracle.Expect{Written: w, Allowed: r.UsedPages(), Required: map[uint64]bool{}}
+	if !h.noOr {
+		for _, p := range h.mine {
+			o.expect.Allowed[p] = 0
+			o.expect.Required[p] = true
+		}
+	}
+	var back []uint64
+	for p, k := range h.seen {
+		if _, ring := r.UsedPages()[p]; k > 1 && !ring { // the used ring is written over and over
+			back = append(back, p)
+		}
+	}
+	if len(back) > 0 {
+		slices.Sort(back)
+		o.findings = append(o.findings, oracle.Finding{Kind: oracle.Resurrected, Pages: back,
+			Detail: fmt.Sprintf("resurrected: %d harvested bit(s) came back without a new write (a log update that is not an atomic OR wrote back bits the VMM had cleared): pages %v", len(back), firstFew(back))})
+	}
+	o.packets = len(used)
+	o.findings = append(o.findings, usedLengths(used, frames(nbuf, frameLen))...)
+	o.count("harvest_passes", int64(h.passes))
+	o.count("harvests_mid_traffic", h.midTraffic.Load())
+	o.notes = append(o.notes, fmt.Sprintf("%d harvest passes of %d words while %d frames arrived, %d of them caught bits (%d while frames were still arriving; %d bits before the final sync, %d at it); the VMM set %d bits of its own",
+		h.passes, h.n, len(used), h.busy, h.midTraffic.Load(), duringTraffic, h.harvested-duringTraffic, h.set))
+	if h.noOr {
+		o.notes = append(o.notes, "no atomic OR for user space here (SPARC v8): the VMM set no bits of its own")
+		o.control = clearBit(sortedPages(w)[9])
+	} else {
+		mine := h.mine
+		o.control = control{
+			what: fmt.Sprintf("dropping the VMM's own bit of page %d from the harvests", mine[5]),
+			mutate: func(l *oracle.Log, _ *oracle.Expect, _ *[]oracle.Finding) {
+				oracle.ClearBit(l.After, l.Layout, l.BitOf(mine[5]))
+			},
+			want: []oracle.Kind{oracle.Missing},
+		}
+	}
+	return nil
 }
 
 func firstFew(p []uint64) []uint64 {

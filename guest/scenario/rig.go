@@ -263,9 +263,31 @@ func NewPeer(primary *Rig, k int) (*Rig, error) {
 // openDevice opens and configures one vhost-net device on r's memory and
 // log, with its RX ring at the given offsets, and attaches a tap.
 func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, usedOff int) error {
-	m, cfg := r.M, r.Cfg
+	if err := r.openNet(step); err != nil {
+		return err
+	}
+	if err := r.negotiate(step); err != nil {
+		return err
+	}
+	rx := queue{index: rxQueue, name: "RX", offs: [3]int{descOff, availOff, usedOff},
+		logUsed: !r.Cfg.LogOff && !r.Cfg.UsedUnlogged, ring: &r.RX, kick: &r.kick, call: &r.call, newErrFD: true}
+	if err := r.setupQueue(step, rx); err != nil {
+		return err
+	}
+	if r.Cfg.TX {
+		tx := queue{index: txQueue, name: "TX", suffix: " (TX)", offs: [3]int{txDescOff, txAvailOff, txUsedOff},
+			logUsed: !r.Cfg.LogOff, ring: &r.TX, kick: &r.txKick, call: &r.txCall}
+		if err := r.setupQueue(step, tx); err != nil {
+			return err
+		}
+	}
+	return r.attach(step)
+}
+
+// openNet opens vhost-net and hands it the memory table.
+func (r *Rig) openNet(step func(string, error) error) error {
 	var err error
-	if r.Net, err = vhost.OpenNet(m); err != nil {
+	if r.Net, err = vhost.OpenNet(r.M); err != nil {
 		if machine.ErrnoName(err) == "ENOENT" {
 			err = fmt.Errorf("%w (no vhost-net in this kernel: CONFIG_VHOST_NET, or modprobe vhost_net)", err)
 		}
@@ -275,9 +297,14 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 	for _, x := range r.extra {
 		regions = append(regions, vhost.Region{GuestPhysAddr: x.GPA, Size: uint64(x.Size), UserAddr: x.VA})
 	}
-	if err := step("VHOST_SET_MEM_TABLE", r.Net.SetMemTable(regions)); err != nil {
-		return err
-	}
+	return step("VHOST_SET_MEM_TABLE", r.Net.SetMemTable(regions))
+}
+
+// negotiate acks the features the configuration needs, LOG_ALL among
+// them, with the log in place first; a kernel that does not offer or
+// accept LOG_ALL gives ErrLogAllRefused.
+func (r *Rig) negotiate(step func(string, error) error) error {
+	cfg := r.Cfg
 	have, err := r.Net.Features()
 	if err := step("VHOST_GET_FEATURES", err); err != nil {
 		return err
@@ -325,96 +352,81 @@ func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, used
 	if bf := r.backendCap(); cfg.IOTLB && bf&(1<<vhost.BackendIOTLBMsgV2) == 0 {
 		return step("VHOST_SET_BACKEND_FEATURES", fmt.Errorf("the device does not offer VHOST_BACKEND_F_IOTLB_MSG_V2"))
 	}
-	for _, ring := range [][2]int{{descOff, virtq.DescSize(ringNum)}, {availOff, virtq.AvailSize(ringNum)}, {usedOff, virtq.UsedSize(ringNum)}} {
-		if err := step("IOTLB update", r.iotlbMap(ring[0], ring[1])); err != nil {
+	return nil
+}
+
+// queue is one virtqueue to set up: RX, or TX (whose used ring is logged).
+type queue struct {
+	index      uint32
+	name       string // "RX", "TX"
+	suffix     string // appended to the step names: "" for RX, " (TX)"
+	offs       [3]int // descriptor table, avail ring, used ring
+	logUsed    bool   // VHOST_VRING_F_LOG: the used ring is logged
+	ring       **virtq.Ring
+	kick, call *int
+	// newErrFD: the queue makes the rig's error eventfd (RX; TX shares it).
+	newErrFD bool
+}
+
+// setupQueue maps the rings in the IOTLB (with IOTLB), lays them out,
+// and hands vhost their size, base, addresses and eventfds, as QEMU does
+// (hw/virtio/vhost.c: vhost_virtqueue_start, vhost_virtqueue_init gives
+// every queue an error eventfd).
+func (r *Rig) setupQueue(step func(string, error) error, q queue) error {
+	sizes := [3]int{virtq.DescSize(ringNum), virtq.AvailSize(ringNum), virtq.UsedSize(ringNum)}
+	for i, off := range q.offs {
+		if err := step("IOTLB update"+q.suffix, r.iotlbMap(off, sizes[i])); err != nil {
 			return err
 		}
 	}
-	if r.RX, err = virtq.New(r.Mem, ringNum, descOff, availOff, usedOff); err != nil {
-		return step("lay out RX ring", err)
+	var err error
+	if *q.ring, err = virtq.New(r.Mem, ringNum, q.offs[0], q.offs[1], q.offs[2]); err != nil {
+		return step("lay out "+q.name+" ring", err)
 	}
-	if r.kick, err = m.Eventfd(); err != nil {
+	if *q.kick, err = r.M.Eventfd(); err != nil {
 		return step("eventfd", err)
 	}
-	if r.call, err = m.Eventfd(); err != nil {
+	if *q.call, err = r.M.Eventfd(); err != nil {
 		return step("eventfd", err)
 	}
-	addr := r.vringAddr(rxQueue, r.RX, !cfg.LogOff && !cfg.UsedUnlogged)
+	addr := r.vringAddr(q.index, *q.ring, q.logUsed)
 	for _, s := range []struct {
 		name string
 		err  func() error
 	}{
-		{"VHOST_SET_VRING_NUM", func() error { return r.Net.SetVringNum(rxQueue, ringNum) }},
-		{"VHOST_SET_VRING_BASE", func() error { return r.Net.SetVringBase(rxQueue, 0) }},
+		{"VHOST_SET_VRING_NUM", func() error { return r.Net.SetVringNum(q.index, ringNum) }},
+		{"VHOST_SET_VRING_BASE", func() error { return r.Net.SetVringBase(q.index, 0) }},
 		{"VHOST_SET_VRING_ADDR", func() error { return r.Net.SetVringAddr(addr) }},
-		{"VHOST_SET_VRING_KICK", func() error { return r.Net.SetVringKick(rxQueue, r.kick) }},
-		{"VHOST_SET_VRING_CALL", func() error { return r.Net.SetVringCall(rxQueue, r.call) }},
+		{"VHOST_SET_VRING_KICK", func() error { return r.Net.SetVringKick(q.index, *q.kick) }},
+		{"VHOST_SET_VRING_CALL", func() error { return r.Net.SetVringCall(q.index, *q.call) }},
 	} {
-		if err := step(s.name, s.err()); err != nil {
+		if err := step(s.name+q.suffix, s.err()); err != nil {
 			return err
 		}
 	}
-	// QEMU gives every queue an error eventfd (hw/virtio/vhost.c:
-	// vhost_virtqueue_init).
-	if r.errFD, err = m.Eventfd(); err != nil {
-		return step("eventfd", err)
-	}
-	if err := step("VHOST_SET_VRING_ERR", r.Net.SetVringErr(rxQueue, r.errFD)); err != nil {
-		return err
-	}
-	if cfg.TX {
-		if err := r.setupTX(step); err != nil {
-			return err
+	if q.newErrFD {
+		if r.errFD, err = r.M.Eventfd(); err != nil {
+			return step("eventfd", err)
 		}
 	}
-	if r.Tap, err = tap.Open(m, cfg.tapName(), headerSize, cfg.MTU); err != nil {
+	return step("VHOST_SET_VRING_ERR"+q.suffix, r.Net.SetVringErr(q.index, r.errFD))
+}
+
+// attach opens the tap and makes it every queue's backend.
+func (r *Rig) attach(step func(string, error) error) error {
+	var err error
+	if r.Tap, err = tap.Open(r.M, r.Cfg.tapName(), headerSize, r.Cfg.MTU); err != nil {
 		return step("tap", err)
 	}
 	if err := step("VHOST_NET_SET_BACKEND", r.Net.SetBackend(rxQueue, r.Tap.Fd())); err != nil {
 		return err
 	}
-	if cfg.TX {
+	if r.Cfg.TX {
 		if err := step("VHOST_NET_SET_BACKEND (TX)", r.Net.SetBackend(txQueue, r.Tap.Fd())); err != nil {
 			return err
 		}
 	}
 	r.attached = true
-	return nil
-}
-
-// setupTX lays out and configures the TX queue, with its used ring logged.
-func (r *Rig) setupTX(step func(string, error) error) error {
-	var err error
-	if r.TX, err = virtq.New(r.Mem, ringNum, txDescOff, txAvailOff, txUsedOff); err != nil {
-		return step("lay out TX ring", err)
-	}
-	for _, ring := range [][2]int{{txDescOff, virtq.DescSize(ringNum)}, {txAvailOff, virtq.AvailSize(ringNum)}, {txUsedOff, virtq.UsedSize(ringNum)}} {
-		if err := step("IOTLB update (TX)", r.iotlbMap(ring[0], ring[1])); err != nil {
-			return err
-		}
-	}
-	if r.txKick, err = r.M.Eventfd(); err != nil {
-		return step("eventfd", err)
-	}
-	if r.txCall, err = r.M.Eventfd(); err != nil {
-		return step("eventfd", err)
-	}
-	addr := r.vringAddr(txQueue, r.TX, !r.Cfg.LogOff)
-	for _, s := range []struct {
-		name string
-		err  func() error
-	}{
-		{"VHOST_SET_VRING_NUM (TX)", func() error { return r.Net.SetVringNum(txQueue, ringNum) }},
-		{"VHOST_SET_VRING_BASE (TX)", func() error { return r.Net.SetVringBase(txQueue, 0) }},
-		{"VHOST_SET_VRING_ADDR (TX)", func() error { return r.Net.SetVringAddr(addr) }},
-		{"VHOST_SET_VRING_KICK (TX)", func() error { return r.Net.SetVringKick(txQueue, r.txKick) }},
-		{"VHOST_SET_VRING_CALL (TX)", func() error { return r.Net.SetVringCall(txQueue, r.txCall) }},
-		{"VHOST_SET_VRING_ERR (TX)", func() error { return r.Net.SetVringErr(txQueue, r.errFD) }},
-	} {
-		if err := step(s.name, s.err()); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
