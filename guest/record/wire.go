@@ -143,9 +143,52 @@ func parseFrame(s string) (frame, bool) {
 // not match, or records after it.
 func Parse(console []byte) (*Stream, error) {
 	st := &Stream{}
-	type key struct{ seq, frag int }
-	got := map[key]frame{}
-	torn := map[int]int{} // seq (or -1) -> torn copies seen
+	got, torn, err := scanFrames(console)
+	if err != nil {
+		return st, err
+	}
+	bySeq := map[int][]frame{}
+	maxSeq := -1
+	for k, f := range got {
+		bySeq[k.seq] = append(bySeq[k.seq], f)
+		maxSeq = max(maxSeq, k.seq)
+	}
+	for seq := 0; seq <= maxSeq; seq++ {
+		rec, err := assemble(seq, bySeq[seq], torn[seq])
+		if err != nil {
+			return st, err
+		}
+		st.Records = append(st.Records, rec)
+	}
+	for seq, n := range torn {
+		if seq >= 0 && seq <= maxSeq {
+			st.Problems = append(st.Problems, fmt.Sprintf("record %d: %d torn cop(ies) on the console, recovered from an intact one", seq, n))
+		} else if seq < 0 || seq > maxSeq {
+			st.Problems = append(st.Problems, fmt.Sprintf("%d torn frame(s) with no intact copy of their record", n))
+		}
+	}
+	sort.Strings(st.Problems)
+	if err := st.final(); err != nil {
+		return st, err
+	}
+	if st.Final == nil {
+		if torn[maxSeq+1] > 0 {
+			return st, fmt.Errorf("no final record: record %d is torn in every copy", maxSeq+1)
+		}
+		return st, fmt.Errorf("no final record after %d record(s): the agent did not finish", len(st.Records))
+	}
+	return st, nil
+}
+
+// frameKey names one fragment of one record.
+type frameKey struct{ seq, frag int }
+
+// scanFrames finds every intact frame on the console (one of each,
+// checking duplicates agree) and counts the torn copies per sequence
+// number (-1: unreadable).
+func scanFrames(console []byte) (map[frameKey]frame, map[int]int, error) {
+	got := map[frameKey]frame{}
+	torn := map[int]int{}
 	for _, line := range bytes.Split(console, []byte("\n")) {
 		s := strings.TrimRight(string(line), "\r")
 		i := strings.Index(s, magic)
@@ -164,76 +207,62 @@ func Parse(console []byte) (*Stream, error) {
 			torn[seq]++
 			continue
 		}
-		k := key{f.seq, f.frag}
+		k := frameKey{f.seq, f.frag}
 		if prev, dup := got[k]; dup {
 			if prev != f {
-				return st, fmt.Errorf("record %d fragment %d: two intact copies disagree", f.seq, f.frag)
+				return nil, nil, fmt.Errorf("record %d fragment %d: two intact copies disagree", f.seq, f.frag)
 			}
 			continue
 		}
 		got[k] = f
 	}
-	bySeq := map[int][]frame{}
-	maxSeq := -1
-	for k, f := range got {
-		bySeq[k.seq] = append(bySeq[k.seq], f)
-		maxSeq = max(maxSeq, k.seq)
+	return got, torn, nil
+}
+
+// assemble joins record seq's fragments and decodes its payload.
+func assemble(seq int, fs []frame, torn int) (Record, error) {
+	if len(fs) == 0 {
+		return Record{}, fmt.Errorf("record %d lost: no intact copy (%d torn copies seen)", seq, torn)
 	}
-	for seq := 0; seq <= maxSeq; seq++ {
-		fs := bySeq[seq]
-		if len(fs) == 0 {
-			return st, fmt.Errorf("record %d lost: no intact copy (%d torn copies seen)", seq, torn[seq])
+	sort.Slice(fs, func(i, j int) bool { return fs[i].frag < fs[j].frag })
+	n, typ := fs[0].n, fs[0].typ
+	var payload strings.Builder
+	for i, f := range fs {
+		if f.n != n || f.typ != typ {
+			return Record{}, fmt.Errorf("record %d: fragments disagree on count or type", seq)
 		}
-		sort.Slice(fs, func(i, j int) bool { return fs[i].frag < fs[j].frag })
-		n, typ := fs[0].n, fs[0].typ
-		var payload strings.Builder
-		for i, f := range fs {
-			if f.n != n || f.typ != typ {
-				return st, fmt.Errorf("record %d: fragments disagree on count or type", seq)
-			}
-			if f.frag != i {
-				return st, fmt.Errorf("record %d (%s): fragment %d of %d lost", seq, typ, i, n)
-			}
-			payload.WriteString(f.part)
+		if f.frag != i {
+			return Record{}, fmt.Errorf("record %d (%s): fragment %d of %d lost", seq, typ, i, n)
 		}
-		if len(fs) != n {
-			return st, fmt.Errorf("record %d (%s): fragment %d of %d lost", seq, typ, len(fs), n)
-		}
-		body, err := base64.StdEncoding.DecodeString(payload.String())
-		if err != nil || !json.Valid(body) {
-			return st, fmt.Errorf("record %d (%s): payload does not decode", seq, typ)
-		}
-		st.Records = append(st.Records, Record{Seq: seq, Type: typ, Body: body})
+		payload.WriteString(f.part)
 	}
-	for seq, n := range torn {
-		if seq >= 0 && seq <= maxSeq {
-			st.Problems = append(st.Problems, fmt.Sprintf("record %d: %d torn cop(ies) on the console, recovered from an intact one", seq, n))
-		} else if seq < 0 || seq > maxSeq {
-			st.Problems = append(st.Problems, fmt.Sprintf("%d torn frame(s) with no intact copy of their record", n))
-		}
+	if len(fs) != n {
+		return Record{}, fmt.Errorf("record %d (%s): fragment %d of %d lost", seq, typ, len(fs), n)
 	}
-	sort.Strings(st.Problems)
+	body, err := base64.StdEncoding.DecodeString(payload.String())
+	if err != nil || !json.Valid(body) {
+		return Record{}, fmt.Errorf("record %d (%s): payload does not decode", seq, typ)
+	}
+	return Record{Seq: seq, Type: typ, Body: body}, nil
+}
+
+// final finds the final record: last, counting the records before it.
+func (st *Stream) final() error {
 	for i, r := range st.Records {
 		if r.Type != TypeFinal {
 			continue
 		}
 		var f Final
 		if err := r.Into(&f); err != nil {
-			return st, err
+			return err
 		}
 		if i != len(st.Records)-1 {
-			return st, fmt.Errorf("%d record(s) after the final record", len(st.Records)-1-i)
+			return fmt.Errorf("%d record(s) after the final record", len(st.Records)-1-i)
 		}
 		if f.Records != i {
-			return st, fmt.Errorf("final record counts %d records, %d arrived before it", f.Records, i)
+			return fmt.Errorf("final record counts %d records, %d arrived before it", f.Records, i)
 		}
 		st.Final = &f
 	}
-	if st.Final == nil {
-		if torn[maxSeq+1] > 0 {
-			return st, fmt.Errorf("no final record: record %d is torn in every copy", maxSeq+1)
-		}
-		return st, fmt.Errorf("no final record after %d record(s): the agent did not finish", len(st.Records))
-	}
-	return st, nil
+	return nil
 }

@@ -34,26 +34,10 @@ func compat(m machine.Machine, name string) outcome {
 		o.skip = "no 32-bit agent in this initramfs (arches/: CompatGOARCH)"
 		return o
 	}
-	st, err := record.Parse(out)
+	hello, subs, err := compatRecords(out, runErr)
 	if err != nil {
-		o.err = fmt.Errorf("the 32-bit agent's records: %v (the agent: %v)", err, runErr)
+		o.err = err
 		return o
-	}
-	var hello record.Hello
-	var subs []record.Scenario
-	for _, rec := range st.Records {
-		switch rec.Type {
-		case record.TypeHello:
-			err = rec.Into(&hello)
-		case record.TypeScenario:
-			var s record.Scenario
-			err = rec.Into(&s)
-			subs = append(subs, s)
-		}
-		if err != nil {
-			o.err = fmt.Errorf("the 32-bit agent's records: %v", err)
-			return o
-		}
 	}
 	if hello.WordBits != 32 {
 		o.err = fmt.Errorf("the compat agent runs with %d-bit words, not 32", hello.WordBits)
@@ -103,4 +87,29 @@ func compat(m machine.Machine, name string) outcome {
 		hello.Agent, order, hello.Machine, strings.Join(verdicts, ", ")))
 	o.control = control{moot: fmt.Sprintf("each of the %d 32-bit scenarios ran its own negative control (%d did)", len(subs), controls)}
 	return o
+}
+
+// compatRecords reads the 32-bit agent's records: its hello and its
+// scenarios.
+func compatRecords(out []byte, runErr error) (record.Hello, []record.Scenario, error) {
+	var hello record.Hello
+	st, err := record.Parse(out)
+	if err != nil {
+		return hello, nil, fmt.Errorf("the 32-bit agent's records: %v (the agent: %v)", err, runErr)
+	}
+	var subs []record.Scenario
+	for _, rec := range st.Records {
+		switch rec.Type {
+		case record.TypeHello:
+			err = rec.Into(&hello)
+		case record.TypeScenario:
+			var s record.Scenario
+			err = rec.Into(&s)
+			subs = append(subs, s)
+		}
+		if err != nil {
+			return hello, nil, fmt.Errorf("the 32-bit agent's records: %v", err)
+		}
+	}
+	return hello, subs, nil
 }

@@ -64,29 +64,7 @@ func forkCOW(m machine.Machine, name string) outcome {
 		o.findings = append(o.findings, usedLengths(slices.Concat(phases[:]...), frames(24, frameLen))...)
 		o.expect = oracle.Expect{Written: all, Allowed: r.UsedPages(), Required: map[uint64]bool{}}
 		o.logEvents = r.LogEvents()
-		for k, how := range []string{"left its copies alone", "wrote its copy of the log first"} {
-			// Child k forked after phases 0..k.
-			var before, after int
-			for p := range all {
-				if !oracle.TestBit(views[k], o.log.Layout, o.log.BitOf(p)) {
-					continue
-				}
-				if pages[0][p] > 0 || k == 1 && pages[1][p] > 0 {
-					before++
-				} else {
-					after++
-				}
-			}
-			o.notes = append(o.notes, fmt.Sprintf("fork %d (the child %s): its view holds %d bits written before it forked, %d written after",
-				k+1, how, before, after))
-			if after > 0 {
-				// Not a stray bit of the VMM's bitmap: the host's re-check
-				// of that bitmap cannot see it (found by the mutant
-				// log-gup-readonly, which made the run undecided).
-				o.findings = append(o.findings, oracle.Finding{Kind: oracle.ChildCopy, Detail: fmt.Sprintf(
-					"child-copy: %d bits logged after fork %d landed in the child's copy of the log: the kernel wrote into a page the VMM no longer maps", after, k+1)})
-			}
-		}
+		childViews(o, views, pages, all)
 		last := views[1]
 		o.control = control{
 			what: "reading the last child's copy of the log instead of the parent's",
@@ -97,4 +75,32 @@ func forkCOW(m machine.Machine, name string) outcome {
 		}
 		return nil
 	})
+}
+
+// childViews says, for each child, how many bits its view of the log
+// holds from before and after its fork; one logged after it is a
+// child-copy finding. Child k forked after phases 0..k.
+func childViews(o *outcome, views [2][]byte, pages [3]map[uint64]int, all map[uint64]int) {
+	for k, how := range []string{"left its copies alone", "wrote its copy of the log first"} {
+		var before, after int
+		for p := range all {
+			if !oracle.TestBit(views[k], o.log.Layout, o.log.BitOf(p)) {
+				continue
+			}
+			if pages[0][p] > 0 || k == 1 && pages[1][p] > 0 {
+				before++
+			} else {
+				after++
+			}
+		}
+		o.notes = append(o.notes, fmt.Sprintf("fork %d (the child %s): its view holds %d bits written before it forked, %d written after",
+			k+1, how, before, after))
+		if after > 0 {
+			// Not a stray bit of the VMM's bitmap: the host's re-check
+			// of that bitmap cannot see it (found by the mutant
+			// log-gup-readonly, which made the run undecided).
+			o.findings = append(o.findings, oracle.Finding{Kind: oracle.ChildCopy, Detail: fmt.Sprintf(
+				"child-copy: %d bits logged after fork %d landed in the child's copy of the log: the kernel wrote into a page the VMM no longer maps", after, k+1)})
+		}
+	}
 }

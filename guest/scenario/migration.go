@@ -323,37 +323,45 @@ func firstFew(p []uint64) []uint64 {
 // concurrent runs three devices at once into pages that interleave within
 // every log word: page p belongs to device p % 3.
 func concurrent(m machine.Machine, name string) outcome {
-	const ndev, nbuf, rounds = 3, 64, 2
-	var o outcome
 	cpus, err := onlineCPUs(m)
 	if err != nil {
-		o.err = err
-		return o
+		return outcome{err: err}
 	}
 	if cpus < 2 {
 		// The vhost workers take turns on one CPU and update the log
 		// with preemption off: a lost update between them cannot happen,
 		// so a pass would say nothing.
-		o.skip = "one CPU online: the three vhost workers cannot update the log at the same time, so races between them are not exercised"
-		return o
+		return outcome{skip: "one CPU online: the three vhost workers cannot update the log at the same time, so races between them are not exercised"}
 	}
-	o.count("cpus", int64(cpus))
-	primary, err := NewRig(m, Config{Name: name})
-	if err != nil {
-		o.err = err
-		return o
-	}
-	defer primary.Close()
-	devs := []*Rig{primary}
-	for k := 1; k < ndev; k++ {
-		d, err := NewPeer(primary, k)
-		if err != nil {
-			o.err = err
-			return o
+	o := withRig(m, Config{Name: name}, func(primary *Rig, o *outcome) error {
+		devs := []*Rig{primary}
+		for k := 1; k < concurrentDevs; k++ {
+			d, err := NewPeer(primary, k)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			devs = append(devs, d)
 		}
-		defer d.Close()
-		devs = append(devs, d)
-	}
+		used, err := concurrentTraffic(devs)
+		if err != nil {
+			return err
+		}
+		return judgeConcurrent(o, devs, used)
+	})
+	o.count("cpus", int64(cpus))
+	return o
+}
+
+// concurrent's devices, the buffers each posts, and the rounds of frames
+// that refill them.
+const concurrentDevs, concurrentBufs, concurrentRounds = 3, 64, 2
+
+// concurrentTraffic sends every device's frames at once, each device from
+// its own goroutine, then stops them all; it returns each one's used
+// buffers.
+func concurrentTraffic(devs []*Rig) ([][]virtq.Used, error) {
+	const ndev, nbuf, rounds = concurrentDevs, concurrentBufs, concurrentRounds
 	used := make([][]virtq.Used, ndev)
 	errs := make([]error, ndev)
 	var wg sync.WaitGroup
@@ -364,8 +372,7 @@ func concurrent(m machine.Machine, name string) outcome {
 		}
 		heads, err := d.Post(bufs...)
 		if err != nil {
-			o.err = err
-			return o
+			return nil, err
 		}
 		wg.Add(1)
 		go func() {
@@ -376,27 +383,32 @@ func concurrent(m machine.Machine, name string) outcome {
 	wg.Wait()
 	for _, e := range errs {
 		if e != nil {
-			o.err = e
-			return o
+			return nil, e
 		}
 	}
 	for _, d := range devs {
 		if err := d.Stop(); err != nil {
-			o.err = err
-			return o
+			return nil, err
 		}
 	}
+	return used, nil
+}
+
+// judgeConcurrent reads the shared log and says what each device wrote,
+// and how many log words all of them updated.
+func judgeConcurrent(o *outcome, devs []*Rig, used [][]virtq.Used) error {
+	const ndev, nbuf, rounds = concurrentDevs, concurrentBufs, concurrentRounds
+	primary := devs[0]
+	var err error
 	if o.log, err = primary.Log(); err != nil {
-		o.err = err
-		return o
+		return err
 	}
 	w := map[uint64]int{}
 	owner := map[uint64]int{} // log word -> devices that wrote into it (bitmask)
 	for k, d := range devs {
 		dw, err := d.Written(used[k])
 		if err != nil {
-			o.err = err
-			return o
+			return err
 		}
 		for p, n := range dw {
 			w[p] += n
@@ -414,8 +426,7 @@ func concurrent(m machine.Machine, name string) outcome {
 		o.findings = append(o.findings, usedLengths(used[k], frames(nbuf*rounds, frameLen))...)
 	}
 	if shared == 0 {
-		o.err = fmt.Errorf("no log word was updated by all %d devices: the scenario did not make them share words", ndev)
-		return o
+		return fmt.Errorf("no log word was updated by all %d devices: the scenario did not make them share words", ndev)
 	}
 	o.count("shared_log_words", int64(shared))
 	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
@@ -426,7 +437,7 @@ func concurrent(m machine.Machine, name string) outcome {
 	o.notes = append(o.notes, fmt.Sprintf("%d devices, %d frames each in %d rounds; %d log words were updated by all %d devices, %d set_bit calls in all",
 		ndev, nbuf*rounds, rounds, shared, ndev, sumCounts(w)))
 	o.control = clearBit(sortedPages(w)[10])
-	return o
+	return nil
 }
 
 // onlineCPUs counts the CPUs in /sys/devices/system/cpu/online ("0-1,3").

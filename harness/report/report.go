@@ -282,58 +282,8 @@ func (r *Report) Name() string {
 // reproduce the run.
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "\n== %s: kernel %s (%s)\n", r.Name(), r.Kernel.Version, r.Kernel.Source)
-	if len(r.Scenarios) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SCENARIO\tSTATUS\tFINDING")
-		for _, s := range r.Scenarios {
-			f := ""
-			switch {
-			case len(s.Findings) > 0:
-				f = s.Findings[0].Detail
-				if n := len(s.Findings); n > 1 {
-					f += fmt.Sprintf(" (+%d more)", n-1)
-				}
-			case s.Error != "":
-				f = firstLine(s.Error)
-			}
-			st := s.Status
-			if s.Known != "" {
-				st += " (known)"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, st, truncate(f, 110))
-		}
-		tw.Flush()
-	}
-	var any bool
-	for _, s := range r.Scenarios {
-		if len(s.Findings) == 0 && s.Error == "" {
-			continue
-		}
-		if !any {
-			fmt.Fprintln(w, "\nFindings:")
-			any = true
-		}
-		if s.Known != "" {
-			fmt.Fprintf(w, "  %s: known failure of this kernel source: %s\n", s.Name, s.Known)
-		}
-		for _, f := range s.Findings {
-			fmt.Fprintf(w, "  %s: %s\n", s.Name, f.Detail)
-			if f.Cause != "" {
-				fmt.Fprintf(w, "      cause: %s\n", f.Cause)
-			}
-			for _, wd := range f.Words {
-				fmt.Fprintf(w, "      word %d: before %#x after %#x want %#x\n", wd.Index, wd.Before, wd.After, wd.Want)
-			}
-		}
-		if s.Error != "" {
-			fmt.Fprintf(w, "  %s: could not decide: %s\n", s.Name, s.Error)
-		}
-		if s.Name == KernelHealth {
-			for _, q := range s.Notes {
-				fmt.Fprintf(w, "%s\n", indent(q, "      | "))
-			}
-		}
-	}
+	r.writeTable(w)
+	r.writeFindings(w)
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  note: %s\n", p)
 	}
@@ -366,6 +316,67 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	if r.QEMUCmdline != "" && r.Verdict != Pass {
 		fmt.Fprintf(w, "reproduce: %s\n", r.QEMUCmdline)
+	}
+}
+
+// writeTable is the scenario table: status and first finding or error.
+func (r *Report) writeTable(w io.Writer) {
+	if len(r.Scenarios) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SCENARIO\tSTATUS\tFINDING")
+		for _, s := range r.Scenarios {
+			f := ""
+			switch {
+			case len(s.Findings) > 0:
+				f = s.Findings[0].Detail
+				if n := len(s.Findings); n > 1 {
+					f += fmt.Sprintf(" (+%d more)", n-1)
+				}
+			case s.Error != "":
+				f = firstLine(s.Error)
+			}
+			st := s.Status
+			if s.Known != "" {
+				st += " (known)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, st, truncate(f, 110))
+		}
+		tw.Flush()
+	}
+}
+
+// writeFindings lists every finding with its words, every scenario's
+// error and the splats' quotes.
+func (r *Report) writeFindings(w io.Writer) {
+	var listed bool
+	for _, s := range r.Scenarios {
+		if len(s.Findings) == 0 && s.Error == "" {
+			continue
+		}
+		if !listed {
+			fmt.Fprintln(w, "\nFindings:")
+			listed = true
+		}
+		if s.Known != "" {
+			fmt.Fprintf(w, "  %s: known failure of this kernel source: %s\n", s.Name, s.Known)
+		}
+		for _, f := range s.Findings {
+			fmt.Fprintf(w, "  %s: %s\n", s.Name, f.Detail)
+			if f.Cause != "" {
+				fmt.Fprintf(w, "      cause: %s\n", f.Cause)
+			}
+			for _, wd := range f.Words {
+				fmt.Fprintf(w, "      word %d: before %#x after %#x want %#x\n", wd.Index, wd.Before, wd.After, wd.Want)
+			}
+		}
+		if s.Error != "" {
+			fmt.Fprintf(w, "  %s: could not decide: %s\n", s.Name, s.Error)
+		}
+		if s.Name == KernelHealth {
+			for _, q := range s.Notes {
+				fmt.Fprintf(w, "%s\n", indent(q, "      | "))
+			}
+		}
 	}
 }
 
