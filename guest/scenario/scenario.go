@@ -25,7 +25,7 @@ import (
 // Scenario is one named check.
 type Scenario struct {
 	Name string
-	Doc  string // what a pass proves, for the README
+	Doc  string // what it does, what a pass proves, and its negative control: the README's list
 	run  func(m machine.Machine, name string) outcome
 }
 
