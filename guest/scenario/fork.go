@@ -51,20 +51,20 @@ func forkCOW(m machine.Machine, name string) outcome {
 			return err
 		}
 		var pages [3]map[uint64]int
-		all := map[uint64]int{}
+		written := map[uint64]int{}
 		for k, u := range phases {
 			if pages[k], err = r.Written(u); err != nil {
 				return err
 			}
 			for p, c := range pages[k] {
-				all[p] += c
+				written[p] += c
 			}
 		}
 		o.packets = 24
 		o.findings = append(o.findings, usedLengths(slices.Concat(phases[:]...), frames(24, frameLen))...)
-		o.expect = oracle.Expect{Written: all, Allowed: r.UsedPages(), Required: map[uint64]bool{}}
+		o.expect = oracle.Expect{Written: written, Allowed: r.UsedPages(), Required: map[uint64]bool{}}
 		o.logEvents = r.LogEvents()
-		childViews(o, views, pages, all)
+		childViews(o, views, pages, written)
 		last := views[1]
 		o.control = control{
 			what: "reading the last child's copy of the log instead of the parent's",
@@ -80,10 +80,10 @@ func forkCOW(m machine.Machine, name string) outcome {
 // childViews says, for each child, how many bits its view of the log
 // holds from before and after its fork; one logged after it is a
 // child-copy finding. Child k forked after phases 0..k.
-func childViews(o *outcome, views [2][]byte, pages [3]map[uint64]int, all map[uint64]int) {
+func childViews(o *outcome, views [2][]byte, pages [3]map[uint64]int, written map[uint64]int) {
 	for k, how := range []string{"left its copies alone", "wrote its copy of the log first"} {
 		var before, after int
-		for p := range all {
+		for p := range written {
 			if !oracle.TestBit(views[k], o.log.Layout, o.log.BitOf(p)) {
 				continue
 			}

@@ -75,9 +75,9 @@ func regionsHigh(m machine.Machine, name string) outcome {
 // sends frames to the first, the middle and the last region in that order.
 func logProtected(prot machine.Prot) func(machine.Machine, string) outcome {
 	return func(m machine.Machine, name string) outcome {
-		regions, bufs := onThreeLogPages(m)
-		failing := regions[1]
-		cfg := Config{Name: name, Regions: regions,
+		regs, bufs := onThreeLogPages(m)
+		failing := regs[1]
+		cfg := Config{Name: name, Regions: regs,
 			ProtectLog: []uint64{failing >> pageShift}, LogProt: prot}
 		return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(len(bufs), frameLen)},
 			func(r *Rig, _ []virtq.Used, o *outcome) {
@@ -126,12 +126,12 @@ func protName(p machine.Prot) string {
 
 // logLazy writes pages whose bits sit on three untouched log pages.
 func logLazy(m machine.Machine, name string) outcome {
-	regions, bufs := onThreeLogPages(m)
-	cfg := Config{Name: name, Regions: regions, LazyLog: true}
+	regs, bufs := onThreeLogPages(m)
+	cfg := Config{Name: name, Regions: regs, LazyLog: true}
 	return rx(m, traffic{cfg: cfg, bufs: bufs, frames: frames(len(bufs), frameLen)},
 		func(r *Rig, _ []virtq.Used, o *outcome) {
 			o.notes = append(o.notes, fmt.Sprintf("log of %d KiB mapped without MAP_POPULATE; bits on log pages %#x, %#x, %#x",
-				r.pages/8/1024, r.LogPageOf(regions[0]>>pageShift), r.LogPageOf(regions[1]>>pageShift), r.LogPageOf(regions[2]>>pageShift)))
+				r.pages/8/1024, r.LogPageOf(regs[0]>>pageShift), r.LogPageOf(regs[1]>>pageShift), r.LogPageOf(regs[2]>>pageShift)))
 			o.control = clearBit(sortedPages(o.expect.Written)[2])
 		})
 }
@@ -154,13 +154,13 @@ func missing(l oracle.Log, pages map[uint64]int) []uint64 {
 func onThreeLogPages(m machine.Machine) ([]uint64, [][]Seg) {
 	ps := uint64(m.ABI().PageSize)
 	written := headerSize + frameLen
-	var regions []uint64
+	var regs []uint64
 	var bufs [][]Seg
 	for k := 1; k <= 3; k++ {
-		regions = append(regions, uint64(k)*8*ps<<pageShift)
+		regs = append(regs, uint64(k)*8*ps<<pageShift)
 		bufs = append(bufs,
 			[]Seg{{Off: 0, Len: 2048, Region: k}},
 			[]Seg{{Off: regionSize - written, Len: written, Region: k}})
 	}
-	return regions, bufs
+	return regs, bufs
 }

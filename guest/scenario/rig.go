@@ -262,16 +262,16 @@ func NewPeer(primary *Rig, k int) (*Rig, error) {
 
 // openDevice opens and configures one vhost-net device on r's memory and
 // log, with its RX ring at the given offsets, and attaches a tap.
-func (r *Rig) openDevice(step func(string, error) error, descOff, availOff, usedOff int) error {
+func (r *Rig) openDevice(step func(string, error) error, desc, avail, used int) error {
 	if err := r.openNet(step); err != nil {
 		return err
 	}
 	if err := r.negotiate(step); err != nil {
 		return err
 	}
-	rx := queue{index: rxQueue, name: "RX", offs: [3]int{descOff, availOff, usedOff},
+	rxq := queue{index: rxQueue, name: "RX", offs: [3]int{desc, avail, used},
 		logUsed: !r.Cfg.LogOff && !r.Cfg.UsedUnlogged, ring: &r.RX, kick: &r.kick, call: &r.call, newErrFD: true}
-	if err := r.setupQueue(step, rx); err != nil {
+	if err := r.setupQueue(step, rxq); err != nil {
 		return err
 	}
 	if r.Cfg.TX {
@@ -293,11 +293,11 @@ func (r *Rig) openNet(step func(string, error) error) error {
 		}
 		return step("open vhost-net", err)
 	}
-	regions := []vhost.Region{{GuestPhysAddr: r.Mem.GPA, Size: uint64(r.Mem.Size), UserAddr: r.Mem.VA}}
+	regs := []vhost.Region{{GuestPhysAddr: r.Mem.GPA, Size: uint64(r.Mem.Size), UserAddr: r.Mem.VA}}
 	for _, x := range r.extra {
-		regions = append(regions, vhost.Region{GuestPhysAddr: x.GPA, Size: uint64(x.Size), UserAddr: x.VA})
+		regs = append(regs, vhost.Region{GuestPhysAddr: x.GPA, Size: uint64(x.Size), UserAddr: x.VA})
 	}
-	return step("VHOST_SET_MEM_TABLE", r.Net.SetMemTable(regions))
+	return step("VHOST_SET_MEM_TABLE", r.Net.SetMemTable(regs))
 }
 
 // negotiate acks the features the configuration needs, LOG_ALL among

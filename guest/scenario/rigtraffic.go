@@ -13,9 +13,9 @@ import (
 // Transmit writes one device-readable buffer per frame (a zero virtio-net
 // header, then the frame) at the given offsets, offers them on the TX
 // queue, kicks, and waits until vhost has used them all.
-func (r *Rig) Transmit(offs []int, frames [][]byte) ([]virtq.Used, error) {
+func (r *Rig) Transmit(offs []int, frs [][]byte) ([]virtq.Used, error) {
 	var heads []uint16
-	for i, f := range frames {
+	for i, f := range frs {
 		buf := append(make([]byte, headerSize), f...)
 		if err := r.Mem.Write(offs[i], buf); err != nil {
 			return nil, err
@@ -34,7 +34,7 @@ func (r *Rig) Transmit(offs []int, frames [][]byte) ([]virtq.Used, error) {
 	if err := r.signal(r.txKick); err != nil {
 		return nil, err
 	}
-	return r.waitRing(r.TX, r.txCall, len(frames), "TX buffers")
+	return r.waitRing(r.TX, r.txCall, len(frs), "TX buffers")
 }
 
 // TXUsedPages are the pages of the TX used ring.
@@ -97,15 +97,15 @@ func (r *Rig) Offer(heads ...uint16) error {
 
 // signal adds 1 to an eventfd (a kick).
 func (r *Rig) signal(fd int) error {
-	one := make([]byte, 8)
-	r.M.ABI().ByteOrder.PutUint64(one, 1)
-	_, err := r.M.Write(fd, one)
+	single := make([]byte, 8)
+	r.M.ABI().ByteOrder.PutUint64(single, 1)
+	_, err := r.M.Write(fd, single)
 	return err
 }
 
 // Send transmits frames out of the tap; vhost receives them.
-func (r *Rig) Send(frames ...[]byte) error {
-	for _, f := range frames {
+func (r *Rig) Send(frs ...[]byte) error {
+	for _, f := range frs {
 		if err := r.Tap.Send(f); err != nil {
 			return err
 		}

@@ -69,8 +69,8 @@ func roundsScenario(m machine.Machine, name string) outcome {
 		}
 		var heads []uint16
 		var res []roundResult
-		all := frames(32, frameLen)
-		fr := all
+		whole := frames(32, frameLen)
+		fr := whole
 		var used []virtq.Used
 		for k, p := range roundPlans {
 			rr, err := r.round(k, p, bufs, &heads, fr[:p.send])
@@ -85,7 +85,7 @@ func roundsScenario(m machine.Machine, name string) outcome {
 				k+1, p.what, len(rr.expect.Written), rr.parts, verdict(rr.findings)))
 		}
 		// Every frame was received by the end (round 3's in round 4).
-		o.findings = append(o.findings, usedLengths(used, all[:o.packets])...)
+		o.findings = append(o.findings, usedLengths(used, whole[:o.packets])...)
 		o.count("rounds", int64(len(res)))
 		*o = judgeRounds(r, res, *o)
 		return nil

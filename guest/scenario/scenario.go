@@ -138,8 +138,8 @@ func Run(m machine.Machine, s Scenario) (res record.Scenario) {
 	if len(res.Findings) > 0 {
 		res.Status = record.Fail
 	}
-	control, failed := runControl(o)
-	res.Control = control
+	ctl, failed := runControl(o)
+	res.Control = ctl
 	switch {
 	case failed:
 	case res.Status == record.Fail:
@@ -147,11 +147,11 @@ func Run(m machine.Machine, s Scenario) (res record.Scenario) {
 		// fail, and a mutation of an already wrong log may be explained
 		// by the findings it has (a bit set where pages are misplaced
 		// reads as misplaced, not stray).
-		res.Control = "not conclusive on a log that already failed: " + control
+		res.Control = "not conclusive on a log that already failed: " + ctl
 	default:
 		res.Status = record.Error
-		res.Error = "negative control did not fail: " + control
-		res.Findings = append(res.Findings, oracle.Finding{Kind: oracle.Control, Detail: control})
+		res.Error = "negative control did not fail: " + ctl
+		res.Findings = append(res.Findings, oracle.Finding{Kind: oracle.Control, Detail: ctl})
 	}
 	return res
 }
@@ -344,14 +344,14 @@ func (t traffic) send(r *Rig, heads []uint16) ([]virtq.Used, error) {
 
 // deliver sends frames through the rig, refilling the given buffers in
 // rounds when recycle is set, and returns every used buffer.
-func deliver(r *Rig, heads []uint16, frames [][]byte, recycle bool) ([]virtq.Used, error) {
+func deliver(r *Rig, heads []uint16, frs [][]byte, recycle bool) ([]virtq.Used, error) {
 	var used []virtq.Used
-	for len(frames) > 0 {
-		n := min(len(frames), len(heads))
+	for len(frs) > 0 {
+		n := min(len(frs), len(heads))
 		if !recycle && len(used)+n > len(heads) {
 			return used, fmt.Errorf("more frames than buffers")
 		}
-		if err := r.Send(frames[:n]...); err != nil {
+		if err := r.Send(frs[:n]...); err != nil {
 			return used, err
 		}
 		u, err := r.WaitUsed(n)
@@ -359,8 +359,8 @@ func deliver(r *Rig, heads []uint16, frames [][]byte, recycle bool) ([]virtq.Use
 		if err != nil {
 			return used, err
 		}
-		frames = frames[n:]
-		if recycle && len(frames) > 0 {
+		frs = frs[n:]
+		if recycle && len(frs) > 0 {
 			var again []uint16
 			for _, x := range u {
 				again = append(again, uint16(x.ID))
@@ -377,12 +377,12 @@ func deliver(r *Rig, heads []uint16, frames [][]byte, recycle bool) ([]virtq.Use
 // frames sent (each with its vnet header): the expected log is computed
 // from those lengths, so a kernel that under-reports them would shrink
 // what must be logged and hide missing bits.
-func usedLengths(used []virtq.Used, frames [][]byte) []oracle.Finding {
+func usedLengths(used []virtq.Used, frs [][]byte) []oracle.Finding {
 	var got, want uint64
 	for _, u := range used {
 		got += uint64(u.Len)
 	}
-	for _, f := range frames {
+	for _, f := range frs {
 		want += uint64(headerSize + len(f))
 	}
 	if got == want {
@@ -390,7 +390,7 @@ func usedLengths(used []virtq.Used, frames [][]byte) []oracle.Finding {
 	}
 	return []oracle.Finding{{Kind: oracle.ABI, Detail: fmt.Sprintf(
 		"abi: the used ring reports %d bytes written for %d frames that hold %d bytes with their vnet headers: the pages that must be logged cannot be trusted from it",
-		got, len(frames), want)}}
+		got, len(frs), want)}}
 }
 
 // frames makes n frames of size bytes.

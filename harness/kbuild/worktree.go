@@ -403,13 +403,13 @@ func (w *workTree) store(entry string, took time.Duration) (*Kernel, error) {
 	defer os.RemoveAll(tmp)
 	img := filepath.Join(w.out(), w.req.Arch.Build.Image)
 	imgName := filepath.Base(img)
-	if err := copyFile(img, filepath.Join(tmp, imgName)); err != nil {
+	if err := CopyFile(img, filepath.Join(tmp, imgName)); err != nil {
 		return nil, &Error{Stage: "compile", Msg: "no image at " + img + ": " + err.Error()}
 	}
 	var dtbName string
 	if w.req.Arch.Build.DTB != "" {
 		dtbName = filepath.Base(w.req.Arch.Build.DTB)
-		if err := copyFile(filepath.Join(w.out(), w.req.Arch.Build.DTB), filepath.Join(tmp, dtbName)); err != nil {
+		if err := CopyFile(filepath.Join(w.out(), w.req.Arch.Build.DTB), filepath.Join(tmp, dtbName)); err != nil {
 			return nil, &Error{Stage: "compile", Msg: "no device tree at " + w.req.Arch.Build.DTB + ": " + err.Error()}
 		}
 	}
@@ -446,7 +446,8 @@ func (w *workTree) store(entry string, took time.Duration) (*Kernel, error) {
 	return readEntry(entry)
 }
 
-func copyFile(src, dst string) error {
+// CopyFile copies a small file (a kernel image, a config) to dst, mode 0644.
+func CopyFile(src, dst string) error {
 	b, err := os.ReadFile(src)
 	if err != nil {
 		return err

@@ -183,10 +183,11 @@ func (p *Prepared) buildKernel(ctx context.Context) *failure {
 	}
 	p.kernel = k
 	r.Kernel.ConfigHash, r.Kernel.Config, r.Kernel.Patchfile, r.Kernel.Cached = k.ConfigHash, k.Config, k.Patchfile, k.Cached
-	// Everything needed to reproduce the run sits in its output directory.
-	copyFile(k.Config, filepath.Join(o.OutDir, "kernel.config"))
+	// Everything needed to reproduce the run sits in its output
+	// directory; a failed copy only loses a convenience copy.
+	kbuild.CopyFile(k.Config, filepath.Join(o.OutDir, "kernel.config"))
 	if k.Patchfile != "" {
-		copyFile(k.Patchfile, filepath.Join(o.OutDir, "patches.diff"))
+		kbuild.CopyFile(k.Patchfile, filepath.Join(o.OutDir, "patches.diff"))
 	}
 	if !k.Cached {
 		r.Timings.Build = k.BuildTime.Seconds()
@@ -244,13 +245,6 @@ const KernelBuild = "kernel-build"
 // lifetime: the slowest measured is about 30 s (hppa's concurrent, with
 // another VM and a kernel build sharing two cores).
 const executorScenarioBudget = 40 * time.Second
-
-// copyFile copies a small file; a failure only loses a convenience copy.
-func copyFile(src, dst string) {
-	if b, err := os.ReadFile(src); err == nil {
-		os.WriteFile(dst, b, 0o644)
-	}
-}
 
 func label(patches []string) string {
 	if len(patches) == 0 {

@@ -11,6 +11,7 @@ import (
 	"dirtygate/harness/gate"
 	"dirtygate/harness/report"
 	"dirtygate/harness/run"
+	"dirtygate/kernels"
 )
 
 // gateCmd is `dirtygate gate`: the base and the candidate on each arch,
@@ -70,7 +71,7 @@ func (c *gateCmd) run(ctx context.Context, _ *flag.FlagSet) int {
 				o := run.Options{Arch: a, Patches: side.patches, Kernel: k, CacheDir: *c.build.cache, Accel: *c.vm.accel,
 					Jobs: *c.build.jobs, Progress: progress(), DebugKernel: *c.vm.debug, Inject: *c.vm.inject}
 				if *c.dir != "" {
-					o.OutDir = filepath.Join(*c.dir, c.kernels.dirPrefix(k)+safe(side.name+"-"+a.Name))
+					o.OutDir = filepath.Join(*c.dir, c.kernels.dirPrefix(k)+kernels.SafeName(side.name+"-"+a.Name))
 				}
 				runs = append(runs, o)
 			}

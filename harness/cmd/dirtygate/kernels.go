@@ -50,7 +50,7 @@ func (k kernelFlag) dirPrefix(kernel string) string {
 	if len(k) < 2 {
 		return ""
 	}
-	return safe(filepath.Base(kernel)) + "-"
+	return kernels.SafeName(filepath.Base(kernel)) + "-"
 }
 
 // cmdKernels lists the sources --kernel names: package, installed

@@ -12,6 +12,7 @@ import (
 
 	"dirtygate/arches"
 	"dirtygate/guest/scenario"
+	"dirtygate/harness/kbuild"
 	"dirtygate/harness/lava"
 	"dirtygate/harness/run"
 )
@@ -133,11 +134,7 @@ func lavaFiles(ctx context.Context, o run.Options, kernel bool) (lavaArtifacts, 
 				continue
 			}
 			*c.dst = filepath.Join(o.OutDir, filepath.Base(*c.src))
-			b, err := os.ReadFile(*c.src)
-			if err == nil {
-				err = os.WriteFile(*c.dst, b, 0o644)
-			}
-			if err != nil {
+			if err := kbuild.CopyFile(*c.src, *c.dst); err != nil {
 				return f, err
 			}
 		}

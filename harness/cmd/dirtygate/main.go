@@ -160,15 +160,6 @@ func writeFile(path string, write func(*os.File) error) error {
 	return f.Close()
 }
 
-func safe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r == ' ' || r == '#' {
-			return '_'
-		}
-		return r
-	}, s)
-}
-
 // fail prints a usage or setup error and returns exit status 2.
 func fail(prefix string, err error) int {
 	fmt.Fprintln(os.Stderr, prefix+":", err)

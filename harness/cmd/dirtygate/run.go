@@ -12,6 +12,7 @@ import (
 	"dirtygate/harness/gate"
 	"dirtygate/harness/report"
 	"dirtygate/harness/run"
+	"dirtygate/kernels"
 )
 
 // runCmd is `dirtygate run`: each arch x kernel, built, booted and judged.
@@ -66,7 +67,7 @@ func (c *runCmd) run(ctx context.Context, _ *flag.FlagSet) int {
 				if len(c.patches) > 0 {
 					name = a.Name + "-" + strings.Join(c.patches, "+")
 				}
-				o.OutDir = filepath.Join(*c.dir, c.kernels.dirPrefix(k)+safe(name))
+				o.OutDir = filepath.Join(*c.dir, c.kernels.dirPrefix(k)+kernels.SafeName(name))
 			}
 			runs = append(runs, o)
 		}
