@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"dirtygate/guest/vhost"
+	"dirtygate/vmm/vhost"
 )
 
 // The ABI facts in each arch file are checked against that arch's cross

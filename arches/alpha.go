@@ -3,8 +3,8 @@ package arches
 import (
 	"time"
 
-	"dirtygate/guest/errno"
-	"dirtygate/guest/ioctl"
+	"dirtygate/vmm/errno"
+	"dirtygate/vmm/ioctl"
 )
 
 // alpha: 64-bit little-endian (QEMU's clipper, a 21264). Go has no alpha

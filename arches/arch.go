@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"dirtygate/guest/errno"
-	"dirtygate/guest/ioctl"
-	"dirtygate/guest/machine"
+	"dirtygate/vmm/errno"
+	"dirtygate/vmm/ioctl"
+	"dirtygate/vmm/machine"
 )
 
 // table is every arch dirtygate knows, grouped by mode; each is defined in

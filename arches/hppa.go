@@ -3,8 +3,8 @@ package arches
 import (
 	"time"
 
-	"dirtygate/guest/errno"
-	"dirtygate/guest/ioctl"
+	"dirtygate/vmm/errno"
+	"dirtygate/vmm/ioctl"
 )
 
 // hppa: 32-bit PA-RISC (QEMU's B160L, a PA7300LC), big-endian. The seed

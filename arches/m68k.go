@@ -3,7 +3,7 @@ package arches
 import (
 	"time"
 
-	"dirtygate/guest/ioctl"
+	"dirtygate/vmm/ioctl"
 )
 
 // m68k: 32-bit big-endian Motorola 68040 on QEMU's virt board. Go has no

@@ -3,7 +3,7 @@ package arches
 import (
 	"time"
 
-	"dirtygate/guest/errno"
+	"dirtygate/vmm/errno"
 )
 
 // mips: big-endian, 32-bit (MIPS 24Kc on the Malta board). Here u32 words

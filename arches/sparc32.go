@@ -3,8 +3,8 @@ package arches
 import (
 	"time"
 
-	"dirtygate/guest/errno"
-	"dirtygate/guest/ioctl"
+	"dirtygate/vmm/errno"
+	"dirtygate/vmm/ioctl"
 )
 
 // sparc32: 32-bit big-endian SPARC v8 (QEMU's SparcStation 5, sun4m),

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"dirtygate/guest/record"
+	"dirtygate/vmm/record"
 )
 
 // Known is a failure a kernel source has of its own, whatever patch is

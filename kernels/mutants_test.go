@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"dirtygate/guest/scenario"
+	"dirtygate/vmm/scenario"
 )
 
 // Every mutant says what it models, applies on a base that exists, and

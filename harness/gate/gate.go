@@ -9,8 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"dirtygate/guest/record"
 	"dirtygate/harness/report"
+	"dirtygate/vmm/record"
 )
 
 // Change of one (arch, scenario) from base to candidate.

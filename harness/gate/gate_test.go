@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"dirtygate/guest/oracle"
-	"dirtygate/guest/record"
 	"dirtygate/harness/report"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
 )
 
 func run(arch string, statuses ...string) *report.Report {

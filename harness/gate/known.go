@@ -5,9 +5,9 @@ import (
 	"slices"
 	"strings"
 
-	"dirtygate/guest/record"
 	"dirtygate/harness/report"
 	"dirtygate/kernels"
+	"dirtygate/vmm/record"
 )
 
 // MarkKnown marks each failing scenario of r whose signature is exactly a

@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"dirtygate/guest/oracle"
-	"dirtygate/guest/record"
-	"dirtygate/guest/scenario"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
+	"dirtygate/vmm/scenario"
 )
 
 // Signature is what one (arch, scenario) outcome says is wrong, in a form

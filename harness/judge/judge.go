@@ -14,10 +14,10 @@ import (
 
 	"dirtygate/arches"
 	"dirtygate/guest/executor"
-	"dirtygate/guest/oracle"
-	"dirtygate/guest/record"
 	"dirtygate/harness/console"
 	"dirtygate/harness/report"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
 )
 
 // Input is what there is to judge.

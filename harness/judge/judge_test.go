@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"dirtygate/guest/record"
 	"dirtygate/harness/report"
+	"dirtygate/vmm/record"
 )
 
 func captured(t *testing.T, path string) []byte {
@@ -31,18 +31,18 @@ func judged(in Input) *report.Report {
 }
 
 func TestJudgeCapturedRuns(t *testing.T) {
-	base := captured(t, "../../guest/record/testdata/console-x86_64-baseline.txt")
+	base := captured(t, "../../vmm/record/testdata/console-x86_64-baseline.txt")
 	if r := judged(Input{Console: base}); r.Verdict != report.Pass || len(r.Scenarios) != 14 || r.Agent == nil {
 		t.Fatalf("baseline: %s %q, %d scenarios", r.Verdict, r.Error, len(r.Scenarios))
 	}
-	rfc := captured(t, "../../guest/record/testdata/console-x86_64-rfc-v2.txt")
+	rfc := captured(t, "../../vmm/record/testdata/console-x86_64-rfc-v2.txt")
 	if r := judged(Input{Console: rfc}); r.Verdict != report.Fail {
 		t.Fatalf("rfc-v2: %s %q", r.Verdict, r.Error)
 	}
 }
 
 func TestJudgeCouldNotDecide(t *testing.T) {
-	base := captured(t, "../../guest/record/testdata/console-x86_64-baseline.txt")
+	base := captured(t, "../../vmm/record/testdata/console-x86_64-baseline.txt")
 	cut := base[:bytes.Index(base, []byte("DGR1 9 "))]
 	for name, tc := range map[string]struct {
 		in    Input
@@ -66,7 +66,7 @@ func TestJudgeCouldNotDecide(t *testing.T) {
 
 // A guest whose findings do not match its own evidence is not believed.
 func TestCrossCheckCatchesATamperedResult(t *testing.T) {
-	rfc := captured(t, "../../guest/record/testdata/console-x86_64-rfc-v2.txt")
+	rfc := captured(t, "../../vmm/record/testdata/console-x86_64-rfc-v2.txt")
 	st, err := record.Parse(rfc)
 	if err != nil {
 		t.Fatal(err)

@@ -54,7 +54,7 @@ func judged(console []byte) *report.Report {
 // user -m 512 -monitor none -no-reboot -smp 2 -kernel bzImage -append
 // '<the job's image_arg>' -initrd initramfs.cpio.gz).
 var captures = []string{"testdata/console-s390x-rfc-v2-lava-qemu.txt.gz",
-	"../../guest/record/testdata/console-x86_64-rfc-v2.txt", "../../guest/record/testdata/console-x86_64-baseline.txt"}
+	"../../vmm/record/testdata/console-x86_64-rfc-v2.txt", "../../vmm/record/testdata/console-x86_64-baseline.txt"}
 
 func readCapture(t *testing.T, path string) []byte {
 	t.Helper()

@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"dirtygate/guest/record"
+	"dirtygate/vmm/record"
 )
 
 // JUnit XML, the subset every CI understands: one testsuite per run (arch

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"dirtygate/guest/oracle"
-	"dirtygate/guest/record"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
 )
 
 // Verdicts: a run's verdict is a record.Status, never Skip.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"dirtygate/guest/oracle"
-	"dirtygate/guest/record"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
 )
 
 func TestVerdicts(t *testing.T) {

@@ -9,12 +9,12 @@ import (
 	"os"
 	"time"
 
-	"dirtygate/guest/executor"
-	"dirtygate/guest/record"
-	"dirtygate/guest/scenario"
+	"dirtygate/harness/executor"
 	"dirtygate/harness/judge"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
+	"dirtygate/vmm/record"
+	"dirtygate/vmm/scenario"
 )
 
 // executorVersion names the agent in the hello record of executor runs.

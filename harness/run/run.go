@@ -18,11 +18,11 @@ import (
 	"time"
 
 	"dirtygate/arches"
-	"dirtygate/guest/record"
 	"dirtygate/harness/kbuild"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
 	"dirtygate/kernels"
+	"dirtygate/vmm/record"
 )
 
 // Options of one run.

@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"dirtygate/arches"
-	"dirtygate/guest/scenario"
 	"dirtygate/harness/agentbuild"
 	"dirtygate/harness/initramfs"
 	"dirtygate/harness/judge"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
+	"dirtygate/vmm/scenario"
 )
 
 // runner is how the scenarios of an arch's guest program run

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"dirtygate/guest/executor"
+	"dirtygate/harness/executor"
 	"dirtygate/harness/judge"
 	"dirtygate/harness/report"
 	"dirtygate/harness/target"

@@ -13,11 +13,11 @@ import (
 	"strings"
 
 	"dirtygate/arches"
-	"dirtygate/guest/record"
 	"dirtygate/harness/gate"
 	"dirtygate/harness/report"
 	"dirtygate/harness/run"
 	"dirtygate/kernels"
+	"dirtygate/vmm/record"
 )
 
 // Options of one self-test.

@@ -4,9 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"dirtygate/guest/record"
 	"dirtygate/harness/report"
 	"dirtygate/kernels"
+	"dirtygate/vmm/record"
 )
 
 func rep(verdict string, status map[string]string) *report.Report {

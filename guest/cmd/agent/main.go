@@ -16,9 +16,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"dirtygate/guest/machine"
-	"dirtygate/guest/record"
-	"dirtygate/guest/scenario"
+	"dirtygate/vmm/machine"
+	"dirtygate/vmm/record"
+	"dirtygate/vmm/scenario"
 )
 
 const version = "dirtygate-agent 1"

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"dirtygate/arches"
-	"dirtygate/guest/scenario"
 	"dirtygate/harness/kbuild"
 	"dirtygate/harness/lava"
 	"dirtygate/harness/run"
+	"dirtygate/vmm/scenario"
 )
 
 // lavaCmd writes a LAVA job definition that boots the kernel under test
