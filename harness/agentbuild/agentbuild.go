@@ -1,6 +1,8 @@
 // Package agentbuild builds what runs as /init in the guest: the Go agent,
 // cross-compiled with Go's own toolchain (static, no cgo), or, where Go
 // cannot target the arch, the C executor with Debian's cross gcc.
+//
+// Runs on the host.
 package agentbuild
 
 import (

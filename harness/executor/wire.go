@@ -12,6 +12,8 @@
 // call again; a duplicated response is dropped; a lost one times out and is
 // resent, and after a few tries the call fails: nothing damaged is ever
 // read as a result.
+//
+// Runs on the host.
 package executor
 
 import (

@@ -1,6 +1,8 @@
 // Package gate compares a candidate patch set with a base, per arch and
 // scenario, the way a maintainer reads it: what the candidate breaks
 // (regressions), what it fixes, and what was broken before and still is.
+//
+// Runs on the host.
 package gate
 
 import (

@@ -3,6 +3,8 @@
 // and for each failing scenario an inline SVG drawing of the log around
 // its findings, decoded with the oracle's layout. No script, no external
 // asset: the page is a CI artifact opened from disk.
+//
+// Runs on the host.
 package htmlreport
 
 import (

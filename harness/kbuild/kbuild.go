@@ -9,6 +9,8 @@
 // written to a temporary directory and renamed into place after the build
 // succeeded, so a failed or interrupted build never leaves one that looks
 // good.
+//
+// Runs on the host.
 package kbuild
 
 import (

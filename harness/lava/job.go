@@ -2,6 +2,8 @@
 // with dirtygate's initramfs (the agent, or the executor, as /init) on a
 // lab's device, and reads a LAVA job's log back into the console lines
 // `dirtygate parse` judges.
+//
+// Runs on the host.
 package lava
 
 import (

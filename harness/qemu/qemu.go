@@ -1,6 +1,8 @@
 // Package qemu boots one kernel and initramfs under QEMU and captures the
 // console. A VM never outlives its timeout; a missing binary is an error
 // naming the Debian package.
+//
+// Runs on the host.
 package qemu
 
 import (

@@ -1,6 +1,8 @@
 // Package report holds the result of one run (an arch, a kernel, a patch
 // set) and renders it: JSON for machines, a table for people, an exit code
 // for scripts.
+//
+// Runs on the host.
 package report
 
 import (

@@ -2,6 +2,8 @@
 // records, verdict. Anything that stops it from deciding becomes an
 // "error" verdict with the cause and the paths needed to reproduce it;
 // nothing that could not decide is ever reported as a pass.
+//
+// Runs on the host.
 package run
 
 import (

@@ -2,6 +2,8 @@
 // built-in mutant (kernels/mutants/: a small, realistic breakage of the log
 // path) against its base and prints which scenarios killed which mutant.
 // The bitmap controls check the oracle; the mutants check the scenarios.
+//
+// Runs on the host.
 package selftest
 
 import (

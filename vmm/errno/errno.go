@@ -3,6 +3,8 @@
 // numbers above 34 (and EAGAIN on alpha) differ between architectures:
 // ENOSYS is 38 on x86, 251 on parisc, 78 on alpha. The tables are data,
 // checked in tests against each cross compiler's own <asm/errno.h>.
+//
+// Runs on both sides: the agent in the guest, and the host encoding calls for the executor.
 package errno
 
 import "fmt"

@@ -2,6 +2,8 @@
 // given architecture. golang.org/x/sys/unix has no VHOST_* constants, and the
 // host side must encode requests for guests of other architectures, so the
 // encoding is data, not the build's own headers.
+//
+// Runs on both sides: the agent in the guest, and the host encoding calls for the executor.
 package ioctl
 
 import "runtime"

@@ -6,6 +6,8 @@
 // others (hppa, sparc32, m68k, alpha) and for real hardware reached over
 // a serial line or ssh, harness/executor implements it with a small C
 // program (guest/executor) that executes requests.
+//
+// Runs on both sides: Native in the guest (the agent), the interface on the host too (harness/executor implements it).
 package machine
 
 import (

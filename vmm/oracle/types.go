@@ -3,6 +3,8 @@
 // the raw bytes of the log before and after a scenario, the target's word
 // size and byte order, and what the scenario made vhost write, and returns
 // classified findings. It never looks at the host it runs on.
+//
+// Runs on both sides: in the guest after each scenario, and on the host, which re-runs it on every scenario's evidence.
 package oracle
 
 // Kind classifies a finding.

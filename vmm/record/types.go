@@ -1,6 +1,8 @@
 // Package record is the wire between the guest agent and the host: framed,
 // checksummed, sequenced lines on the console that survive kernel messages
 // interleaved with them. Both sides import it.
+//
+// Runs on both sides: the guest writes records, the host parses them (and writes them itself for executor runs).
 package record
 
 import (

@@ -5,6 +5,8 @@
 // a copy of the real bitmap mutated the way the bug class it targets would
 // mutate it. A control that does not fail makes the scenario an error: a
 // scenario that cannot fail proves nothing.
+//
+// Runs on both sides: in the guest in the Go agent, on the host when it drives the executor.
 package scenario
 
 import (

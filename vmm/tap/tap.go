@@ -1,6 +1,8 @@
 // Package tap creates a tap device for vhost-net's backend and sends frames
 // out of it with an AF_PACKET socket: what leaves the tap interface arrives
 // on the tap fd, where vhost reads it and writes it into RX buffers.
+//
+// Runs on both sides, through machine: in the agent, and on the host driving the executor.
 package tap
 
 import (

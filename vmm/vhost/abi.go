@@ -1,6 +1,8 @@
 // Package vhost speaks the vhost and vhost-net ioctl ABI (linux/vhost.h) and
 // lays out the structures it takes. abi.go is pure data and encoding, shared
 // with the host; net.go drives a real /dev/vhost-net on a machine.
+//
+// Runs on both sides, through machine: in the agent, and on the host driving the executor.
 package vhost
 
 import (

@@ -1,6 +1,8 @@
 // Package virtq lays out split virtqueues (virtio 1.0, little-endian fields)
 // inside guest memory, and plays the driver's side: posting buffers and
 // reading what the device used.
+//
+// Runs on both sides, through machine: in the agent, and on the host driving the executor.
 package virtq
 
 import (
