@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"dirtygate"
 	"dirtygate/arches"
 	"dirtygate/guest/executor"
 )
@@ -41,6 +42,26 @@ func Root() (string, error) {
 	}
 }
 
+// sourceDir is where the agent is built from: the checkout (Root), so a
+// developer's edits are built, or else a copy of the source embedded in
+// this binary (dirtygate.AgentSource), written to a temporary directory
+// that done removes.
+func sourceDir() (dir string, done func(), err error) {
+	if root, err := Root(); err == nil {
+		return root, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", "dirtygate-agent-src-")
+	if err != nil {
+		return "", nil, err
+	}
+	done = func() { os.RemoveAll(tmp) }
+	if err := os.CopyFS(tmp, dirtygate.AgentSource); err != nil {
+		done()
+		return "", nil, fmt.Errorf("writing the embedded agent source: %w", err)
+	}
+	return tmp, done, nil
+}
+
 // Build compiles ./guest/cmd/agent for a and returns the binary.
 func Build(ctx context.Context, a *arches.Arch, outDir string) (string, error) {
 	if a.Go.GOARCH == "" {
@@ -59,8 +80,12 @@ func BuildCompat(ctx context.Context, a *arches.Arch, outDir string) (string, er
 }
 
 func goBuild(ctx context.Context, out, what, goarch, goarm, gomips string) (string, error) {
-	root, err := Root()
+	root, done, err := sourceDir()
 	if err != nil {
+		return "", err
+	}
+	defer done()
+	if out, err = filepath.Abs(out); err != nil { // the build runs in root
 		return "", err
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./guest/cmd/agent")
