@@ -28,6 +28,9 @@ func (c *benchCmd) run(ctx context.Context, _ *flag.FlagSet) int {
 	if err != nil {
 		return fail("dirtygate", err)
 	}
+	if err := (preflight{kernels: c.kernels}).check(ctx); err != nil {
+		return fail("dirtygate bench", err)
+	}
 	rows := bench.Run(ctx, bench.Options{Arches: as, Kernels: c.kernels.list(), CacheDir: *c.build.cache, Cold: *c.cold, Jobs: *c.build.jobs, Progress: progress()})
 	bench.Write(os.Stdout, rows)
 	for _, r := range rows {
