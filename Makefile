@@ -61,9 +61,9 @@ vet:
 	$(GO) vet ./...
 
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 60s ./guest/record
-	$(GO) test -run XXX -fuzz FuzzDecodeResponse -fuzztime 60s ./guest/executor
-	$(GO) test -run XXX -fuzz FuzzStream -fuzztime 60s ./guest/executor
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 60s ./vmm/record
+	$(GO) test -run XXX -fuzz FuzzDecodeResponse -fuzztime 60s ./harness/executor
+	$(GO) test -run XXX -fuzz FuzzStream -fuzztime 60s ./harness/executor
 
 clean:
 	rm -rf bin out

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"dirtygate/guest/vhost"
+	"dirtygate/vmm/vhost"
 )
 
 // The ABI facts in each arch file are checked against that arch's cross
@@ -41,15 +41,15 @@ func probeSource(errnos []string) string {
 // probe compiles the probe with a's compiler and returns the values.
 func probe(t *testing.T, a *Arch, errnos []string) map[string]int64 {
 	t.Helper()
-	gcc := a.CrossCompile + "gcc"
+	gcc := a.Build.CrossCompile + "gcc"
 	dir := t.TempDir()
 	src := filepath.Join(dir, "probe.c")
 	obj := filepath.Join(dir, "probe.o")
 	if err := os.WriteFile(src, []byte(probeSource(errnos)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"-c", "-O0", "-ffreestanding", "-o", obj}, a.ExecutorCFlags...)
-	if a.CrossCompile == "" && a.WordBits == 32 {
+	args := append([]string{"-c", "-O0", "-ffreestanding", "-o", obj}, a.Executor.CFlags...)
+	if a.Build.CrossCompile == "" && a.ABI.WordBits == 32 {
 		args = append(args, "-m32") // i386 on the host's gcc
 	}
 	if out, err := exec.Command(gcc, append(args, src)...).CombinedOutput(); err != nil {
@@ -87,24 +87,24 @@ var required = map[string]bool{"x86_64": true, "hppa": true}
 
 func TestABIAgainstCrossHeaders(t *testing.T) {
 	for _, name := range Names() {
-		a := registry[name]
+		a, _ := Lookup(name)
 		t.Run(name, func(t *testing.T) {
-			if _, err := exec.LookPath(a.CrossCompile + "gcc"); err != nil {
+			if _, err := exec.LookPath(a.Build.CrossCompile + "gcc"); err != nil {
 				if required[name] {
-					t.Fatalf("%sgcc is needed: apt-get install %s", a.CrossCompile, a.CrossPackage)
+					t.Fatalf("%sgcc is needed: apt-get install %s", a.Build.CrossCompile, a.Build.CrossPackage)
 				}
-				t.Skipf("%sgcc not installed (apt-get install %s)", a.CrossCompile, a.CrossPackage)
+				t.Skipf("%sgcc not installed (apt-get install %s)", a.Build.CrossCompile, a.Build.CrossPackage)
 			}
-			table := a.Errnos().Values()
+			errs := a.Errnos().Values()
 			var errnos []string
-			for n := range table {
+			for n := range errs {
 				errnos = append(errnos, n)
 			}
 			sort.Strings(errnos)
 			c := probe(t, a, errnos)
-			abi := a.ABI()
-			if got := c["sizeof_long"] * 8; got != int64(a.WordBits) {
-				t.Errorf("WordBits = %d, the compiler's long has %d bits", a.WordBits, got)
+			abi := a.MachineABI()
+			if got := c["sizeof_long"] * 8; got != int64(a.ABI.WordBits) {
+				t.Errorf("WordBits = %d, the compiler's long has %d bits", a.ABI.WordBits, got)
 			}
 			r := vhost.RequestsFor(abi.Ioctl)
 			mine := map[string]uint32{
@@ -120,10 +120,10 @@ func TestABIAgainstCrossHeaders(t *testing.T) {
 			}
 			for n, v := range mine {
 				if uint32(c[n]) != v {
-					t.Errorf("%s: %s encoding gives %#x, %s's headers say %#x", n, abi.Ioctl.Name, v, a.CrossCompile+"gcc", uint32(c[n]))
+					t.Errorf("%s: %s encoding gives %#x, %s's headers say %#x", n, abi.Ioctl.Name, v, a.Build.CrossCompile+"gcc", uint32(c[n]))
 				}
 			}
-			for n, v := range table {
+			for n, v := range errs {
 				if c[n] != int64(v) {
 					t.Errorf("errno table %q: %s = %d, the headers say %d", a.Errnos().Arch, n, v, c[n])
 				}

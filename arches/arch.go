@@ -1,7 +1,9 @@
-// Package arches holds one declarative definition per target architecture:
-// how to build its kernel, how to boot it under QEMU, and the ABI facts the
-// oracle needs (byte order, word size). Mechanism lives elsewhere; adding an
-// architecture means adding one file here that calls register.
+// Package arches holds one declarative definition per target architecture
+// (one file each) and the table that lists them: how to build its kernel,
+// how to boot it under QEMU, the ABI facts the oracle and the executor's
+// host side need, and the mode that says how a run uses it. Mechanism
+// lives elsewhere; adding an architecture means adding one file here and
+// one line to table. Runs on the host.
 package arches
 
 import (
@@ -11,16 +13,84 @@ import (
 	"strings"
 	"time"
 
-	"dirtygate/guest/errno"
-	"dirtygate/guest/ioctl"
-	"dirtygate/guest/machine"
+	"dirtygate/vmm/errno"
+	"dirtygate/vmm/ioctl"
+	"dirtygate/vmm/machine"
 )
+
+// table is every arch dirtygate knows, grouped by mode; each is defined in
+// its own file (x86_64.go, hppa.go, ...). Lookup, Names and every other
+// package read it, never a list of their own.
+var table = []*Arch{
+	// The Go agent is the guest's /init.
+	x86_64, arm64, s390x, ppc64, riscv64, i386, armv7, armv5, mips,
+	// The host runs the scenarios and drives the C executor in the guest.
+	hppa, alpha, m68k, sparc32,
+	// The kernel is built, not booted.
+	sparc32SMP,
+	// Defined only to say why it cannot run.
+	sh4,
+}
+
+// Mode is how a run uses an arch.
+type Mode int
+
+const (
+	// GoAgent: the Go agent (guest/cmd/agent) is /init and runs the
+	// scenarios in the guest.
+	GoAgent Mode = iota + 1
+	// CExecutor: Go cannot run in the guest; the scenarios run on the host
+	// and drive the C executor (guest/executor/csrc), /init there, over
+	// the console.
+	CExecutor
+	// BuildOnly: the kernel is built but not booted (Arch.Why says why);
+	// the run is the build, reported as the single scenario kernel-build.
+	BuildOnly
+	// Unsupported: defined only to say why it cannot run (Arch.Why).
+	Unsupported
+)
+
+func (m Mode) String() string {
+	switch m {
+	case GoAgent:
+		return "go agent"
+	case CExecutor:
+		return "executor"
+	case BuildOnly:
+		return "build only"
+	case Unsupported:
+		return "unsupported"
+	}
+	return fmt.Sprintf("mode %d", int(m))
+}
 
 // Arch describes one target. Fields are data only.
 type Arch struct {
 	Name string // dirtygate's name for it: "x86_64", "arm64", "hppa", ...
+	Mode Mode
+	// Why says why a BuildOnly arch is not booted, or why an Unsupported
+	// one cannot run; "" for the others.
+	Why string
 
-	// Kernel build.
+	Build    Build
+	Boot     Boot
+	ABI      ABI
+	Go       GoPorts
+	Executor ExecutorBuild
+
+	// NoCompat says why a 64-bit arch has no compat scenario.
+	NoCompat string
+	// SkipScenarios are scenarios known not to work on this machine, with
+	// the reason; they are reported as skipped with it, never as passes.
+	SkipScenarios map[string]string
+	// AliasingCaches is true when real hardware of this arch has virtually
+	// indexed or tagged caches where the kmap alias bug can show; emulation
+	// cannot show it (QEMU does not model caches).
+	AliasingCaches bool
+}
+
+// Build is how the kernel is built.
+type Build struct {
 	KernelArch   string // ARCH= for make
 	CrossCompile string // CROSS_COMPILE= prefix; "" builds with the host gcc
 	CrossPackage string // Debian package that provides CrossCompile+"gcc"
@@ -29,7 +99,16 @@ type Arch struct {
 	DTB          string // device tree for QEMU's -dtb, relative to the build directory; "" none
 	Fragment     string // Kconfig lines on top of tinyconfig and kernels/config/common.config
 
-	// Boot.
+	// KASAN is true where 6.1 supports KASAN for this kernel
+	// (--debug-kernel adds it there).
+	KASAN bool
+	// DebugExclude lists options of kernels/config/debug.config that this
+	// arch's kernel cannot have (each with the reason in the arch file).
+	DebugExclude []string
+}
+
+// Boot is how QEMU boots it.
+type Boot struct {
 	QEMU        string   // QEMU system emulator binary
 	QEMUPackage string   // Debian package that provides it
 	Machine     string   // -M
@@ -39,66 +118,84 @@ type Arch struct {
 	Console     string   // console= device name
 	QEMUArgs    []string // extra, machine-specific arguments
 	KVMHost     string   // host GOARCH on which KVM may accelerate this guest; "" never
-	BootTimeout time.Duration
+	Timeout     time.Duration
 
-	// Guest ABI, used to decode the log as the target's unsigned long.
-	GOARCH    string // Go port for the agent; "" when Go cannot target it
-	GOARM     string
-	GOMIPS    string
+	// Artifacts are kernel warnings that the emulated machine itself
+	// causes at every boot, before init runs. One seen before the agent
+	// (or executor) started is reported as a known artifact, not a
+	// finding; the same warning later, or any other, is a finding.
+	Artifacts []BootArtifact
+}
+
+// ABI is the guest's data layout, used to decode the log as the target's
+// unsigned long, and the facts the host needs to encode the executor's
+// calls; tested against each cross compiler's own headers (abi_test.go).
+type ABI struct {
 	BigEndian bool
-	WordBits  int // BITS_PER_LONG
+	WordBits  int            // BITS_PER_LONG
+	Ioctl     ioctl.Encoding // zero: the encoding of Go.GOARCH
+	Errno     errno.Table    // zero: errno.Generic
+	PageSize  int            // 0: 4096
+}
+
+// GoPorts are the Go ports that run in the guest.
+type GoPorts struct {
+	GOARCH string // the agent's port (GoAgent arches)
+	GOARM  string
+	GOMIPS string
 	// CompatGOARCH (and CompatGOARM) is a 32-bit Go port whose binaries
 	// this 64-bit kernel runs through its compat layer (the Fragment
 	// turns it on): the compat scenario runs a 32-bit agent, a 32-bit VMM.
 	CompatGOARCH string
 	CompatGOARM  string
-	// NoCompat says why a 64-bit arch has no compat scenario.
-	NoCompat string
+}
 
-	// ABI facts the host needs to drive the executor (GOARCH == ""); tested
-	// against each cross compiler's own headers (abi_test.go).
-	Ioctl    ioctl.Encoding // zero: the encoding of GOARCH
-	Errno    errno.Table    // zero: errno.Generic
-	PageSize int            // 0: 4096
-	// ExecutorCFlags are extra cross gcc flags for guest/executor's C
-	// program (e.g. -m32 -mcpu=v8 for sparc32 from Debian's sparc64 gcc).
-	ExecutorCFlags []string
-	// ExecutorLibs are linked after it; libgcc where one exists for the
-	// target (the executor may need its atomics helpers).
-	ExecutorLibs []string
-	// ExecutorPackages are the Debian packages the executor build needs
-	// beyond CrossPackage (the kernel headers of the cross sysroot).
-	ExecutorPackages []string
+// ExecutorBuild is how guest/executor's C program is built (CExecutor arches).
+type ExecutorBuild struct {
+	// CFlags are extra cross gcc flags (e.g. -m32 -mcpu=v8 for sparc32
+	// from Debian's sparc64 gcc).
+	CFlags []string
+	// Libs are linked after it; libgcc where one exists for the target
+	// (the executor may need its atomics helpers).
+	Libs []string
+	// Packages are the Debian packages the build needs beyond
+	// Build.CrossPackage (the kernel headers of the cross sysroot).
+	Packages []string
+}
 
-	// AliasingCaches is true when real hardware of this arch has virtually
-	// indexed or tagged caches where the kmap alias bug can show; emulation
-	// cannot show it (QEMU does not model caches).
-	AliasingCaches bool
+// Program is what runs as the guest's /init, or on a --target machine.
+type Program int
 
-	// KASAN is true where 6.1 supports KASAN for this kernel
-	// (--debug-kernel adds it there).
-	KASAN bool
-	// DebugExclude lists options of kernels/config/debug.config that this
-	// arch's kernel cannot have (each with the reason in the arch file).
-	DebugExclude []string
+const (
+	ProgramAgent    Program = iota + 1 // the Go agent
+	ProgramExecutor                    // the C executor, driven from the host
+)
 
-	// BootArtifacts are kernel warnings that the emulated machine itself
-	// causes at every boot, before init runs. One seen before the agent
-	// (or executor) started is reported as a known artifact, not a
-	// finding; the same warning later, or any other, is a finding.
-	BootArtifacts []BootArtifact
+// Guest is the program this arch's guest runs: the agent for GoAgent
+// arches, the executor for CExecutor ones; a BuildOnly or Unsupported
+// arch (never booted here, but reachable with --target or LAVA) runs the
+// agent where it has a Go port and the executor otherwise.
+func (a *Arch) Guest() Program {
+	switch a.Mode {
+	case GoAgent:
+		return ProgramAgent
+	case CExecutor:
+		return ProgramExecutor
+	}
+	if a.Go.GOARCH != "" {
+		return ProgramAgent
+	}
+	return ProgramExecutor
+}
 
-	// SkipScenarios are scenarios known not to work on this machine, with
-	// the reason; they are reported as skipped with it, never as passes.
-	SkipScenarios map[string]string
+// UsesExecutor is true when the guest runs the C executor: the scenarios
+// run on the host and drive it.
+func (a *Arch) UsesExecutor() bool { return a.Guest() == ProgramExecutor }
 
-	// BuildOnly, when set, says why this arch's kernel is built but not
-	// booted: the run is the build (a patch that does not compile is a
-	// finding), reported as the single scenario "kernel-build".
-	BuildOnly string
-
-	// Unsupported, when set, says exactly why this arch cannot run yet.
-	Unsupported string
+// HasCompatAgent is true when the compat scenario can run: a 32-bit agent
+// for this kernel's compat layer, next to the agent.
+func (a *Arch) HasCompatAgent() bool {
+	return a.Go.CompatGOARCH != "" && a.Guest() == ProgramAgent
 }
 
 // Skips are the scenarios that do not run on this arch, with the reason:
@@ -108,11 +205,11 @@ func (a *Arch) Skips() map[string]string {
 	for k, v := range a.SkipScenarios {
 		s[k] = v
 	}
-	if a.CompatGOARCH == "" {
+	if a.Go.CompatGOARCH == "" {
 		why := a.NoCompat
 		switch {
 		case why != "":
-		case a.WordBits == 32:
+		case a.ABI.WordBits == 32:
 			why = "a 32-bit kernel has no compat layer for a 32-bit VMM"
 		default:
 			why = "no 32-bit Go port runs on this kernel's compat layer"
@@ -122,17 +219,13 @@ func (a *Arch) Skips() map[string]string {
 	return s
 }
 
-// UsesExecutor is true when Go cannot run in the guest, so the scenarios
-// run on the host and drive the C executor there.
-func (a *Arch) UsesExecutor() bool { return a.GOARCH == "" }
-
-// ABI is what the host must know to encode calls for the guest.
-func (a *Arch) ABI() machine.ABI {
-	abi := machine.ABI{Ioctl: a.Ioctl, ByteOrder: binary.ByteOrder(binary.LittleEndian), WordBits: a.WordBits, PageSize: a.PageSize}
+// MachineABI is what the host must know to encode calls for the guest.
+func (a *Arch) MachineABI() machine.ABI {
+	abi := machine.ABI{Ioctl: a.ABI.Ioctl, ByteOrder: binary.ByteOrder(binary.LittleEndian), WordBits: a.ABI.WordBits, PageSize: a.ABI.PageSize}
 	if abi.Ioctl.Name == "" {
-		abi.Ioctl = ioctl.ForGOARCH(a.GOARCH)
+		abi.Ioctl = ioctl.ForGOARCH(a.Go.GOARCH)
 	}
-	if a.BigEndian {
+	if a.ABI.BigEndian {
 		abi.ByteOrder = binary.BigEndian
 	}
 	if abi.PageSize == 0 {
@@ -143,10 +236,10 @@ func (a *Arch) ABI() machine.ABI {
 
 // Errnos is the arch's errno table.
 func (a *Arch) Errnos() errno.Table {
-	if a.Errno.Arch == "" {
+	if a.ABI.Errno.Arch == "" {
 		return errno.Generic
 	}
-	return a.Errno
+	return a.ABI.Errno
 }
 
 // BootArtifact is a known boot-time warning: Match is a substring of the
@@ -156,42 +249,30 @@ type BootArtifact struct {
 	Why   string
 }
 
-var registry = map[string]*Arch{}
-
-func register(a *Arch) {
-	if _, dup := registry[a.Name]; dup {
-		panic("arches: duplicate definition of " + a.Name)
-	}
-	registry[a.Name] = a
-}
-
 // Lookup returns the named arch, or an error listing the known ones.
 func Lookup(name string) (*Arch, error) {
-	if a, ok := registry[name]; ok {
-		return a, nil
+	for _, a := range table {
+		if a.Name == name {
+			return a, nil
+		}
 	}
 	return nil, fmt.Errorf("unknown arch %q (known: %s)", name, strings.Join(Names(), ", "))
 }
 
 // Names lists every arch that can run, sorted: what `--arch all` and the
 // CI matrices cover.
-func Names() []string {
-	var n []string
-	for k, a := range registry {
-		if a.Unsupported == "" {
-			n = append(n, k)
-		}
-	}
-	sort.Strings(n)
-	return n
-}
+func Names() []string { return namesWhere(func(a *Arch) bool { return a.Mode != Unsupported }) }
 
 // UnsupportedNames lists the arches defined only to say why they cannot run.
 func UnsupportedNames() []string {
+	return namesWhere(func(a *Arch) bool { return a.Mode == Unsupported })
+}
+
+func namesWhere(keep func(*Arch) bool) []string {
 	var n []string
-	for k, a := range registry {
-		if a.Unsupported != "" {
-			n = append(n, k)
+	for _, a := range table {
+		if keep(a) {
+			n = append(n, a.Name)
 		}
 	}
 	sort.Strings(n)

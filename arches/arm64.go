@@ -3,9 +3,10 @@ package arches
 import "time"
 
 // arm64: little-endian, 64-bit; no aliasing caches on ARMv8.
-func init() {
-	register(&Arch{
-		Name:         "arm64",
+var arm64 = &Arch{
+	Name: "arm64",
+	Mode: GoAgent,
+	Build: Build{
 		KernelArch:   "arm64",
 		CrossCompile: "aarch64-linux-gnu-",
 		CrossPackage: "gcc-aarch64-linux-gnu",
@@ -16,19 +17,25 @@ CONFIG_COMPAT_32BIT_TIME=y
 CONFIG_SERIAL_AMBA_PL011=y
 CONFIG_SERIAL_AMBA_PL011_CONSOLE=y
 `,
-		QEMU:         "qemu-system-aarch64",
-		QEMUPackage:  "qemu-system-arm",
-		Machine:      "virt",
-		CPU:          "cortex-a57",
-		MemoryMB:     512,
-		SMP:          2,
-		Console:      "ttyAMA0",
-		KVMHost:      "arm64",
-		BootTimeout:  180 * time.Second,
+		KASAN: true,
+	},
+	Boot: Boot{
+		QEMU:        "qemu-system-aarch64",
+		QEMUPackage: "qemu-system-arm",
+		Machine:     "virt",
+		CPU:         "cortex-a57",
+		MemoryMB:    512,
+		SMP:         2,
+		Console:     "ttyAMA0",
+		KVMHost:     "arm64",
+		Timeout:     180 * time.Second,
+	},
+	ABI: ABI{
+		WordBits: 64,
+	},
+	Go: GoPorts{
 		GOARCH:       "arm64",
 		CompatGOARCH: "arm", // cortex-a57 runs AArch32 at EL0
 		CompatGOARM:  "7",
-		WordBits:     64,
-		KASAN:        true,
-	})
+	},
 }

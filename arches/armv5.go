@@ -7,9 +7,10 @@ import "time"
 // the kmap alias bug the seed patch targets can show; QEMU cannot show it.
 // The board takes at most 256 MiB and one CPU; power-off halts without
 // ending QEMU, which the agent's reboot avoids.
-func init() {
-	register(&Arch{
-		Name:         "armv5",
+var armv5 = &Arch{
+	Name: "armv5",
+	Mode: GoAgent,
+	Build: Build{
 		KernelArch:   "arm",
 		CrossCompile: "arm-linux-gnueabi-",
 		CrossPackage: "gcc-arm-linux-gnueabi",
@@ -28,17 +29,23 @@ CONFIG_POWER_RESET_VERSATILE=y
 CONFIG_COMPAT_32BIT_TIME=y
 # CONFIG_SMP is not set
 `,
-		QEMU:           "qemu-system-arm",
-		QEMUPackage:    "qemu-system-arm",
-		Machine:        "versatilepb",
-		MemoryMB:       256,
-		SMP:            1,
-		Console:        "ttyAMA0",
-		QEMUArgs:       []string{"-audiodev", "none,id=snd0"},
-		BootTimeout:    240 * time.Second,
-		GOARCH:         "arm",
-		GOARM:          "5",
-		WordBits:       32,
-		AliasingCaches: true,
-	})
+	},
+	Boot: Boot{
+		QEMU:        "qemu-system-arm",
+		QEMUPackage: "qemu-system-arm",
+		Machine:     "versatilepb",
+		MemoryMB:    256,
+		SMP:         1,
+		Console:     "ttyAMA0",
+		QEMUArgs:    []string{"-audiodev", "none,id=snd0"},
+		Timeout:     240 * time.Second,
+	},
+	ABI: ABI{
+		WordBits: 32,
+	},
+	Go: GoPorts{
+		GOARCH: "arm",
+		GOARM:  "5",
+	},
+	AliasingCaches: true,
 }

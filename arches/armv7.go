@@ -5,9 +5,10 @@ import "time"
 // armv7: little-endian, 32-bit (Cortex-A15 on QEMU's virt machine). Go
 // binaries on a 32-bit kernel need COMPAT_32BIT_TIME, or clock_gettime and
 // futex fail and the runtime dies with "nanotime returning zero".
-func init() {
-	register(&Arch{
-		Name:         "armv7",
+var armv7 = &Arch{
+	Name: "armv7",
+	Mode: GoAgent,
+	Build: Build{
 		KernelArch:   "arm",
 		CrossCompile: "arm-linux-gnueabihf-",
 		CrossPackage: "gcc-arm-linux-gnueabihf",
@@ -25,6 +26,8 @@ CONFIG_SERIAL_AMBA_PL011=y
 CONFIG_SERIAL_AMBA_PL011_CONSOLE=y
 CONFIG_COMPAT_32BIT_TIME=y
 `,
+	},
+	Boot: Boot{
 		QEMU:        "qemu-system-arm",
 		QEMUPackage: "qemu-system-arm",
 		Machine:     "virt",
@@ -32,9 +35,13 @@ CONFIG_COMPAT_32BIT_TIME=y
 		MemoryMB:    512,
 		SMP:         2,
 		Console:     "ttyAMA0",
-		BootTimeout: 180 * time.Second,
-		GOARCH:      "arm",
-		GOARM:       "7",
-		WordBits:    32,
-	})
+		Timeout:     180 * time.Second,
+	},
+	ABI: ABI{
+		WordBits: 32,
+	},
+	Go: GoPorts{
+		GOARCH: "arm",
+		GOARM:  "7",
+	},
 }

@@ -3,8 +3,8 @@ package arches
 import (
 	"time"
 
-	"dirtygate/guest/errno"
-	"dirtygate/guest/ioctl"
+	"dirtygate/vmm/errno"
+	"dirtygate/vmm/ioctl"
 )
 
 // hppa: 32-bit PA-RISC (QEMU's B160L, a PA7300LC), big-endian. The seed
@@ -12,9 +12,10 @@ import (
 // kmap alias of a user page can hold a stale line. Go has no hppa port:
 // the scenarios run on the host and drive a freestanding C executor in the
 // guest over the console (guest/executor).
-func init() {
-	register(&Arch{
-		Name:         "hppa",
+var hppa = &Arch{
+	Name: "hppa",
+	Mode: CExecutor,
+	Build: Build{
 		KernelArch:   "parisc",
 		CrossCompile: "hppa-linux-gnu-",
 		CrossPackage: "gcc-hppa-linux-gnu",
@@ -29,33 +30,38 @@ CONFIG_SERIAL_8250=y
 CONFIG_SERIAL_8250_CONSOLE=y
 CONFIG_SLUB=y
 `,
-		QEMU:        "qemu-system-hppa",
-		QEMUPackage: "qemu-system-misc",
-		// QEMU 7.2 names the B160L "hppa" (-M B160L is rejected).
-		Machine:     "hppa",
-		MemoryMB:    256,
-		SMP:         2,
-		Console:     "ttyS0",
-		BootTimeout: 240 * time.Second,
-		BigEndian:   true,
-		WordBits:    32,
-		NoCompat:    "QEMU 7.2 emulates only the 32-bit B160L, so this kernel is 32-bit; a 64-bit parisc kernel with a 32-bit VMM (the usual parisc userspace) needs a newer QEMU's 64-bit machine",
-		// parisc swaps _IOC_READ and _IOC_WRITE, and numbers errnos
-		// above 34 its own way (ENOSYS is 251).
-		Ioctl:            ioctl.Parisc,
-		Errno:            errno.Parisc,
-		ExecutorLibs:     []string{"-lgcc"},
-		ExecutorPackages: []string{"linux-libc-dev-hppa-cross"},
-
-		AliasingCaches: true,
 		// With PROVE_LOCKING a 6.1 tinyconfig parisc kernel does not
 		// compile (srcu.h: struct srcu_struct has no member dep_map).
 		DebugExclude: []string{"CONFIG_PROVE_LOCKING"},
-		BootArtifacts: []BootArtifact{{
+	},
+	Boot: Boot{
+		QEMU:        "qemu-system-hppa",
+		QEMUPackage: "qemu-system-misc",
+		// QEMU 7.2 names the B160L "hppa" (-M B160L is rejected).
+		Machine:  "hppa",
+		MemoryMB: 256,
+		SMP:      2,
+		Console:  "ttyS0",
+		Timeout:  240 * time.Second,
+		Artifacts: []BootArtifact{{
 			Match: "at ___slab_alloc",
 			Why: "QEMU 7.2's SeaBIOS-hppa 6 reports a D-cache stride of 32 KiB, so cache_line_size() is 32768 " +
 				"(\"SLUB: HWalign=32768\") and the first HWCACHE_ALIGN slab at boot has no object: " +
 				"WARN_ON(!freelist) in acquire_slab, before init, in every kernel",
 		}},
-	})
+	},
+	ABI: ABI{
+		BigEndian: true,
+		WordBits:  32,
+		// parisc swaps _IOC_READ and _IOC_WRITE, and numbers errnos
+		// above 34 its own way (ENOSYS is 251).
+		Ioctl: ioctl.Parisc,
+		Errno: errno.Parisc,
+	},
+	Executor: ExecutorBuild{
+		Libs:     []string{"-lgcc"},
+		Packages: []string{"linux-libc-dev-hppa-cross"},
+	},
+	NoCompat:       "QEMU 7.2 emulates only the 32-bit B160L, so this kernel is 32-bit; a 64-bit parisc kernel with a 32-bit VMM (the usual parisc userspace) needs a newer QEMU's 64-bit machine",
+	AliasingCaches: true,
 }

@@ -3,7 +3,7 @@ package arches
 import (
 	"time"
 
-	"dirtygate/guest/errno"
+	"dirtygate/vmm/errno"
 )
 
 // mips: big-endian, 32-bit (MIPS 24Kc on the Malta board). Here u32 words
@@ -12,9 +12,10 @@ import (
 // (GOMIPS=softfloat); SMP on Malta boots but stalls, so it runs UP. Many
 // MIPS32 cores have virtually indexed data caches larger than a page per
 // way (a 32 KiB 4-way 24K aliases), so real hardware may show the alias.
-func init() {
-	register(&Arch{
-		Name:         "mips",
+var mips = &Arch{
+	Name: "mips",
+	Mode: GoAgent,
+	Build: Build{
 		KernelArch:   "mips",
 		CrossCompile: "mips-linux-gnu-",
 		CrossPackage: "gcc-mips-linux-gnu",
@@ -33,19 +34,25 @@ CONFIG_POWER_RESET_SYSCON=y
 CONFIG_COMPAT_32BIT_TIME=y
 # CONFIG_SMP is not set
 `,
+	},
+	Boot: Boot{
 		QEMU:        "qemu-system-mips",
 		QEMUPackage: "qemu-system-mips",
 		Machine:     "malta",
 		MemoryMB:    256,
 		SMP:         1,
 		Console:     "ttyS0",
-		BootTimeout: 240 * time.Second,
-		GOARCH:      "mips",
-		GOMIPS:      "softfloat",
-		Errno:       errno.Mips,
-		BigEndian:   true,
-		WordBits:    32,
-		// Depends on the core's cache geometry; assume the worst.
-		AliasingCaches: true,
-	})
+		Timeout:     240 * time.Second,
+	},
+	ABI: ABI{
+		Errno:     errno.Mips,
+		BigEndian: true,
+		WordBits:  32,
+	},
+	Go: GoPorts{
+		GOARCH: "mips",
+		GOMIPS: "softfloat",
+	},
+	// Depends on the core's cache geometry; assume the worst.
+	AliasingCaches: true,
 }

@@ -9,9 +9,10 @@ import "time"
 // init dies, in 4 of 5 runs of the 6.1 baseline; with -smp 1 never. Not
 // diagnosed: QEMU 7.2's riscv64 MTTCG, or 6.1's riscv TLB handling for
 // kthread_use_mm.
-func init() {
-	register(&Arch{
-		Name:         "riscv64",
+var riscv64 = &Arch{
+	Name: "riscv64",
+	Mode: GoAgent,
+	Build: Build{
 		KernelArch:   "riscv",
 		CrossCompile: "riscv64-linux-gnu-",
 		CrossPackage: "gcc-riscv64-linux-gnu",
@@ -25,6 +26,9 @@ CONFIG_SERIAL_8250=y
 CONFIG_SERIAL_8250_CONSOLE=y
 CONFIG_SERIAL_OF_PLATFORM=y
 `,
+		KASAN: true,
+	},
+	Boot: Boot{
 		QEMU:        "qemu-system-riscv64",
 		QEMUPackage: "qemu-system-misc",
 		Machine:     "virt",
@@ -32,10 +36,13 @@ CONFIG_SERIAL_OF_PLATFORM=y
 		SMP:         1,
 		Console:     "ttyS0",
 		KVMHost:     "riscv64",
-		BootTimeout: 180 * time.Second,
-		GOARCH:      "riscv64",
-		NoCompat:    "Go has no riscv32 port",
-		WordBits:    64,
-		KASAN:       true,
-	})
+		Timeout:     180 * time.Second,
+	},
+	ABI: ABI{
+		WordBits: 64,
+	},
+	Go: GoPorts{
+		GOARCH: "riscv64",
+	},
+	NoCompat: "Go has no riscv32 port",
 }

@@ -3,8 +3,8 @@ package arches
 import (
 	"time"
 
-	"dirtygate/guest/errno"
-	"dirtygate/guest/ioctl"
+	"dirtygate/vmm/errno"
+	"dirtygate/vmm/ioctl"
 )
 
 // sparc32: 32-bit big-endian SPARC v8 (QEMU's SparcStation 5, sun4m),
@@ -14,12 +14,11 @@ import (
 // built -m32 -mcpu=v8 with raw system calls and no libgcc (there is no
 // 32-bit one). UP: in 6.1 the SMP build has no arch_futex_atomic_op_inuser
 // (FUTEX is dropped there), the case futex-based patches must guard.
-func init() { register(sparc32()) }
-
-// sparc32 is the SS-5 definition; sparc32smp.go derives the SS-20 from it.
-func sparc32() *Arch {
-	return &Arch{
-		Name:         "sparc32",
+// sparc32smp.go derives the SS-20 from this definition.
+var sparc32 = &Arch{
+	Name: "sparc32",
+	Mode: CExecutor,
+	Build: Build{
 		KernelArch:   "sparc",
 		CrossCompile: "sparc64-linux-gnu-",
 		CrossPackage: "gcc-sparc64-linux-gnu",
@@ -30,25 +29,30 @@ func sparc32() *Arch {
 CONFIG_SERIAL_SUNZILOG=y
 CONFIG_SERIAL_SUNZILOG_CONSOLE=y
 `,
+	},
+	Boot: Boot{
 		QEMU:        "qemu-system-sparc",
 		QEMUPackage: "qemu-system-sparc",
 		Machine:     "SS-5",
 		MemoryMB:    256,
 		SMP:         1,
 		Console:     "ttyS0",
-		BootTimeout: 300 * time.Second,
-		BigEndian:   true,
-		WordBits:    32,
-
-		Ioctl:            ioctl.ThreeBit,
-		Errno:            errno.Sparc,
-		ExecutorCFlags:   []string{"-m32", "-mcpu=v8"},
-		ExecutorPackages: []string{"linux-libc-dev-sparc64-cross"},
-		AliasingCaches:   true,
-		SkipScenarios: map[string]string{
-			"log-noaccess": "after the executor makes a page PROT_NONE and read-write again, its next read of " +
-				"that page never returns under QEMU 7.2's SS-5 (the same family as the 'Bad page map' " +
-				"warnings and sparc32-smp's hang; not diagnosed)",
-		},
-	}
+		Timeout:     300 * time.Second,
+	},
+	ABI: ABI{
+		BigEndian: true,
+		WordBits:  32,
+		Ioctl:     ioctl.ThreeBit,
+		Errno:     errno.Sparc,
+	},
+	Executor: ExecutorBuild{
+		CFlags:   []string{"-m32", "-mcpu=v8"},
+		Packages: []string{"linux-libc-dev-sparc64-cross"},
+	},
+	AliasingCaches: true,
+	SkipScenarios: map[string]string{
+		"log-noaccess": "after the executor makes a page PROT_NONE and read-write again, its next read of " +
+			"that page never returns under QEMU 7.2's SS-5 (the same family as the 'Bad page map' " +
+			"warnings and sparc32-smp's hang; not diagnosed)",
+	},
 }

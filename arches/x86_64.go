@@ -2,9 +2,10 @@ package arches
 
 import "time"
 
-func init() {
-	register(&Arch{
-		Name:       "x86_64",
+var x86_64 = &Arch{
+	Name: "x86_64",
+	Mode: GoAgent,
+	Build: Build{
 		KernelArch: "x86_64",
 		MakeTarget: "bzImage",
 		Image:      "arch/x86/boot/bzImage",
@@ -14,6 +15,9 @@ CONFIG_COMPAT_32BIT_TIME=y
 CONFIG_SERIAL_8250=y
 CONFIG_SERIAL_8250_CONSOLE=y
 `,
+		KASAN: true,
+	},
+	Boot: Boot{
 		QEMU:        "qemu-system-x86_64",
 		QEMUPackage: "qemu-system-x86",
 		Machine:     "q35",
@@ -21,12 +25,15 @@ CONFIG_SERIAL_8250_CONSOLE=y
 		SMP:         2,
 		Console:     "ttyS0",
 		// qboot boots faster than SeaBIOS; -nic none skips the network ROM.
-		QEMUArgs:     []string{"-bios", "/usr/share/qemu/qboot.rom"},
-		KVMHost:      "amd64",
-		BootTimeout:  240 * time.Second, // boot and every scenario: ~75 s here, far more when the 2 cores are shared
+		QEMUArgs: []string{"-bios", "/usr/share/qemu/qboot.rom"},
+		KVMHost:  "amd64",
+		Timeout:  240 * time.Second, // boot and every scenario: ~75 s here, far more when the 2 cores are shared
+	},
+	ABI: ABI{
+		WordBits: 64,
+	},
+	Go: GoPorts{
 		GOARCH:       "amd64",
 		CompatGOARCH: "386",
-		WordBits:     64,
-		KASAN:        true,
-	})
+	},
 }

@@ -2,6 +2,8 @@
 // on it: Debian's linux-source-6.1 or -6.12 by name, or any tree; the
 // built-in patches and their ports per kernel series; the Kconfig
 // fragments. Building is harness/kbuild.
+//
+// Runs on the host.
 package kernels
 
 import (

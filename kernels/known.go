@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"dirtygate/vmm/record"
 )
 
 // Known is a failure a kernel source has of its own, whatever patch is
@@ -12,9 +14,9 @@ import (
 // harness/gate.Signature) and why. A run that fails only this way fails
 // "as known"; a different signature is a new failure.
 type Known struct {
-	Scenario string   `json:"scenario"`
-	Arches   []string `json:"arches,omitempty"` // empty: every arch
-	Status   string   `json:"status"`
+	Scenario string        `json:"scenario"`
+	Arches   []string      `json:"arches,omitempty"` // empty: every arch
+	Status   record.Status `json:"status"`
 	// Signature lists the atoms exactly; an atom ending in * matches any
 	// atom with that prefix (a splat's process name, say).
 	Signature []string       `json:"signature"`

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"dirtygate/guest/scenario"
+	"dirtygate/vmm/scenario"
 )
 
 // Every mutant says what it models, applies on a base that exists, and

@@ -103,7 +103,7 @@ func (d Debian) InstalledVersion() string {
 // UnpackedDir is where the source for the installed version is (or would
 // be) unpacked under cacheDir.
 func (d Debian) UnpackedDir(cacheDir, version string) string {
-	return filepath.Join(cacheDir, "src", d.Package+"_"+safe(version), d.Package)
+	return filepath.Join(cacheDir, "src", d.Package+"_"+SafeName(version), d.Package)
 }
 
 // DebianSource returns a Debian linux-source package's tree, installing
@@ -268,9 +268,11 @@ func makefileVersion(dir string) (string, error) {
 	return fmt.Sprintf("%s.%s.%s%s", v["VERSION"], v["PATCHLEVEL"], v["SUBLEVEL"], v["EXTRAVERSION"]), nil
 }
 
-func safe(s string) string {
+// SafeName makes s one path element: '/', ' ', ':' and '#' become '_'
+// (a Debian version's epoch, a patch's path, a revision).
+func SafeName(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '/' || r == ' ' || r == ':' {
+		if r == '/' || r == ' ' || r == ':' || r == '#' {
 			return '_'
 		}
 		return r

@@ -1,6 +1,8 @@
 // Package agentbuild builds what runs as /init in the guest: the Go agent,
 // cross-compiled with Go's own toolchain (static, no cgo), or, where Go
 // cannot target the arch, the C executor with Debian's cross gcc.
+//
+// Runs on the host.
 package agentbuild
 
 import (
@@ -12,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"dirtygate"
 	"dirtygate/arches"
 	"dirtygate/guest/executor"
 )
@@ -39,26 +42,50 @@ func Root() (string, error) {
 	}
 }
 
+// sourceDir is where the agent is built from: the checkout (Root), so a
+// developer's edits are built, or else a copy of the source embedded in
+// this binary (dirtygate.AgentSource), written to a temporary directory
+// that done removes.
+func sourceDir() (dir string, done func(), err error) {
+	if root, err := Root(); err == nil {
+		return root, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", "dirtygate-agent-src-")
+	if err != nil {
+		return "", nil, err
+	}
+	done = func() { os.RemoveAll(tmp) }
+	if err := os.CopyFS(tmp, dirtygate.AgentSource); err != nil {
+		done()
+		return "", nil, fmt.Errorf("writing the embedded agent source: %w", err)
+	}
+	return tmp, done, nil
+}
+
 // Build compiles ./guest/cmd/agent for a and returns the binary.
 func Build(ctx context.Context, a *arches.Arch, outDir string) (string, error) {
-	if a.GOARCH == "" {
+	if a.Go.GOARCH == "" {
 		return "", fmt.Errorf("%s: Go cannot compile for this arch; it runs the executor (BuildExecutor)", a.Name)
 	}
-	return goBuild(ctx, filepath.Join(outDir, "agent-"+a.Name), a.Name, a.GOARCH, a.GOARM, a.GOMIPS)
+	return goBuild(ctx, filepath.Join(outDir, "agent-"+a.Name), a.Name, a.Go.GOARCH, a.Go.GOARM, a.Go.GOMIPS)
 }
 
 // BuildCompat compiles the agent for a's 32-bit compat port
-// (arches.Arch.CompatGOARCH): the VMM of the compat scenario.
+// (arches.Arch.Go.CompatGOARCH): the VMM of the compat scenario.
 func BuildCompat(ctx context.Context, a *arches.Arch, outDir string) (string, error) {
-	if a.CompatGOARCH == "" {
+	if a.Go.CompatGOARCH == "" {
 		return "", fmt.Errorf("%s: no 32-bit compat port", a.Name)
 	}
-	return goBuild(ctx, filepath.Join(outDir, "agent32-"+a.Name), a.Name+" (32-bit compat)", a.CompatGOARCH, a.CompatGOARM, "")
+	return goBuild(ctx, filepath.Join(outDir, "agent32-"+a.Name), a.Name+" (32-bit compat)", a.Go.CompatGOARCH, a.Go.CompatGOARM, "")
 }
 
 func goBuild(ctx context.Context, out, what, goarch, goarm, gomips string) (string, error) {
-	root, err := Root()
+	root, done, err := sourceDir()
 	if err != nil {
+		return "", err
+	}
+	defer done()
+	if out, err = filepath.Abs(out); err != nil { // the build runs in root
 		return "", err
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./guest/cmd/agent")
@@ -79,10 +106,10 @@ func goBuild(ctx context.Context, out, what, goarch, goarm, gomips string) (stri
 // BuildExecutor cross-compiles guest/executor's C program for a, static
 // and freestanding, and returns the binary.
 func BuildExecutor(ctx context.Context, a *arches.Arch, outDir string) (string, error) {
-	gcc := a.CrossCompile + "gcc"
+	gcc := a.Build.CrossCompile + "gcc"
 	if _, err := exec.LookPath(gcc); err != nil {
-		pkg := a.CrossPackage
-		if a.CrossCompile == "" {
+		pkg := a.Build.CrossPackage
+		if a.Build.CrossCompile == "" {
 			pkg = "gcc"
 		}
 		return "", fmt.Errorf("%s: the executor needs %s: install it with `apt-get install %s`", a.Name, gcc, pkg)
@@ -93,13 +120,13 @@ func BuildExecutor(ctx context.Context, a *arches.Arch, outDir string) (string, 
 	}
 	out := filepath.Join(outDir, "executor-"+a.Name)
 	args := append([]string{"-static", "-nostdlib", "-ffreestanding", "-fno-pic", "-no-pie",
-		"-fno-stack-protector", "-Os", "-Wall", "-o", out}, a.ExecutorCFlags...)
-	args = append(append(args, src), a.ExecutorLibs...)
+		"-fno-stack-protector", "-Os", "-Wall", "-o", out}, a.Executor.CFlags...)
+	args = append(append(args, src), a.Executor.Libs...)
 	cmd := exec.CommandContext(ctx, gcc, args...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		msg := strings.TrimSpace(string(b))
 		if strings.Contains(msg, "asm/unistd.h") {
-			msg += fmt.Sprintf("\n(the kernel headers for %s are missing: `apt-get install linux-libc-dev-%s-cross`)", a.Name, strings.TrimSuffix(a.CrossCompile, "-linux-gnu-"))
+			msg += fmt.Sprintf("\n(the kernel headers for %s are missing: `apt-get install linux-libc-dev-%s-cross`)", a.Name, strings.TrimSuffix(a.Build.CrossCompile, "-linux-gnu-"))
 		}
 		return "", fmt.Errorf("building the executor for %s: %s %s: %v\n%s", a.Name, gcc, strings.Join(args, " "), err, msg)
 	}

@@ -2,6 +2,8 @@
 // kernel build, a warm run to a verdict, swapping in another patch, and
 // the floor under every run (booting to the agent with no scenario), plus
 // QEMU's peak memory. It prints numbers; nothing here asserts a timing.
+//
+// Runs on the host.
 package bench
 
 import (

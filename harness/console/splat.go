@@ -1,5 +1,7 @@
 // Package console reads a guest's console log for what the kernel said:
 // BUG, WARNING, Oops, panic and the like. Any of them fails a run.
+//
+// Runs on the host.
 package console
 
 import (

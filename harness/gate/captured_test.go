@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"dirtygate/guest/oracle"
-	"dirtygate/guest/record"
 	"dirtygate/harness/report"
 	"dirtygate/kernels"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
 )
 
 // Reports captured from real runs (`dirtygate gate --inject --arch x86_64

@@ -1,6 +1,8 @@
 // Package gate compares a candidate patch set with a base, per arch and
 // scenario, the way a maintainer reads it: what the candidate breaks
 // (regressions), what it fixes, and what was broken before and still is.
+//
+// Runs on the host.
 package gate
 
 import (
@@ -9,8 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"dirtygate/guest/record"
 	"dirtygate/harness/report"
+	"dirtygate/vmm/record"
 )
 
 // Change of one (arch, scenario) from base to candidate.
@@ -24,10 +26,14 @@ const (
 	Undecided  = "undecided"
 )
 
+// BuildFailed is the candidate's status in every row of a run whose kernel
+// did not compile.
+const BuildFailed record.Status = "build failed"
+
 // Row is one (arch, kernel, scenario).
 type Row struct {
 	Arch, Kernel, Scenario string
-	Base, Cand             string // pass, fail, error, skip, or "build failed"
+	Base, Cand             record.Status // a scenario's status, or BuildFailed
 	Change                 string
 	Finding                string   // the candidate's first finding or error
 	New                    []string // what the candidate's findings add to the base's
@@ -65,13 +71,6 @@ func compileError(msg string) string {
 		}
 	}
 	return firstLine(msg)
-}
-
-// buildFailed reports whether a run stopped because the candidate's kernel
-// did not compile: a finding against the patch, not an infrastructure
-// error (sparc32 SMP has no futex helper, for one).
-func buildFailed(r *report.Report) bool {
-	return strings.HasPrefix(r.Error, "kernel build: compile:")
 }
 
 // Key pairs a base run with a candidate run: the arch and the kernel's
@@ -123,7 +122,7 @@ func Compare(base, cand []*report.Report) Result {
 		case b.Verdict == report.Error && !b.ScenarioUndecided:
 			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the base could not decide: %s", Key(c), b.Error))
 			continue
-		case c.Verdict == report.Error && !buildFailed(c) && !c.ScenarioUndecided:
+		case c.Verdict == report.Error && !c.CompileFailed() && !c.ScenarioUndecided:
 			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the candidate could not decide: %s", Key(c), c.Error))
 			continue
 		}
@@ -150,8 +149,8 @@ func (res *Result) compareRun(b, c *report.Report) {
 		} else if csc.Error != "" {
 			row.Finding = csc.Error
 		}
-		if buildFailed(c) {
-			row.Cand, row.Finding = "build failed", compileError(c.Error)
+		if c.CompileFailed() {
+			row.Cand, row.Finding = BuildFailed, compileError(c.Error)
 		}
 		row.Change, row.New = change(row.Base, row.Cand, bsc, csc)
 		switch row.Change {
@@ -183,9 +182,9 @@ func byName(r *report.Report) map[string]record.Scenario {
 
 // change classifies one scenario from base to candidate and says what the
 // candidate's findings add.
-func change(base, cand string, bs, cs record.Scenario) (string, []string) {
+func change(base, cand record.Status, bs, cs record.Scenario) (string, []string) {
 	switch {
-	case cand == "build failed":
+	case cand == BuildFailed:
 		if base == record.Fail {
 			return StillFails, nil
 		}

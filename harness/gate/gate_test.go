@@ -5,15 +5,15 @@ import (
 	"strings"
 	"testing"
 
-	"dirtygate/guest/oracle"
-	"dirtygate/guest/record"
 	"dirtygate/harness/report"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
 )
 
 func run(arch string, statuses ...string) *report.Report {
 	r := &report.Report{Arch: arch, Patches: []string{}}
 	for i := 0; i+1 < len(statuses); i += 2 {
-		s := record.Scenario{Name: statuses[i], Status: statuses[i+1]}
+		s := record.Scenario{Name: statuses[i], Status: record.Status(statuses[i+1])}
 		if s.Status == "fail" {
 			s.Findings = []oracle.Finding{{Kind: oracle.Carry, Detail: "carry: " + s.Name}}
 		}
@@ -50,7 +50,8 @@ func TestCompare(t *testing.T) {
 
 func TestBuildFailureIsARegression(t *testing.T) {
 	base := []*report.Report{run("sparc32", "carry", "pass")}
-	c := &report.Report{Arch: "sparc32", Error: "kernel build: compile: make zImage failed:\nerror: implicit declaration of function 'arch_futex_atomic_op_inuser'"}
+	c := &report.Report{Arch: "sparc32"}
+	c.SetError(report.StageBuild, "compile", "kernel build: compile: make zImage failed:\nerror: implicit declaration of function 'arch_futex_atomic_op_inuser'")
 	c.Decide()
 	r := Compare(base, []*report.Report{c})
 	if r.ExitCode() != 1 || r.Rows[0].Cand != "build failed" || !strings.Contains(r.Rows[0].Finding, "compile") {
@@ -65,7 +66,8 @@ func TestUndecided(t *testing.T) {
 	if r := Compare(base, []*report.Report{c}); r.ExitCode() != 2 {
 		t.Fatalf("a candidate that could not decide: exit %d", r.ExitCode())
 	}
-	b := &report.Report{Arch: "x86_64", Error: "kernel build: patch: does not apply"}
+	b := &report.Report{Arch: "x86_64"}
+	b.SetError(report.StageBuild, "patch", "kernel build: patch: does not apply")
 	b.Decide()
 	if r := Compare([]*report.Report{b}, []*report.Report{run("x86_64", "carry", "pass")}); r.ExitCode() != 2 {
 		t.Fatalf("a base that could not decide: exit %d", r.ExitCode())
@@ -100,7 +102,7 @@ func TestCompileErrorNamed(t *testing.T) {
 }
 
 func TestSkipBothSidesIsSame(t *testing.T) {
-	sc := func(st string) record.Scenario { return record.Scenario{Name: "x", Status: st} }
+	sc := func(st record.Status) record.Scenario { return record.Scenario{Name: "x", Status: st} }
 	if c, _ := change("skip", "skip", sc("skip"), sc("skip")); c != Same {
 		t.Fatalf("skip/skip = %s", c)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"dirtygate/harness/report"
 	"dirtygate/kernels"
+	"dirtygate/vmm/record"
 )
 
 // MarkKnown marks each failing scenario of r whose signature is exactly a
@@ -17,7 +18,7 @@ func MarkKnown(r *report.Report, known []kernels.Known) {
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
 		s.Known = "" // decided again: a saved report may have been edited
-		if s.Status != "fail" {
+		if s.Status != record.Fail {
 			continue
 		}
 		sig := SignatureOf(*s)

@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"dirtygate/guest/oracle"
-	"dirtygate/guest/record"
-	"dirtygate/guest/scenario"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
+	"dirtygate/vmm/scenario"
 )
 
 // Signature is what one (arch, scenario) outcome says is wrong, in a form
@@ -21,7 +21,7 @@ import (
 // signature: scenarios whose pages vary from run to run (races, random
 // injection) keep only their finding kinds.
 type Signature struct {
-	Status string
+	Status record.Status
 	Atoms  []string       // sorted, distinct
 	Counts map[string]int // finding kind -> pages or bits it names
 	Class  string         // classified scenarios only (see record.Class*)

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"dirtygate/guest/oracle"
 	"dirtygate/harness/report"
+	"dirtygate/vmm/oracle"
 )
 
 // The page is read back the way a browser shows it: sections by id, the

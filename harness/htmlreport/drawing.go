@@ -5,8 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	"dirtygate/guest/oracle"
-	"dirtygate/guest/record"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
 )
 
 // Cell classes: what a bit of the checked range shows. The oracle's

@@ -3,6 +3,8 @@
 // and for each failing scenario an inline SVG drawing of the log around
 // its findings, decoded with the oracle's layout. No script, no external
 // asset: the page is a CI artifact opened from disk.
+//
+// Runs on the host.
 package htmlreport
 
 import (
@@ -11,10 +13,10 @@ import (
 	"io"
 	"strings"
 
-	"dirtygate/guest/oracle"
-	"dirtygate/guest/record"
 	"dirtygate/harness/gate"
 	"dirtygate/harness/report"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
 )
 
 // Page is what one page shows.
@@ -103,14 +105,14 @@ func (v *view) matrix(p Page) {
 			c := matrixCell{}
 			for si, s := range r.Scenarios {
 				if s.Name == name {
-					c.Status, c.Known = s.Status, s.Known
+					c.Status, c.Known = string(s.Status), s.Known
 					if s.Status == record.Fail || s.Status == record.Error {
 						c.Anchor = fmt.Sprintf("d%d-%d", ri, si)
 					}
 				}
 			}
 			if g, ok := changes[gate.Key(r)+"\x00"+name]; ok && g.Change != gate.Same {
-				c.Change, c.Base = g.Change, g.Base
+				c.Change, c.Base = g.Change, string(g.Base)
 			}
 			row.Cells = append(row.Cells, c)
 		}
@@ -129,7 +131,7 @@ type sect struct {
 // section is one failing (or undecided) scenario: its findings and the
 // drawing of its log.
 func section(r *report.Report, s record.Scenario, id string) sect {
-	sc := sect{ID: id, Run: r.Name(), Scenario: s.Name, Status: s.Status, Error: s.Error, Control: s.Control,
+	sc := sect{ID: id, Run: r.Name(), Scenario: s.Name, Status: string(s.Status), Error: s.Error, Control: s.Control,
 		Findings: s.Findings, Notes: s.Notes}
 	bitmap := false
 	for _, f := range s.Findings {

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"dirtygate/guest/oracle"
-	"dirtygate/guest/record"
 	"dirtygate/harness/gate"
 	"dirtygate/harness/report"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
 )
 
 // captured is a real rfc-v2 s390x run (dirtygate run --arch s390x --patch

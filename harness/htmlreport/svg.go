@@ -88,7 +88,7 @@ func (d *Drawing) leadBand() (string, string) {
 	if d.Window {
 		return "log not read", fmt.Sprintf("the log's pages below %d: not read (the range is a window of a log too large to read whole)", d.PageBase)
 	}
-	return "guard page", "guard page (PROT_NONE): the checked range begins right after it (guest/scenario/rig.go), canaries up to the log"
+	return "guard page", "guard page (PROT_NONE): the checked range begins right after it (vmm/scenario/rig.go), canaries up to the log"
 }
 
 // band draws what lies outside the range (a guard page, the unread part

@@ -1,6 +1,8 @@
 // Package initramfs writes the guest's initramfs: the agent as /init, the
 // directories it mounts on, and /dev/console, without which 6.1 gives init
 // no stdio (the kernel opens it before devtmpfs is mounted).
+//
+// Runs on the host.
 package initramfs
 
 import (

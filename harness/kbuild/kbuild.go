@@ -9,6 +9,8 @@
 // written to a temporary directory and renamed into place after the build
 // succeeded, so a failed or interrupted build never leaves one that looks
 // good.
+//
+// Runs on the host.
 package kbuild
 
 import (
@@ -76,7 +78,7 @@ func (r Request) Fragment() string {
 	if s := kernels.SeriesFragment(r.Source.Series()); s != "" {
 		f += "\n# series " + r.Source.Series() + "\n" + s
 	}
-	return f + "\n# arch " + r.Arch.Name + "\n" + r.Arch.Fragment + "\n# extra\n" + r.Extra
+	return f + "\n# arch " + r.Arch.Name + "\n" + r.Arch.Build.Fragment + "\n# extra\n" + r.Extra
 }
 
 // Key identifies the finished kernel.
@@ -193,9 +195,9 @@ func readEntry(dir string) (*Kernel, error) {
 // CheckToolchain reports a missing compiler or build tool with the Debian
 // package that provides it.
 func CheckToolchain(a *arches.Arch) error {
-	gcc := a.CrossCompile + "gcc"
-	pkg := a.CrossPackage
-	if a.CrossCompile == "" {
+	gcc := a.Build.CrossCompile + "gcc"
+	pkg := a.Build.CrossPackage
+	if a.Build.CrossCompile == "" {
 		pkg = "gcc"
 	}
 	if _, err := exec.LookPath(gcc); err != nil {
@@ -233,9 +235,9 @@ func (w *workTree) run(ctx context.Context, log io.Writer, name string, args ...
 }
 
 func (w *workTree) makeArgs(target ...string) []string {
-	a := []string{"O=" + w.out(), "ARCH=" + w.req.Arch.KernelArch}
-	if w.req.Arch.CrossCompile != "" {
-		a = append(a, "CROSS_COMPILE="+w.req.Arch.CrossCompile)
+	a := []string{"O=" + w.out(), "ARCH=" + w.req.Arch.Build.KernelArch}
+	if w.req.Arch.Build.CrossCompile != "" {
+		a = append(a, "CROSS_COMPILE="+w.req.Arch.Build.CrossCompile)
 	}
 	return append(a, target...)
 }

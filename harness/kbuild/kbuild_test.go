@@ -88,7 +88,7 @@ func TestKeys(t *testing.T) {
 }
 
 func TestMissingCrossCompiler(t *testing.T) {
-	a := &arches.Arch{Name: "nope", CrossCompile: "nonexistent-linux-gnu-", CrossPackage: "gcc-nonexistent-linux-gnu"}
+	a := &arches.Arch{Name: "nope", Build: arches.Build{CrossCompile: "nonexistent-linux-gnu-", CrossPackage: "gcc-nonexistent-linux-gnu"}}
 	err := CheckToolchain(a)
 	if err == nil || !strings.Contains(err.Error(), "apt-get install gcc-nonexistent-linux-gnu") {
 		t.Fatalf("err = %v", err)

@@ -345,7 +345,7 @@ func (w *workTree) compile(ctx context.Context) error {
 	}
 	defer f.Close()
 	last := &lastLine{}
-	fmt.Fprintf(w.req.Progress, "[%s] compiling %s with -j%d\n", w.req.label(), w.req.Arch.MakeTarget, w.req.Jobs)
+	fmt.Fprintf(w.req.Progress, "[%s] compiling %s with -j%d\n", w.req.label(), w.req.Arch.Build.MakeTarget, w.req.Jobs)
 	done := make(chan struct{})
 	start := time.Now()
 	go func() {
@@ -360,7 +360,7 @@ func (w *workTree) compile(ctx context.Context) error {
 			}
 		}
 	}()
-	targets := append([]string{fmt.Sprintf("-j%d", w.req.Jobs)}, strings.Fields(w.req.Arch.MakeTarget)...)
+	targets := append([]string{fmt.Sprintf("-j%d", w.req.Jobs)}, strings.Fields(w.req.Arch.Build.MakeTarget)...)
 	err = w.run(ctx, io.MultiWriter(f, last), "make", w.makeArgs(targets...)...)
 	close(done)
 	if ctx.Err() != nil {
@@ -368,7 +368,7 @@ func (w *workTree) compile(ctx context.Context) error {
 	}
 	if err != nil {
 		b, _ := os.ReadFile(logPath)
-		return &Error{Stage: "compile", Log: logPath, Msg: "make " + w.req.Arch.MakeTarget + " failed:\n" + CompileErrors(string(b))}
+		return &Error{Stage: "compile", Log: logPath, Msg: "make " + w.req.Arch.Build.MakeTarget + " failed:\n" + CompileErrors(string(b))}
 	}
 	return nil
 }
@@ -401,16 +401,16 @@ func (w *workTree) store(entry string, took time.Duration) (*Kernel, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	img := filepath.Join(w.out(), w.req.Arch.Image)
+	img := filepath.Join(w.out(), w.req.Arch.Build.Image)
 	imgName := filepath.Base(img)
-	if err := copyFile(img, filepath.Join(tmp, imgName)); err != nil {
+	if err := CopyFile(img, filepath.Join(tmp, imgName)); err != nil {
 		return nil, &Error{Stage: "compile", Msg: "no image at " + img + ": " + err.Error()}
 	}
 	var dtbName string
-	if w.req.Arch.DTB != "" {
-		dtbName = filepath.Base(w.req.Arch.DTB)
-		if err := copyFile(filepath.Join(w.out(), w.req.Arch.DTB), filepath.Join(tmp, dtbName)); err != nil {
-			return nil, &Error{Stage: "compile", Msg: "no device tree at " + w.req.Arch.DTB + ": " + err.Error()}
+	if w.req.Arch.Build.DTB != "" {
+		dtbName = filepath.Base(w.req.Arch.Build.DTB)
+		if err := CopyFile(filepath.Join(w.out(), w.req.Arch.Build.DTB), filepath.Join(tmp, dtbName)); err != nil {
+			return nil, &Error{Stage: "compile", Msg: "no device tree at " + w.req.Arch.Build.DTB + ": " + err.Error()}
 		}
 	}
 	cfg, err := os.ReadFile(filepath.Join(w.out(), ".config"))
@@ -446,7 +446,8 @@ func (w *workTree) store(entry string, took time.Duration) (*Kernel, error) {
 	return readEntry(entry)
 }
 
-func copyFile(src, dst string) error {
+// CopyFile copies a small file (a kernel image, a config) to dst, mode 0644.
+func CopyFile(src, dst string) error {
 	b, err := os.ReadFile(src)
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@
 // with dirtygate's initramfs (the agent, or the executor, as /init) on a
 // lab's device, and reads a LAVA job's log back into the console lines
 // `dirtygate parse` judges.
+//
+// Runs on the host.
 package lava
 
 import (
@@ -14,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"dirtygate/arches"
+	"dirtygate/guest/executor"
 	"dirtygate/harness/run"
 )
 
@@ -31,16 +34,15 @@ type Job struct {
 
 // Kernel arguments the agent reads (guest/cmd/agent), as a run passes them.
 func (j Job) kernelArgs() []string {
-	return append([]string{"console=" + j.Arch.Console, "panic=-1"}, run.AgentArgs(j.Arch, j.Only)...)
+	return append([]string{"console=" + j.Arch.Boot.Console, "panic=-1"}, run.AgentArgs(j.Arch, j.Only)...)
 }
 
 // Console lines the job watches for.
 const (
 	initStarted = "Run /init as init process"
 	agentDone   = "dirtygate: agent done"
-	// ExecutorReady is what the executor prints once it runs as /init
-	// (guest/executor/csrc/executor.c).
-	ExecutorReady = "dirtygate-executor 1: ready"
+	// ExecutorReady is what the executor prints once it runs as /init.
+	ExecutorReady = executor.ReadyLine
 	// resultPattern turns the agent's own per-scenario lines into LAVA
 	// test cases. They are the guest's claims; `dirtygate parse` of the
 	// job's log is the verdict (records, CRCs, the host's oracle).
@@ -58,8 +60,8 @@ func (j Job) YAML() ([]byte, error) {
 	if j.Arch == nil || j.KernelURL == "" || j.RamdiskURL == "" {
 		return nil, fmt.Errorf("lava: a job needs an arch, a kernel URL and a ramdisk URL")
 	}
-	if j.Arch.DTB != "" && j.DTBURL == "" && j.Device.Type == "qemu" {
-		return nil, fmt.Errorf("lava: %s boots with a device tree (%s): give its URL", j.Arch.Name, j.Arch.DTB)
+	if j.Arch.Build.DTB != "" && j.DTBURL == "" && j.Device.Type == "qemu" {
+		return nil, fmt.Errorf("lava: %s boots with a device tree (%s): give its URL", j.Arch.Name, j.Arch.Build.DTB)
 	}
 	deploy, boot, ctx, err := j.deployBoot()
 	if err != nil {
@@ -108,18 +110,18 @@ func (j Job) deployBoot() (deploy, boot, ctx m, err error) {
 		if j.DTBURL != "" {
 			images["dtb"] = m{"url": j.DTBURL, "image_arg": "-dtb {dtb}"}
 		}
-		extra := []any{"-no-reboot", fmt.Sprintf("-smp %d", max(a.SMP, 1))}
+		extra := []any{"-no-reboot", fmt.Sprintf("-smp %d", max(a.Boot.SMP, 1))}
 		if !templateMachine[j.Device.QEMUArch] {
-			extra = append(extra, "-machine "+a.Machine)
+			extra = append(extra, "-machine "+a.Boot.Machine)
 		}
-		for i := 0; i < len(a.QEMUArgs); i += 2 {
-			if i+1 < len(a.QEMUArgs) && strings.HasPrefix(a.QEMUArgs[i], "-") {
-				extra = append(extra, a.QEMUArgs[i]+" "+a.QEMUArgs[i+1])
+		for i := 0; i < len(a.Boot.QEMUArgs); i += 2 {
+			if i+1 < len(a.Boot.QEMUArgs) && strings.HasPrefix(a.Boot.QEMUArgs[i], "-") {
+				extra = append(extra, a.Boot.QEMUArgs[i]+" "+a.Boot.QEMUArgs[i+1])
 			}
 		}
-		ctx = m{"arch": j.Device.QEMUArch, "machine": a.Machine, "memory": a.MemoryMB,
+		ctx = m{"arch": j.Device.QEMUArch, "machine": a.Boot.Machine, "memory": a.Boot.MemoryMB,
 			"no_kvm": 1, "extra_options": extra}
-		if cpu := cmp.Or(a.CPU, j.Device.CPU); cpu != "" {
+		if cpu := cmp.Or(a.Boot.CPU, j.Device.CPU); cpu != "" {
 			ctx["cpu"] = cpu
 		}
 		return m{"to": "tmpfs", "timeout": m{"minutes": 5}, "images": images},

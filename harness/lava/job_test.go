@@ -70,7 +70,7 @@ func job(t *testing.T, arch, deviceType string) Job {
 	}
 	j := Job{Arch: a, Device: d, KernelURL: "https://lab.example/k/" + arch,
 		RamdiskURL: "https://lab.example/dg/initramfs.cpio.gz", Patches: []string{"rfc-v2"}}
-	if a.DTB != "" {
+	if a.Build.DTB != "" {
 		j.DTBURL = "https://lab.example/k/" + arch + ".dtb"
 	}
 	return j
@@ -107,8 +107,8 @@ func TestJobsPassLAVASchema(t *testing.T) {
 		// template would default to (cortex-a57 on every arm; no
 		// -machine for x86).
 		d, _ := DeviceFor(c.arch)
-		if c.device == "" && !strings.Contains(s, map[bool]string{true: "machine: ", false: "- -machine "}[templateMachine[d.QEMUArch]]+a.Machine+"\n") {
-			t.Errorf("%s: the job does not ask for machine %s:\n%s", c.arch, a.Machine, s)
+		if c.device == "" && !strings.Contains(s, map[bool]string{true: "machine: ", false: "- -machine "}[templateMachine[d.QEMUArch]]+a.Boot.Machine+"\n") {
+			t.Errorf("%s: the job does not ask for machine %s:\n%s", c.arch, a.Boot.Machine, s)
 		}
 		if c.arch == "armv5" && c.device == "" && !strings.Contains(s, "cpu: arm926") {
 			t.Errorf("armv5: the job does not ask for the ARM926:\n%s", s)

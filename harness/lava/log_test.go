@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"dirtygate/harness/judge"
 	"dirtygate/harness/lava"
-	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
-	"dirtygate/harness/run"
 )
 
 // jobLog wraps a real console the way LAVA's dispatcher logs a job
@@ -41,9 +40,9 @@ func jobLog(console string) string {
 	return b.String()
 }
 
-func judge(console []byte) *report.Report {
+func judged(console []byte) *report.Report {
 	r := &report.Report{Arch: "unknown"}
-	run.Judge(r, &qemu.Result{Console: console}, qemu.Config{}, nil)
+	judge.Judge(r, judge.Input{Console: console})
 	r.Decide()
 	return r
 }
@@ -55,7 +54,7 @@ func judge(console []byte) *report.Report {
 // user -m 512 -monitor none -no-reboot -smp 2 -kernel bzImage -append
 // '<the job's image_arg>' -initrd initramfs.cpio.gz).
 var captures = []string{"testdata/console-s390x-rfc-v2-lava-qemu.txt.gz",
-	"../../guest/record/testdata/console-x86_64-rfc-v2.txt", "../../guest/record/testdata/console-x86_64-baseline.txt"}
+	"../../vmm/record/testdata/console-x86_64-rfc-v2.txt", "../../vmm/record/testdata/console-x86_64-baseline.txt"}
 
 func readCapture(t *testing.T, path string) []byte {
 	t.Helper()
@@ -90,7 +89,7 @@ func TestParseOfALAVAJobLog(t *testing.T) {
 		if c := strings.ReplaceAll(string(raw), "\r", "") + "\n"; string(console) != c {
 			t.Fatalf("%s: the console from the LAVA log differs from the captured one (%d bytes, want %d)", f, len(console), len(c))
 		}
-		want, got := judge(raw), judge(console)
+		want, got := judged(raw), judged(console)
 		if want.Verdict == report.Error || got.Verdict != want.Verdict || len(got.Scenarios) != len(want.Scenarios) {
 			t.Fatalf("%s: from the LAVA log %s (%s, %d scenarios), from the console %s (%d)", f, got.Verdict, got.Error, len(got.Scenarios), want.Verdict, len(want.Scenarios))
 		}
@@ -113,7 +112,7 @@ func TestATruncatedLAVAJobLogCannotPass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := judge(console); r.Verdict != report.Error {
+	if r := judged(console); r.Verdict != report.Error {
 		t.Errorf("a truncated job log was judged %s", r.Verdict)
 	}
 	if _, err := lava.Console([]byte("- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"no device\"}\n")); err == nil {
@@ -137,7 +136,7 @@ func TestAnExecutorJobLogCannotPass(t *testing.T) {
 	if !strings.Contains(string(console), lava.ExecutorReady) {
 		t.Fatalf("the executor's ready line is not in the console: the job's interactive test would time out")
 	}
-	if r := judge(console); r.Verdict != report.Error || r.Agent != nil {
+	if r := judged(console); r.Verdict != report.Error || r.Agent != nil {
 		t.Errorf("an executor's console was judged %s", r.Verdict)
 	}
 }

@@ -1,6 +1,8 @@
 // Package qemu boots one kernel and initramfs under QEMU and captures the
 // console. A VM never outlives its timeout; a missing binary is an error
 // naming the Debian package.
+//
+// Runs on the host.
 package qemu
 
 import (
@@ -48,13 +50,13 @@ type Result struct {
 // for printing so a failure can be reproduced by hand.
 func Command(c Config) []string {
 	a := c.Arch
-	args := []string{a.QEMU, "-M", a.Machine}
-	if a.CPU != "" {
-		args = append(args, "-cpu", a.CPU)
+	args := []string{a.Boot.QEMU, "-M", a.Boot.Machine}
+	if a.Boot.CPU != "" {
+		args = append(args, "-cpu", a.Boot.CPU)
 	}
-	args = append(args, "-m", strconv.Itoa(a.MemoryMB))
-	if a.SMP > 1 {
-		args = append(args, "-smp", strconv.Itoa(a.SMP))
+	args = append(args, "-m", strconv.Itoa(a.Boot.MemoryMB))
+	if a.Boot.SMP > 1 {
+		args = append(args, "-smp", strconv.Itoa(a.Boot.SMP))
 	}
 	accel := c.Accel
 	if accel == "" {
@@ -66,7 +68,7 @@ func Command(c Config) []string {
 	// skips the network boot ROM.
 	args = append(args, "-nographic", "-nodefaults", "-no-reboot", "-nic", "none",
 		"-serial", "stdio", "-monitor", "none")
-	args = append(args, a.QEMUArgs...)
+	args = append(args, a.Boot.QEMUArgs...)
 	if c.Kernel == "" { // firmware only: used to test hangs
 		return args
 	}
@@ -77,7 +79,7 @@ func Command(c Config) []string {
 	if c.Initrd != "" {
 		args = append(args, "-initrd", c.Initrd)
 	}
-	kargs := append([]string{"console=" + a.Console, "panic=-1"}, c.Append...)
+	kargs := append([]string{"console=" + a.Boot.Console, "panic=-1"}, c.Append...)
 	args = append(args, "-append", strings.Join(kargs, " "))
 	return args
 }
@@ -107,8 +109,8 @@ func (e *MissingError) Error() string {
 
 // Check reports whether the arch's QEMU binary is installed.
 func Check(a *arches.Arch) error {
-	if _, err := exec.LookPath(a.QEMU); err != nil {
-		return &MissingError{Binary: a.QEMU, Package: a.QEMUPackage}
+	if _, err := exec.LookPath(a.Boot.QEMU); err != nil {
+		return &MissingError{Binary: a.Boot.QEMU, Package: a.Boot.QEMUPackage}
 	}
 	return nil
 }
@@ -201,7 +203,7 @@ func (m *marker) Write(p []byte) (int, error) {
 // within a few seconds: on some hosts /dev/kvm exists but a KVM guest
 // hangs. It never waits longer than that.
 func ProbeKVM(ctx context.Context, a *arches.Arch, kernel, initrd string, hostGOARCH string) (bool, string) {
-	if a.KVMHost == "" || a.KVMHost != hostGOARCH {
+	if a.Boot.KVMHost == "" || a.Boot.KVMHost != hostGOARCH {
 		return false, fmt.Sprintf("tcg: KVM cannot run %s guests on a %s host", a.Name, hostGOARCH)
 	}
 	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)

@@ -37,7 +37,7 @@ func TestCommand(t *testing.T) {
 }
 
 func TestMissingBinary(t *testing.T) {
-	a := &arches.Arch{Name: "x", QEMU: "qemu-system-nonexistent", QEMUPackage: "qemu-system-misc"}
+	a := &arches.Arch{Name: "x", Boot: arches.Boot{QEMU: "qemu-system-nonexistent", QEMUPackage: "qemu-system-misc"}}
 	_, err := Run(context.Background(), Config{Arch: a, Timeout: time.Second})
 	if err == nil || !strings.Contains(err.Error(), "apt-get install qemu-system-misc") {
 		t.Fatalf("err = %v", err)
@@ -54,7 +54,7 @@ func TestTimeoutKills(t *testing.T) {
 	}
 	log := filepath.Join(t.TempDir(), "console.log")
 	hang := *a
-	hang.QEMUArgs = nil // SeaBIOS finds nothing to boot and waits
+	hang.Boot.QEMUArgs = nil // SeaBIOS finds nothing to boot and waits
 	start := time.Now()
 	res, err := Run(context.Background(), Config{Arch: &hang, Accel: "tcg", Timeout: 3 * time.Second, ConsoleLog: log})
 	if err != nil {

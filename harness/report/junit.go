@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"dirtygate/vmm/record"
 )
 
 // JUnit XML, the subset every CI understands: one testsuite per run (arch
@@ -49,7 +51,7 @@ func WriteJUnit(w io.Writer, runs []*Report) error {
 		excerpt := consoleExcerpt(r.ConsoleLog, 40)
 		scenarioErr := false
 		for _, sc := range r.Scenarios {
-			scenarioErr = scenarioErr || sc.Status == "error"
+			scenarioErr = scenarioErr || sc.Status == record.Error
 		}
 		if r.Error != "" && !scenarioErr { // a scenario's own error is reported on it
 			s.Cases = append(s.Cases, junitCase{Name: "run", Classname: r.Name(),
@@ -59,7 +61,7 @@ func WriteJUnit(w io.Writer, runs []*Report) error {
 		for _, sc := range r.Scenarios {
 			c := junitCase{Name: sc.Name, Classname: r.Name(), Time: float64(sc.Millis) / 1000}
 			switch sc.Status {
-			case "fail":
+			case record.Fail:
 				var lines []string
 				for _, f := range sc.Findings {
 					lines = append(lines, f.Detail)
@@ -74,10 +76,10 @@ func WriteJUnit(w io.Writer, runs []*Report) error {
 				c.Failure = &junitProblem{Message: msg, Type: string(sc.Findings[0].Kind),
 					Body: strings.Join(lines, "\n") + "\n\n" + excerpt}
 				s.Failures++
-			case "error":
+			case record.Error:
 				c.Error = &junitProblem{Message: firstLine(sc.Error), Type: "could-not-decide", Body: sc.Error + "\n\n" + excerpt}
 				s.Errors++
-			case "skip":
+			case record.Skip:
 				c.Skipped = &struct{}{}
 			}
 			s.Cases = append(s.Cases, c)
@@ -143,7 +145,7 @@ func WriteMarkdown(w io.Writer, runs []*Report) {
 			st := ""
 			for _, s := range r.Scenarios {
 				if s.Name == name {
-					st = s.Status
+					st = string(s.Status)
 					if s.Known != "" {
 						st = "known"
 					}
@@ -155,7 +157,7 @@ func WriteMarkdown(w io.Writer, runs []*Report) {
 	}
 	row := "| **verdict** |"
 	for _, r := range runs {
-		row += " **" + r.Verdict + "** |"
+		row += " **" + string(r.Verdict) + "** |"
 	}
 	fmt.Fprintln(w, row)
 	fmt.Fprintln(w)

@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"dirtygate/guest/record"
+	"dirtygate/vmm/record"
 )
 
 // WriteKTAP renders the runs as KTAP version 1 (the kernel's test output

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"dirtygate/guest/oracle"
-	"dirtygate/guest/record"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
 )
 
 // The KTAP output follows the grammar kunit_tool's parser accepts: a

@@ -23,7 +23,7 @@ func WriteMatrix(w io.Writer, runs []*Report) {
 				seen[s.Name] = true
 				order = append(order, s.Name)
 			}
-			st := s.Status
+			st := string(s.Status)
 			if s.Known != "" {
 				st = "known"
 			}
@@ -46,7 +46,7 @@ func WriteMatrix(w io.Writer, runs []*Report) {
 	}
 	row := []string{"VERDICT"}
 	for _, r := range runs {
-		v := strings.ToUpper(r.Verdict)
+		v := strings.ToUpper(string(r.Verdict))
 		if r.OnlyKnown {
 			v += " (known)"
 		}

@@ -1,6 +1,8 @@
 // Package report holds the result of one run (an arch, a kernel, a patch
 // set) and renders it: JSON for machines, a table for people, an exit code
 // for scripts.
+//
+// Runs on the host.
 package report
 
 import (
@@ -11,28 +13,30 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"dirtygate/guest/oracle"
-	"dirtygate/guest/record"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
 )
 
-// Verdicts.
+// Verdicts: a run's verdict is a record.Status, never Skip.
 const (
-	Pass  = "pass"
-	Fail  = "fail"
-	Error = "error"
+	Pass  = record.Pass
+	Fail  = record.Fail
+	Error = record.Error
 )
 
 // Report is one run. Every field is documented in the README.
 type Report struct {
-	Arch    string   `json:"arch"`
-	Kernel  Kernel   `json:"kernel"`
-	Patches []string `json:"patches"` // names, in order; empty = baseline
-	Verdict string   `json:"verdict"` // pass | fail | error
+	Arch    string        `json:"arch"`
+	Kernel  Kernel        `json:"kernel"`
+	Patches []string      `json:"patches"` // names, in order; empty = baseline
+	Verdict record.Status `json:"verdict"` // pass | fail | error
 	// OnlyKnown: the run failed, but only where its kernel source is
 	// known to fail with exactly this signature (kernels/known/).
 	OnlyKnown bool `json:"only_known,omitempty"`
 	// Error says why the run could not decide (verdict error).
 	Error string `json:"error,omitempty"`
+	// Cause says where it stopped (with Error; nil otherwise).
+	Cause *Cause `json:"cause,omitempty"`
 	// ScenarioUndecided: the run itself went through and the error is a
 	// scenario's own (the others decided and can be compared).
 	ScenarioUndecided bool          `json:"scenario_undecided,omitempty"`
@@ -63,6 +67,38 @@ type Kernel struct {
 	Patchfile  string `json:"patchfile,omitempty"` // path of the applied patches
 	Cached     bool   `json:"cached"`
 	Debug      bool   `json:"debug,omitempty"` // built with --debug-kernel
+}
+
+// Stage is where a run that could not decide stopped.
+type Stage string
+
+const (
+	StageSetup     Stage = "setup"     // the host: the kernel source or a patch not found, an output directory, QEMU missing, the agent's or executor's build
+	StageBuild     Stage = "build"     // the kernel build (kbuild): toolchain, unpacking, applying the patches, the configuration, the compile
+	StageBoot      Stage = "boot"      // the VM: did not start or end, or the kernel crashed before the agent finished
+	StageTransport Stage = "transport" // the records or the executor's link: lost, unreadable, a call that never came back
+	StageAgent     Stage = "agent"     // the agent or a scenario: no hello, a scenario could not decide, nothing ran
+	StageOracle    Stage = "oracle"    // the host's re-run of the oracle disagrees with the guest's
+)
+
+// Cause is where a run stopped: the stage and, for a kernel build, the
+// build's own step (kbuild.Error.Stage: toolchain, source, patch, config,
+// compile).
+type Cause struct {
+	Stage Stage  `json:"stage"`
+	Step  string `json:"step,omitempty"`
+}
+
+// SetError says the run could not decide, why and where.
+func (r *Report) SetError(stage Stage, step, msg string) {
+	r.Error, r.Cause = msg, &Cause{Stage: stage, Step: step}
+}
+
+// CompileFailed is true when the run stopped because its kernel did not
+// compile: against a candidate, a finding (the patch breaks the build),
+// not an infrastructure error.
+func (r *Report) CompileFailed() bool {
+	return r.Cause != nil && r.Cause.Stage == StageBuild && r.Cause.Step == "compile"
 }
 
 // Timings in seconds.
@@ -100,9 +136,10 @@ func (r *Report) Decide() {
 		r.Verdict, r.ScenarioUndecided = Error, false
 		return
 	}
-	r.Error, r.ScenarioUndecided = "", false
+	r.Error, r.Cause, r.ScenarioUndecided = "", nil, false
 	if len(r.Scenarios) == 0 {
-		r.Verdict, r.Error = Error, "no scenario ran"
+		r.Verdict = Error
+		r.SetError(StageAgent, "", "no scenario ran")
 		return
 	}
 	r.Verdict, r.OnlyKnown = Pass, false
@@ -110,7 +147,8 @@ func (r *Report) Decide() {
 	for _, s := range r.Scenarios {
 		switch s.Status {
 		case record.Error:
-			r.Verdict, r.ScenarioUndecided, r.Error = Error, true, r.scenarioError()
+			r.Verdict, r.ScenarioUndecided = Error, true
+			r.SetError(StageAgent, "", r.scenarioError())
 			return
 		case record.Fail:
 			r.Verdict = Fail
@@ -127,7 +165,8 @@ func (r *Report) Decide() {
 	}
 	if decided == 0 {
 		// Every scenario skipped: nothing was checked, which is not a pass.
-		r.Verdict, r.Error = Error, fmt.Sprintf("no scenario decided anything: all %d skipped", len(r.Scenarios))
+		r.Verdict = Error
+		r.SetError(StageAgent, "", fmt.Sprintf("no scenario decided anything: all %d skipped", len(r.Scenarios)))
 		return
 	}
 	r.OnlyKnown = failed > 0 && known == failed
@@ -145,7 +184,7 @@ func (r *Report) scenarioError() string {
 }
 
 // ExitCode maps a verdict to dirtygate's exit status.
-func ExitCode(verdict string) int {
+func ExitCode(verdict record.Status) int {
 	switch verdict {
 	case Pass:
 		return 0
@@ -188,9 +227,25 @@ func ReadJSON(path string) ([]*Report, error) {
 		if r.Arch == "" {
 			return nil, fmt.Errorf("%s: a report without an arch", path)
 		}
+		if r.Error != "" && r.Cause == nil {
+			r.Cause = legacyCause(r.Error)
+		}
 		r.Decide()
 	}
 	return rs, nil
+}
+
+// legacyCause is the cause of a report saved before reports carried one,
+// read from how its error began: only a kernel build's is needed (the
+// gate tells a candidate that does not compile from a run that could not
+// decide), and only build errors had a fixed prefix.
+func legacyCause(msg string) *Cause {
+	rest, ok := strings.CutPrefix(msg, "kernel build: ")
+	if !ok {
+		return nil
+	}
+	step, _, _ := strings.Cut(rest, ":")
+	return &Cause{Stage: StageBuild, Step: step}
 }
 
 // WriteJSON writes the report to path.
@@ -229,58 +284,8 @@ func (r *Report) Name() string {
 // reproduce the run.
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "\n== %s: kernel %s (%s)\n", r.Name(), r.Kernel.Version, r.Kernel.Source)
-	if len(r.Scenarios) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SCENARIO\tSTATUS\tFINDING")
-		for _, s := range r.Scenarios {
-			f := ""
-			switch {
-			case len(s.Findings) > 0:
-				f = s.Findings[0].Detail
-				if n := len(s.Findings); n > 1 {
-					f += fmt.Sprintf(" (+%d more)", n-1)
-				}
-			case s.Error != "":
-				f = firstLine(s.Error)
-			}
-			st := s.Status
-			if s.Known != "" {
-				st += " (known)"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, st, truncate(f, 110))
-		}
-		tw.Flush()
-	}
-	var any bool
-	for _, s := range r.Scenarios {
-		if len(s.Findings) == 0 && s.Error == "" {
-			continue
-		}
-		if !any {
-			fmt.Fprintln(w, "\nFindings:")
-			any = true
-		}
-		if s.Known != "" {
-			fmt.Fprintf(w, "  %s: known failure of this kernel source: %s\n", s.Name, s.Known)
-		}
-		for _, f := range s.Findings {
-			fmt.Fprintf(w, "  %s: %s\n", s.Name, f.Detail)
-			if f.Cause != "" {
-				fmt.Fprintf(w, "      cause: %s\n", f.Cause)
-			}
-			for _, wd := range f.Words {
-				fmt.Fprintf(w, "      word %d: before %#x after %#x want %#x\n", wd.Index, wd.Before, wd.After, wd.Want)
-			}
-		}
-		if s.Error != "" {
-			fmt.Fprintf(w, "  %s: could not decide: %s\n", s.Name, s.Error)
-		}
-		if s.Name == KernelHealth {
-			for _, q := range s.Notes {
-				fmt.Fprintf(w, "%s\n", indent(q, "      | "))
-			}
-		}
-	}
+	r.writeTable(w)
+	r.writeFindings(w)
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  note: %s\n", p)
 	}
@@ -290,7 +295,7 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.Transport != "" {
 		fmt.Fprintf(w, "  transport: %s\n", r.Transport)
 	}
-	fmt.Fprintf(w, "\nverdict: %s", strings.ToUpper(r.Verdict))
+	fmt.Fprintf(w, "\nverdict: %s", strings.ToUpper(string(r.Verdict)))
 	if r.OnlyKnown {
 		fmt.Fprint(w, " (known failures only: the kernel source's own, kernels/known/)")
 	}
@@ -313,6 +318,67 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	if r.QEMUCmdline != "" && r.Verdict != Pass {
 		fmt.Fprintf(w, "reproduce: %s\n", r.QEMUCmdline)
+	}
+}
+
+// writeTable is the scenario table: status and first finding or error.
+func (r *Report) writeTable(w io.Writer) {
+	if len(r.Scenarios) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SCENARIO\tSTATUS\tFINDING")
+		for _, s := range r.Scenarios {
+			f := ""
+			switch {
+			case len(s.Findings) > 0:
+				f = s.Findings[0].Detail
+				if n := len(s.Findings); n > 1 {
+					f += fmt.Sprintf(" (+%d more)", n-1)
+				}
+			case s.Error != "":
+				f = firstLine(s.Error)
+			}
+			st := s.Status
+			if s.Known != "" {
+				st += " (known)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, st, truncate(f, 110))
+		}
+		tw.Flush()
+	}
+}
+
+// writeFindings lists every finding with its words, every scenario's
+// error and the splats' quotes.
+func (r *Report) writeFindings(w io.Writer) {
+	var listed bool
+	for _, s := range r.Scenarios {
+		if len(s.Findings) == 0 && s.Error == "" {
+			continue
+		}
+		if !listed {
+			fmt.Fprintln(w, "\nFindings:")
+			listed = true
+		}
+		if s.Known != "" {
+			fmt.Fprintf(w, "  %s: known failure of this kernel source: %s\n", s.Name, s.Known)
+		}
+		for _, f := range s.Findings {
+			fmt.Fprintf(w, "  %s: %s\n", s.Name, f.Detail)
+			if f.Cause != "" {
+				fmt.Fprintf(w, "      cause: %s\n", f.Cause)
+			}
+			for _, wd := range f.Words {
+				fmt.Fprintf(w, "      word %d: before %#x after %#x want %#x\n", wd.Index, wd.Before, wd.After, wd.Want)
+			}
+		}
+		if s.Error != "" {
+			fmt.Fprintf(w, "  %s: could not decide: %s\n", s.Name, s.Error)
+		}
+		if s.Name == KernelHealth {
+			for _, q := range s.Notes {
+				fmt.Fprintf(w, "%s\n", indent(q, "      | "))
+			}
+		}
 	}
 }
 

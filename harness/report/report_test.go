@@ -4,18 +4,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
-	"dirtygate/guest/oracle"
-	"dirtygate/guest/record"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
 )
 
 func TestVerdicts(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		r    Report
-		want string
+		want record.Status
 		code int
 	}{
 		{"all pass", Report{Scenarios: []record.Scenario{{Name: "a", Status: record.Pass}}}, Pass, 0},
@@ -182,5 +184,32 @@ func TestNamesTheKernel(t *testing.T) {
 	}
 	if rs[1].Name() != "x86_64 6.12 rfc-v2" {
 		t.Errorf("name %q", rs[1].Name())
+	}
+}
+
+// A report saved before reports carried a cause still says its kernel did
+// not compile: the gate reads saved reports from older runs.
+func TestReadJSONLegacyCause(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.json")
+	old := `[{"arch": "sparc32", "kernel": {"source": "x", "cached": false}, "patches": ["rfc-v2"], "verdict": "error",
+	  "error": "kernel build: compile: make zImage failed:\nerror: x", "timings": {}, "emulation_note": "", "scenarios": null},
+	 {"arch": "x86_64", "kernel": {"source": "x", "cached": false}, "patches": [], "verdict": "error",
+	  "error": "the VM did not end within 4m0s", "timings": {}, "emulation_note": "", "scenarios": null}]`
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := ReadJSON(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rs[0].CompileFailed() || rs[0].Verdict != Error {
+		t.Errorf("legacy compile failure: cause %+v, verdict %s", rs[0].Cause, rs[0].Verdict)
+	}
+	if rs[1].CompileFailed() || rs[1].Cause != nil {
+		t.Errorf("legacy timeout read as %+v", rs[1].Cause)
+	}
+	b, _ := json.Marshal(rs[0])
+	if !strings.Contains(string(b), `"cause":{"stage":"build","step":"compile"}`) {
+		t.Errorf("cause not written: %s", b)
 	}
 }

@@ -9,18 +9,16 @@ import (
 	"os"
 	"time"
 
-	"dirtygate/guest/executor"
-	"dirtygate/guest/record"
-	"dirtygate/guest/scenario"
+	"dirtygate/harness/executor"
+	"dirtygate/harness/judge"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
+	"dirtygate/vmm/record"
+	"dirtygate/vmm/scenario"
 )
 
 // executorVersion names the agent in the hello record of executor runs.
 const executorVersion = "dirtygate host agent driving dirtygate-executor 1"
-
-// executorReady is the line executor.c prints when it starts.
-const executorReady = "dirtygate-executor 1: ready"
 
 // bootExecutor boots a guest whose /init is the C executor and runs the
 // scenarios here, against it, over the console. The records the agent
@@ -29,12 +27,12 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 	o, r := p.o, p.r
 	inR, inW, err := os.Pipe()
 	if err != nil {
-		r.Error = err.Error()
+		r.SetError(report.StageSetup, "", err.Error())
 		return r
 	}
 	defer inR.Close()
 	defer inW.Close()
-	client := executor.NewClient(inW, o.Arch.ABI(), o.Arch.Errnos())
+	client := executor.NewClient(inW, o.Arch.MachineABI(), o.Arch.Errnos())
 	cfg.Stdin = inR
 	if cfg.Watch != nil {
 		cfg.Watch = io.MultiWriter(cfg.Watch, client.Scanner())
@@ -84,13 +82,13 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 		v = <-done
 	}
 	if v.err != nil {
-		r.Error = v.err.Error()
+		r.SetError(report.StageBoot, "", v.err.Error())
 		return r
 	}
-	Judge(r, v.res, cfg, records.Bytes())
+	judge.Judge(r, judge.Input{Arch: o.Arch, Console: v.res.Console, Records: records.Bytes(), VM: vmOf(v.res, cfg)})
 	r.Transport = client.Stats().Summary("the console")
 	if driveErr != nil {
-		r.Error = "executor: " + driveErr.Error()
+		r.SetError(report.StageTransport, "", "executor: "+driveErr.Error())
 		if v.res.TimedOut {
 			r.Error += fmt.Sprintf(" (the VM did not end within %v)", cfg.Timeout)
 		}
@@ -106,7 +104,7 @@ const stallGrace = 30 * time.Second
 // runs the scenarios through it.
 func drive(c *executor.Client, o Options, records io.Writer, progress io.Writer, fresh bool) error {
 	if fresh {
-		if err := c.WaitReady(o.Arch.BootTimeout); err != nil {
+		if err := c.WaitReady(o.Arch.Boot.Timeout); err != nil {
 			return err
 		}
 	}
@@ -116,9 +114,9 @@ func drive(c *executor.Client, o Options, records io.Writer, progress io.Writer,
 		return err
 	}
 	a := o.Arch
-	if h.WordBytes*8 != a.WordBits || h.BigEndian != a.BigEndian {
+	if h.WordBytes*8 != a.ABI.WordBits || h.BigEndian != a.ABI.BigEndian {
 		return fmt.Errorf("the executor reports a %d-bit %s machine (%s); arches/%s.go says %d-bit %s",
-			h.WordBytes*8, endian(h.BigEndian), h.Machine, a.Name, a.WordBits, endian(a.BigEndian))
+			h.WordBytes*8, endian(h.BigEndian), h.Machine, a.Name, a.ABI.WordBits, endian(a.ABI.BigEndian))
 	}
 	var only map[string]bool
 	if len(o.Only) > 0 {
@@ -128,7 +126,7 @@ func drive(c *executor.Client, o Options, records io.Writer, progress io.Writer,
 		}
 	}
 	hello := record.Hello{Agent: executorVersion, Kernel: h.Release, Machine: h.Machine,
-		WordBits: a.WordBits, BigEndian: a.BigEndian, PageSize: a.ABI().PageSize}
+		WordBits: a.ABI.WordBits, BigEndian: a.ABI.BigEndian, PageSize: a.MachineABI().PageSize}
 	w := record.NewWriter(records)
 	scenario.Session(c, w, hello, only, a.Skips(), progress, start)
 	return c.Err()

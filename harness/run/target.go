@@ -11,9 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"dirtygate/guest/executor"
-	"dirtygate/harness/agentbuild"
-	"dirtygate/harness/qemu"
+	"dirtygate/harness/executor"
+	"dirtygate/harness/judge"
 	"dirtygate/harness/report"
 	"dirtygate/harness/target"
 )
@@ -36,16 +35,12 @@ func Target(ctx context.Context, o Options, spec string) *report.Report {
 		o.OutDir = filepath.Join(o.CacheDir, "runs", fmt.Sprintf("%s-target-%s", a.Name, time.Now().Format("20060102-150405.000")))
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-		r.Error = err.Error()
+		r.SetError(report.StageSetup, "", err.Error())
 		return finish(o, r, start)
 	}
-	build := agentbuild.Build
-	if a.UsesExecutor() {
-		build = agentbuild.BuildExecutor
-	}
-	program, err := build(ctx, a, o.OutDir)
+	program, err := runnerFor(a).program(ctx, a, o.OutDir)
 	if err != nil {
-		r.Error = err.Error()
+		r.SetError(report.StageSetup, "", err.Error())
 		return finish(o, r, start)
 	}
 	var env []string
@@ -55,7 +50,7 @@ func Target(ctx context.Context, o Options, spec string) *report.Report {
 	fmt.Fprintf(o.Progress, "[%s target] connecting to %s\n", a.Name, spec)
 	conn, err := target.Dial(spec, program, env)
 	if err != nil {
-		r.Error = err.Error()
+		r.SetError(report.StageTransport, "", err.Error())
 		return finish(o, r, start)
 	}
 	defer conn.Close()
@@ -63,55 +58,68 @@ func Target(ctx context.Context, o Options, spec string) *report.Report {
 	r.ConsoleLog = filepath.Join(o.OutDir, "console.log")
 	logf, err := os.Create(r.ConsoleLog)
 	if err != nil {
-		r.Error = err.Error()
+		r.SetError(report.StageSetup, "", err.Error())
 		return finish(o, r, start)
 	}
 	defer logf.Close()
-	var console bytes.Buffer
-	var mu sync.Mutex
-	sink := func(extra io.Writer) io.Writer {
-		return writerFunc(func(p []byte) (int, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			console.Write(p)
-			logf.Write(p)
-			if extra != nil {
-				extra.Write(p)
-			}
-			return len(p), nil
-		})
-	}
-	cfg := qemu.Config{Arch: a, Timeout: 30 * time.Minute}
-	if !a.UsesExecutor() {
-		// The agent prints its records and exits.
-		io.Copy(sink(&progressLines{w: o.Progress, prefix: "[" + a.Name + " target] "}), conn.Out)
-		mu.Lock()
-		Judge(r, &qemu.Result{Console: console.Bytes()}, cfg, nil)
-		mu.Unlock()
-		return finish(o, r, start)
-	}
-	client := executor.NewClient(conn.In, a.ABI(), a.Errnos())
+	runnerFor(a).onTarget(&targetRun{o: o, r: r, conn: conn, log: logf})
+	return finish(o, r, start)
+}
+
+// targetRun is a run on a target: its connection, and the console it
+// printed, kept for judging and copied to the console log.
+type targetRun struct {
+	o       Options
+	r       *report.Report
+	conn    *target.Conn
+	log     io.Writer
+	mu      sync.Mutex
+	console bytes.Buffer
+}
+
+// sink is where the target's output goes: the console, its log, and extra.
+func (t *targetRun) sink(extra io.Writer) io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.console.Write(p)
+		t.log.Write(p)
+		if extra != nil {
+			extra.Write(p)
+		}
+		return len(p), nil
+	})
+}
+
+// judge judges what the target printed (records: see judge.Input).
+func (t *targetRun) judge(records []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	judge.Judge(t.r, judge.Input{Arch: t.o.Arch, Console: t.console.Bytes(), Records: records})
+}
+
+// targetExecutor drives the executor on a target from here.
+func targetExecutor(t *targetRun) {
+	a := t.o.Arch
+	client := executor.NewClient(t.conn.In, a.MachineABI(), a.Errnos())
 	copied := make(chan struct{})
-	go func() { io.Copy(sink(client.Scanner()), conn.Out); close(copied) }()
+	go func() { io.Copy(t.sink(client.Scanner()), t.conn.Out); close(copied) }()
 	var records bytes.Buffer
-	progress := &progressLines{w: o.Progress, prefix: "[" + a.Name + " target] "}
-	driveErr := drive(client, o, &records, progress, conn.Fresh)
-	if driveErr == nil && conn.Fresh {
+	progress := &progressLines{w: t.o.Progress, prefix: "[" + a.Name + " target] "}
+	driveErr := drive(client, t.o, &records, progress, t.conn.Fresh)
+	if driveErr == nil && t.conn.Fresh {
 		client.Reboot() // off PID 1 the executor only exits
 	}
-	conn.In.Close()
+	t.conn.In.Close()
 	select {
 	case <-copied:
 	case <-time.After(5 * time.Second):
 	}
-	mu.Lock()
-	Judge(r, &qemu.Result{Console: console.Bytes()}, cfg, records.Bytes())
-	mu.Unlock()
-	r.Transport = client.Stats().Summary(conn.Describe)
+	t.judge(records.Bytes())
+	t.r.Transport = client.Stats().Summary(t.conn.Describe)
 	if driveErr != nil {
-		r.Error = "executor: " + driveErr.Error()
+		t.r.SetError(report.StageTransport, "", "executor: "+driveErr.Error())
 	}
-	return finish(o, r, start)
 }
 
 type writerFunc func([]byte) (int, error)

@@ -2,6 +2,8 @@
 // built-in mutant (kernels/mutants/: a small, realistic breakage of the log
 // path) against its base and prints which scenarios killed which mutant.
 // The bitmap controls check the oracle; the mutants check the scenarios.
+//
+// Runs on the host.
 package selftest
 
 import (
@@ -17,6 +19,7 @@ import (
 	"dirtygate/harness/report"
 	"dirtygate/harness/run"
 	"dirtygate/kernels"
+	"dirtygate/vmm/record"
 )
 
 // Options of one self-test.
@@ -139,7 +142,7 @@ func Run(ctx context.Context, o Options) (*Matrix, error) {
 func judge(m kernels.Mutant, base, cand *report.Report) Outcome {
 	res := gate.Compare([]*report.Report{base}, []*report.Report{cand})
 	out := Outcome{Mutant: m, Gate: res, Cand: cand}
-	if strings.HasPrefix(cand.Error, "kernel build:") {
+	if cand.Cause != nil && cand.Cause.Stage == report.StageBuild {
 		out.NoBuild = firstLine(cand.Error)
 		return out
 	}
@@ -175,7 +178,7 @@ func (mx *Matrix) baseProblems() []string {
 			continue
 		}
 		for _, s := range r.Scenarios {
-			if s.Status == "fail" && known[s.Name] == "" {
+			if s.Status == record.Fail && known[s.Name] == "" {
 				out = append(out, fmt.Sprintf("base %s fails %s, not a known failure", label(b), s.Name))
 			}
 		}
@@ -245,7 +248,7 @@ func (mx *Matrix) unexplained() []string {
 func (mx *Matrix) whyNone(scenario string) string {
 	for b, r := range mx.Bases {
 		for _, s := range r.Scenarios {
-			if s.Name == scenario && s.Status == "fail" {
+			if s.Name == scenario && s.Status == record.Fail {
 				return fmt.Sprintf("base %s fails it itself (%s): a mutant can only make it fail differently", label(b), known[scenario])
 			}
 		}
@@ -276,13 +279,13 @@ func cell(o Outcome, scenario string) string {
 			continue
 		}
 		switch s.Status {
-		case "pass":
+		case record.Pass:
 			return "."
-		case "skip":
+		case record.Skip:
 			return "-"
-		case "error":
+		case record.Error:
 			return "E"
-		case "fail":
+		case record.Fail:
 			return "f" // fails as the base does
 		}
 	}

@@ -4,15 +4,15 @@ import (
 	"strings"
 	"testing"
 
-	"dirtygate/guest/record"
 	"dirtygate/harness/report"
 	"dirtygate/kernels"
+	"dirtygate/vmm/record"
 )
 
 func rep(verdict string, status map[string]string) *report.Report {
-	r := &report.Report{Arch: "x86_64", Verdict: verdict}
+	r := &report.Report{Arch: "x86_64", Verdict: record.Status(verdict)}
 	for _, n := range []string{"page-cross", "iotlb-used-split", "log-eventfd"} {
-		r.Scenarios = append(r.Scenarios, record.Scenario{Name: n, Status: status[n]})
+		r.Scenarios = append(r.Scenarios, record.Scenario{Name: n, Status: record.Status(status[n])})
 	}
 	return r
 }
@@ -44,7 +44,8 @@ func TestMatrixVerdicts(t *testing.T) {
 	}
 
 	// A mutant that does not compile is no kill, whatever the gate says.
-	broken := &report.Report{Arch: "x86_64", Verdict: "error", Error: "kernel build: compile: drivers/vhost/vhost.c:1: error: x"}
+	broken := &report.Report{Arch: "x86_64", Verdict: "error", Error: "kernel build: compile: drivers/vhost/vhost.c:1: error: x",
+		Cause: &report.Cause{Stage: report.StageBuild, Step: "compile"}}
 	o := outcome("d", base, broken)
 	if o.Gate.ExitCode() != 1 || o.NoBuild == "" || len(o.Killed) > 0 {
 		t.Fatalf("a mutant that does not compile: gate exit %d, NoBuild %q, killed by %v", o.Gate.ExitCode(), o.NoBuild, o.Killed)

@@ -8,6 +8,8 @@
 //	exec:COMMAND              run COMMAND locally; its stdin and stdout
 //	                          reach the program ($DIRTYGATE_PROGRAM is the
 //	                          binary to start there)
+//
+// Runs on the host.
 package target
 
 import (

@@ -5,6 +5,7 @@
 // scenarios, sends the results to the host as framed records on the
 // console, and ends the VM. Run as root on a real machine (not PID 1) it does
 // the same and exits 0 on pass, 1 on findings, 2 when it could not decide.
+// Runs in the guest (or on the machine under test).
 package main
 
 import (
@@ -16,9 +17,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"dirtygate/guest/machine"
-	"dirtygate/guest/record"
-	"dirtygate/guest/scenario"
+	"dirtygate/vmm/machine"
+	"dirtygate/vmm/record"
+	"dirtygate/vmm/scenario"
 )
 
 const version = "dirtygate-agent 1"

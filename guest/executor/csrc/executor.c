@@ -2,7 +2,7 @@
  * dirtygate executor: /init for guests Go cannot run in (hppa, sparc32,
  * m68k, alpha), and a remote hand on real hardware. It executes requests
  * from dirtygate on the host and does nothing else: no scenario logic
- * lives here (guest/executor/doc.go).
+ * lives here (the host side is harness/executor).
  *
  * Wire: one frame per line, hex-encoded so a tty and interleaved kernel
  * messages cannot corrupt it silently. Host to us: '>' HEX '\n'. Us to

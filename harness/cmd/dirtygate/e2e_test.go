@@ -83,7 +83,7 @@ func endToEnd(t *testing.T, arch string) {
 	// IOTLB entry (kernels/patches/log-used-iotlb.patch fixes it).
 	const known61 = "iotlb-used-split"
 	skips := a.Skips()
-	if a.WordBits == 32 {
+	if a.ABI.WordBits == 32 {
 		skips["regions-high"] = "64-bit VMMs only"
 	}
 	var base, rfc *report.Report
@@ -149,13 +149,13 @@ func endToEnd(t *testing.T, arch string) {
 		t.Errorf("rfc-v2: no scenario %s", scenario)
 	}
 	find("carry", "carry", "")
-	if !a.BigEndian {
+	if !a.ABI.BigEndian {
 		find("carry", "carry", "logged 3 times")
 		find("carry", "carry", "carry left the 32-bit word")
 	}
 	find("misaligned-1", "abi", "EINVAL")
 	find("misaligned-3", "abi", "EINVAL")
-	if a.BigEndian && a.WordBits == 64 {
+	if a.ABI.BigEndian && a.ABI.WordBits == 64 {
 		find("bit-position", "misplaced", "XOR 32")
 	} else {
 		// The used ring is logged as QEMU logs it, so rfc-v2's adds on

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -49,18 +50,18 @@ func (k kernelFlag) dirPrefix(kernel string) string {
 	if len(k) < 2 {
 		return ""
 	}
-	return safe(filepath.Base(kernel)) + "-"
+	return kernels.SafeName(filepath.Base(kernel)) + "-"
 }
 
 // cmdKernels lists the sources --kernel names: package, installed
 // version, whether the cache holds it unpacked, and the built-in patches
 // that have a port for it.
-func cmdKernels(args []string) int {
-	fs := flag.NewFlagSet("kernels", flag.ContinueOnError)
-	cache := fs.String("cache", defaultCache(), "cache directory ($DIRTYGATE_CACHE)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
+type kernelsCmd struct{ cache *string }
+
+func (c *kernelsCmd) define(fs *flag.FlagSet) { c.cache = addCache(fs) }
+
+func (c *kernelsCmd) run(context.Context, *flag.FlagSet) int {
+	cache := c.cache
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KERNEL\tPACKAGE\tINSTALLED\tUNPACKED\tPATCH PORTS")
 	for _, d := range kernels.Debians {

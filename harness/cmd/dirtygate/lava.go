@@ -11,75 +11,77 @@ import (
 	"time"
 
 	"dirtygate/arches"
-	"dirtygate/guest/scenario"
-	"dirtygate/harness/agentbuild"
-	"dirtygate/harness/initramfs"
+	"dirtygate/harness/kbuild"
 	"dirtygate/harness/lava"
 	"dirtygate/harness/run"
+	"dirtygate/vmm/scenario"
 )
 
-// cmdLava writes a LAVA job definition that boots the kernel under test
+// lavaCmd writes a LAVA job definition that boots the kernel under test
 // with dirtygate's initramfs on a lab's device. Without --kernel-url the
 // kernel is built here, as for run; the files the job downloads are put
 // in --out, and --artifacts-url says where the lab will find them.
-func cmdLava(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("lava", flag.ContinueOnError)
-	archName := fs.String("arch", "", "the device's arch (one)")
-	var patches multi
-	fs.Var(&patches, "patch", "built-in patch name or patch file, for a kernel built here (no --kernel-url)")
-	kernelURL := fs.String("kernel-url", "", "the kernel under test, as the lab downloads it (default: build it here)")
-	dtbURL := fs.String("dtb-url", "", "its device tree, where the device needs one")
-	deviceType := fs.String("device-type", "", "LAVA device type (default: the arch's, usually qemu); a U-Boot board gets a tftp deploy")
-	base := fs.String("artifacts-url", "", "URL the lab downloads --out's files from (default: file:// paths, for a worker on this machine)")
-	out := fs.String("out", "lava-out", "directory for the initramfs (and the kernel built here)")
-	jobOut := fs.String("job", "", "write the job here (default: stdout)")
-	only := fs.String("only", "", "run only these scenarios, comma-separated")
-	cache := fs.String("cache", defaultCache(), "cache directory ($DIRTYGATE_CACHE)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+type lavaCmd struct {
+	arch                                *string
+	patches                             multi
+	kernelURL, dtbURL, deviceType, base *string
+	dir, jobOut, only, cache            *string
+}
+
+func (c *lavaCmd) define(fs *flag.FlagSet) {
+	c.arch = fs.String("arch", "", "the device's arch (one)")
+	fs.Var(&c.patches, "patch", "built-in patch name or patch file, for a kernel built here (no --kernel-url)")
+	c.kernelURL = fs.String("kernel-url", "", "the kernel under test, as the lab downloads it (default: build it here)")
+	c.dtbURL = fs.String("dtb-url", "", "its device tree, where the device needs one")
+	c.deviceType = fs.String("device-type", "", "LAVA device type (default: the arch's, usually qemu); a U-Boot board gets a tftp deploy")
+	c.base = fs.String("artifacts-url", "", "URL the lab downloads --out's files from (default: file:// paths, for a worker on this machine)")
+	c.dir = fs.String("out", "lava-out", "directory for the initramfs (and the kernel built here)")
+	c.jobOut = fs.String("job", "", "write the job here (default: stdout)")
+	c.only = addOnly(fs)
+	c.cache = addCache(fs)
+}
+
+func (c *lavaCmd) run(ctx context.Context, _ *flag.FlagSet) int {
+	a, err := arches.Lookup(*c.arch)
+	if err == nil {
+		err = preflight{only: *c.only}.check(ctx)
 	}
-	a, err := arches.Lookup(*archName)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "dirtygate lava:", err)
-		return 2
+		return fail("dirtygate lava", err)
 	}
 	dev, ok := lava.DeviceFor(a.Name)
 	if !ok {
 		fmt.Fprintf(os.Stderr, "dirtygate lava: no LAVA device known for %s\n", a.Name)
 		return 2
 	}
-	if *deviceType != "" {
-		dev.Type = *deviceType
+	if *c.deviceType != "" {
+		dev.Type = *c.deviceType
 	}
-	if *kernelURL != "" && len(patches) > 0 {
+	if *c.kernelURL != "" && len(c.patches) > 0 {
 		fmt.Fprintln(os.Stderr, "dirtygate lava: --patch builds the kernel here; with --kernel-url the lab's kernel already carries its patches")
 		return 2
 	}
-	dir, err := filepath.Abs(*out)
+	dir, err := filepath.Abs(*c.dir)
 	if err == nil {
 		err = os.MkdirAll(dir, 0o755)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "dirtygate lava:", err)
-		return 2
+		return fail("dirtygate lava", err)
 	}
-	o := run.Options{Arch: a, Patches: patches, CacheDir: *cache, OutDir: dir, Progress: progress(), Jobs: runtime.NumCPU()}
-	if *only != "" {
-		o.Only = strings.Split(*only, ",")
-	}
-	files, err := lavaFiles(ctx, o, *kernelURL == "")
+	o := run.Options{Arch: a, Patches: c.patches, CacheDir: *c.cache, OutDir: dir, Progress: progress(), Jobs: runtime.NumCPU(),
+		Only: splitOnly(*c.only)}
+	files, err := lavaFiles(ctx, o, *c.kernelURL == "")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "dirtygate lava:", err)
-		return 2
+		return fail("dirtygate lava", err)
 	}
 	url := func(path string) string {
-		if *base == "" {
+		if *c.base == "" {
 			return "file://" + path
 		}
-		return strings.TrimSuffix(*base, "/") + "/" + filepath.Base(path)
+		return strings.TrimSuffix(*c.base, "/") + "/" + filepath.Base(path)
 	}
-	j := lava.Job{Arch: a, Device: dev, KernelURL: *kernelURL, DTBURL: *dtbURL, RamdiskURL: url(files.initrd),
-		Patches: patches, Only: o.Only, Budget: lavaBudget(a, len(o.Only))}
+	j := lava.Job{Arch: a, Device: dev, KernelURL: *c.kernelURL, DTBURL: *c.dtbURL, RamdiskURL: url(files.initrd),
+		Patches: c.patches, Only: o.Only, Budget: lavaBudget(a, len(o.Only))}
 	if j.KernelURL == "" {
 		j.KernelURL = url(files.kernel)
 		if files.dtb != "" && j.DTBURL == "" {
@@ -88,10 +90,9 @@ func cmdLava(ctx context.Context, args []string) int {
 	}
 	b, err := j.YAML()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "dirtygate lava:", err)
-		return 2
+		return fail("dirtygate lava", err)
 	}
-	return writeJob(b, *jobOut, dir, a)
+	return writeJob(b, *c.jobOut, dir, a)
 }
 
 // writeJob writes the job (to stdout without a file) and what to do next.
@@ -133,41 +134,16 @@ func lavaFiles(ctx context.Context, o run.Options, kernel bool) (lavaArtifacts, 
 				continue
 			}
 			*c.dst = filepath.Join(o.OutDir, filepath.Base(*c.src))
-			b, err := os.ReadFile(*c.src)
-			if err == nil {
-				err = os.WriteFile(*c.dst, b, 0o644)
-			}
-			if err != nil {
+			if err := kbuild.CopyFile(*c.src, *c.dst); err != nil {
 				return f, err
 			}
 		}
 		return f, nil
 	}
-	a := o.Arch
-	build := agentbuild.Build
-	if a.UsesExecutor() {
-		build = agentbuild.BuildExecutor
-	}
-	prog, err := build(ctx, a, o.OutDir)
+	// A lava job always carries the compat agent where there is one
+	// (no --only filter), as it always has.
+	initrd, err := run.Initramfs(ctx, o.Arch, o.OutDir, nil)
 	if err != nil {
-		return lavaArtifacts{}, err
-	}
-	init, err := os.ReadFile(prog)
-	if err != nil {
-		return lavaArtifacts{}, err
-	}
-	extra := map[string][]byte{}
-	if a.CompatGOARCH != "" && !a.UsesExecutor() {
-		a32, err := agentbuild.BuildCompat(ctx, a, o.OutDir)
-		if err != nil {
-			return lavaArtifacts{}, err
-		}
-		if extra[scenario.CompatAgent], err = os.ReadFile(a32); err != nil {
-			return lavaArtifacts{}, err
-		}
-	}
-	initrd := filepath.Join(o.OutDir, "initramfs.cpio.gz")
-	if err := initramfs.Write(initrd, init, extra); err != nil {
 		return lavaArtifacts{}, err
 	}
 	// A lab downloads it from a web server: readable by all.
@@ -181,5 +157,5 @@ func lavaBudget(a *arches.Arch, only int) time.Duration {
 	if n == 0 {
 		n = len(scenario.All())
 	}
-	return a.BootTimeout + time.Duration(n)*40*time.Second
+	return a.Boot.Timeout + time.Duration(n)*40*time.Second
 }

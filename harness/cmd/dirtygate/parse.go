@@ -1,26 +1,29 @@
 package main
 
 import (
+	"context"
 	"flag"
-	"fmt"
 	"os"
 	"strings"
 
+	"dirtygate/guest/executor"
 	"dirtygate/harness/gate"
+	"dirtygate/harness/judge"
 	"dirtygate/harness/lava"
-	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
-	"dirtygate/harness/run"
 )
 
-// cmdParse judges a console log captured from a run elsewhere, e.g. the
+// parseCmd judges a console log captured from a run elsewhere, e.g. the
 // agent on real hardware over a serial line, or a LAVA job's log.
-func cmdParse(args []string) int {
-	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
-	jsonOut := fs.String("json", "", "write the JSON report here")
-	htmlOut := fs.String("html", "", "write the HTML page (matrix and log drawings) here")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		usage()
+type parseCmd struct{ out outputs }
+
+func (c *parseCmd) define(fs *flag.FlagSet) {
+	c.out = addOutputs(fs, "", "json", "html")
+}
+
+func (c *parseCmd) run(_ context.Context, fs *flag.FlagSet) int {
+	if fs.NArg() != 1 {
+		usage(os.Stderr)
 		return 2
 	}
 	b, err := os.ReadFile(fs.Arg(0))
@@ -28,29 +31,21 @@ func cmdParse(args []string) int {
 		b, err = lava.Console(b) // a LAVA job's log: the device's console lines
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "dirtygate:", err)
-		return 2
+		return fail("dirtygate", err)
 	}
 	r := &report.Report{Arch: "unknown", ConsoleLog: fs.Arg(0), Kernel: report.Kernel{Source: "console log " + fs.Arg(0)}}
 	// The same judging as a run: records, splats, the host's oracle.
-	run.Judge(r, &qemu.Result{Console: b}, qemu.Config{}, nil)
+	judge.Judge(r, judge.Input{Console: b})
 	if r.Agent != nil {
 		r.Arch, r.Kernel.Version = r.Agent.Machine, r.Agent.Kernel
-	} else if strings.Contains(string(b), lava.ExecutorReady) {
-		r.Error = "this is the executor's console: it runs no scenario by itself, the host that drives it over the console does (dirtygate run --arch A --target serial://... or exec:...)"
+	} else if strings.Contains(string(b), executor.ReadyLine) {
+		r.SetError(report.StageAgent, "", "this is the executor's console: it runs no scenario by itself, the host that drives it over the console does (dirtygate run --arch A --target serial://... or exec:...)")
 	}
 	r.Decide()
 	gate.MarkKnownAll([]*report.Report{r})
 	r.WriteText(os.Stdout)
-	if *jsonOut != "" {
-		if err := r.WriteJSON(*jsonOut); err != nil {
-			fmt.Fprintln(os.Stderr, "dirtygate:", err)
-			return 2
-		}
-	}
-	if err := writeHTML(*htmlOut, []*report.Report{r}, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "dirtygate:", err)
-		return 2
+	if err := c.out.write(r, []*report.Report{r}, nil); err != nil {
+		return fail("dirtygate", err)
 	}
 	return r.ExitCode()
 }

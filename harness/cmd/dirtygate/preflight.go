@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
-	"dirtygate/guest/scenario"
 	"dirtygate/kernels"
+	"dirtygate/vmm/scenario"
 )
 
 // preflight checks what the flags name before anything builds or boots: a

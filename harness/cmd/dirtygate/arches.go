@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"dirtygate/arches"
+	"dirtygate/harness/kbuild"
+	"dirtygate/harness/qemu"
+)
+
+// archesCmd lists the targets and what each is missing here, or the Debian
+// packages every arch that can run needs (for installers: `make matrix`).
+type archesCmd struct{ packages *bool }
+
+func (c *archesCmd) define(fs *flag.FlagSet) {
+	c.packages = fs.Bool("packages", false, "print the Debian packages every arch that can run needs, one a line")
+}
+
+func (c *archesCmd) run(context.Context, *flag.FlagSet) int {
+	if *c.packages {
+		seen := map[string]bool{}
+		for _, n := range arches.Names() {
+			a, _ := arches.Lookup(n)
+			for _, p := range append([]string{a.Build.CrossPackage, a.Boot.QEMUPackage}, a.Executor.Packages...) {
+				if p != "" && !seen[p] {
+					seen[p] = true
+					fmt.Println(p)
+				}
+			}
+		}
+		return 0
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ARCH\tQEMU\tCOMPILER\tAGENT\tLAYOUT\tNOTE")
+	for _, n := range append(arches.Names(), arches.UnsupportedNames()...) {
+		a, _ := arches.Lookup(n)
+		q := "ok"
+		if err := qemu.Check(a); err != nil {
+			q = "missing: apt-get install " + a.Boot.QEMUPackage
+		}
+		cc := "ok"
+		if err := kbuild.CheckToolchain(a); err != nil {
+			cc = "missing: " + err.Error()
+		}
+		g := "go " + a.Go.GOARCH
+		if a.Guest() == arches.ProgramExecutor {
+			g = "none (executor)"
+		}
+		order := "LE"
+		if a.ABI.BigEndian {
+			order = "BE"
+		}
+		note := ""
+		if a.Mode == arches.Unsupported {
+			note = a.Why
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%d\t%s\n", a.Name, q, cc, g, order, a.ABI.WordBits, note)
+	}
+	tw.Flush()
+	return 0
+}

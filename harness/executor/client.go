@@ -1,0 +1,413 @@
+package executor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"dirtygate/vmm/errno"
+	"dirtygate/vmm/machine"
+)
+
+// Stats count what the transport had to repair.
+type Stats struct {
+	Calls, Resent, Torn, Duplicates int
+	// Repairs says why the first few resends happened.
+	Repairs []string
+}
+
+// Summary says, for a report, what the transport over via had to repair.
+func (s Stats) Summary(via string) string {
+	out := fmt.Sprintf("executor over %s: %d calls, %d resent, %d torn, %d duplicate responses dropped",
+		via, s.Calls, s.Resent, s.Torn, s.Duplicates)
+	if len(s.Repairs) > 0 {
+		out += "; " + strings.Join(s.Repairs, "; ")
+	}
+	return out
+}
+
+// Client is a machine.Machine whose calls run in the executor.
+type Client struct {
+	w      io.Writer
+	abi    machine.ABI
+	errnos errno.Table
+	// Timeout is how long one try waits for its response, on top of the
+	// call's own waiting (Poll); Tries is how often a call is sent.
+	Timeout time.Duration
+	Tries   int
+
+	in     chan event
+	callMu sync.Mutex // one call in flight: the wire has no multiplexing
+	seq    uint32
+	mu     sync.Mutex
+	stats  Stats
+	broken error // set by the first lost call: every later call fails fast
+	forkN  int   // the size of the waiting child's view (Fork)
+}
+
+type event struct {
+	r   Response
+	err error
+}
+
+// NewClient returns a client that writes requests to w. Feed everything
+// the executor prints to the Scanner from Scanner(). abi and errnos are the
+// target's, from arches/.
+func NewClient(w io.Writer, abi machine.ABI, errnos errno.Table) *Client {
+	return &Client{w: w, abi: abi, errnos: errnos, Timeout: 5 * time.Second, Tries: 4,
+		in: make(chan event, 64)}
+}
+
+// Scanner returns the writer the executor's output must go to.
+func (c *Client) Scanner() io.Writer {
+	return NewScanner(func(r Response, err error) {
+		select {
+		case c.in <- event{r, err}:
+		default: // nobody is waiting and the queue is full: drop, it is stale
+		}
+	})
+}
+
+// Stats returns the transport's repair counts so far.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.stats
+	s.Repairs = append([]string(nil), s.Repairs...)
+	return s
+}
+
+// ErrLost is a call that got no intact response after every try.
+var ErrLost = errors.New("executor: no intact response")
+
+// WaitReady waits for the executor's ready frame (sequence 0).
+func (c *Client) WaitReady(timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		select {
+		case e := <-c.in:
+			if e.err == nil && e.r.Seq == 0 {
+				return nil
+			}
+		case <-t.C:
+			return fmt.Errorf("the executor did not report ready within %v (boot failure? see the console log)", timeout)
+		}
+	}
+}
+
+// Call sends one request and returns the executor's answer.
+func (c *Client) Call(op byte, wait time.Duration, args []uint64, data []byte) (Response, error) {
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
+	c.mu.Lock()
+	if c.broken != nil {
+		c.mu.Unlock()
+		return Response{}, c.broken
+	}
+	c.seq++
+	seq := c.seq
+	c.stats.Calls++
+	c.mu.Unlock()
+	line := Request{Seq: seq, Op: op, Args: args, Data: data}.Encode()
+	var last error
+	for try := 0; try < c.Tries; try++ {
+		if try > 0 {
+			c.count(func(s *Stats) { s.Resent++ })
+		}
+		// A guest that stops reading its console fills the pipe; a write
+		// into it must not wait forever (os.Pipe files take deadlines).
+		if d, ok := c.w.(interface{ SetWriteDeadline(time.Time) error }); ok {
+			d.SetWriteDeadline(time.Now().Add(4*c.Timeout + wait))
+		}
+		_, err := c.w.Write(line)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			last = fmt.Errorf("the guest stopped reading its console: %w", err)
+			c.repair(seq, op, try, last)
+			continue
+		}
+		if err != nil {
+			return Response{}, fmt.Errorf("executor: sending request %d: %w", seq, err)
+		}
+		r, err := c.await(seq, c.Timeout+wait)
+		if err == nil {
+			return r, nil
+		}
+		last = err
+		c.repair(seq, op, try, err)
+	}
+	err := fmt.Errorf("%w to request %d (op %d) after %d tries: %v", ErrLost, seq, op, c.Tries, last)
+	c.mu.Lock()
+	c.broken = err
+	c.mu.Unlock()
+	return Response{}, err
+}
+
+// repair notes why try of request seq failed (the first 8 are kept).
+func (c *Client) repair(seq uint32, op byte, try int, err error) {
+	c.count(func(s *Stats) {
+		if len(s.Repairs) < 8 {
+			s.Repairs = append(s.Repairs, fmt.Sprintf("request %d (op %d) try %d: %v", seq, op, try+1, err))
+		}
+	})
+}
+
+// Err is the loss that broke the connection, or nil.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.broken
+}
+
+// await waits for the response to seq, dropping duplicates of earlier ones.
+func (c *Client) await(seq uint32, d time.Duration) (Response, error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case e := <-c.in:
+			switch {
+			case e.err != nil:
+				c.count(func(s *Stats) { s.Torn++ })
+				return Response{}, e.err
+			case e.r.Seq < seq:
+				c.count(func(s *Stats) { s.Duplicates++ })
+			case e.r.Seq > seq:
+				return Response{}, fmt.Errorf("response to request %d while waiting for %d: the executor is out of step", e.r.Seq, seq)
+			default:
+				return e.r, nil
+			}
+		case <-t.C:
+			return Response{}, fmt.Errorf("no response to request %d within %v", seq, d)
+		}
+	}
+}
+
+func (c *Client) count(f func(*Stats)) {
+	c.mu.Lock()
+	f(&c.stats)
+	c.mu.Unlock()
+}
+
+// Hello is what the executor says about itself.
+type Hello struct {
+	Version   int
+	WordBytes int
+	BigEndian bool
+	Machine   string // uname -m
+	Release   string // uname -r
+}
+
+// Hello asks the executor what it runs on.
+func (c *Client) Hello() (Hello, error) {
+	r, err := c.Call(OpHello, 0, nil, nil)
+	if err != nil {
+		return Hello{}, err
+	}
+	if len(r.Data) < 3 {
+		return Hello{}, fmt.Errorf("executor hello: %d bytes", len(r.Data))
+	}
+	h := Hello{Version: int(r.Data[0]), WordBytes: int(r.Data[1]), BigEndian: r.Data[2] == 1}
+	var strs []string
+	rest := r.Data[3:]
+	for len(rest) > 0 {
+		i := 0
+		for i < len(rest) && rest[i] != 0 {
+			i++
+		}
+		strs = append(strs, string(rest[:i]))
+		rest = rest[min(i+1, len(rest)):]
+	}
+	if len(strs) >= 2 {
+		h.Machine, h.Release = strs[0], strs[1]
+	}
+	return h, nil
+}
+
+// Reboot ends the VM (the executor is PID 1 there).
+func (c *Client) Reboot() error {
+	_, err := c.Call(OpReboot, 0, nil, nil)
+	return err
+}
+
+// sys makes a call whose Ret is a syscall result: -4095..-1 is -errno.
+func (c *Client) sys(name string, op byte, wait time.Duration, args []uint64, data []byte) (Response, error) {
+	r, err := c.Call(op, wait, args, data)
+	if err != nil {
+		return r, err
+	}
+	if r.Ret < 0 && r.Ret >= -4095 {
+		n := int(-r.Ret)
+		return r, &machine.Errno{Op: name, Num: n, Name: c.errnos.Name(n)}
+	}
+	return r, nil
+}
+
+func (c *Client) ABI() machine.ABI { return c.abi }
+
+func (c *Client) Open(path string) (int, error) {
+	r, err := c.sys("open "+path, OpOpen, 0, nil, []byte(path))
+	return int(r.Ret), err
+}
+
+func (c *Client) Close(fd int) error {
+	_, err := c.sys("close", OpClose, 0, []uint64{uint64(fd)}, nil)
+	return err
+}
+
+func (c *Client) Ioctl(fd int, req uint32, arg []byte) error {
+	r, err := c.sys("ioctl", OpIoctl, 0, []uint64{uint64(fd), uint64(req)}, arg)
+	if err != nil {
+		return err
+	}
+	if len(r.Data) != len(arg) {
+		return fmt.Errorf("ioctl: %d bytes back for a %d-byte argument", len(r.Data), len(arg))
+	}
+	copy(arg, r.Data)
+	return nil
+}
+
+// addr reads a returned address: a 32-bit target's long is sign-extended.
+func (c *Client) addr(ret int64) uint64 {
+	if c.abi.WordBits == 32 {
+		return uint64(uint32(ret))
+	}
+	return uint64(ret)
+}
+
+func (c *Client) Mmap(size int) (uint64, error) {
+	r, err := c.sys("mmap", OpMmap, 0, []uint64{uint64(size), 0}, nil)
+	return c.addr(r.Ret), err
+}
+
+func (c *Client) MmapLazy(size int) (uint64, error) {
+	r, err := c.sys("mmap", OpMmap, 0, []uint64{uint64(size), 1}, nil)
+	return c.addr(r.Ret), err
+}
+
+func (c *Client) Mprotect(addr uint64, size int, prot machine.Prot) error {
+	_, err := c.sys("mprotect", OpMprotect, 0, []uint64{addr, uint64(size), uint64(prot)}, nil)
+	return err
+}
+
+func (c *Client) Munmap(addr uint64, size int) error {
+	_, err := c.sys("munmap", OpMunmap, 0, []uint64{addr, uint64(size)}, nil)
+	return err
+}
+
+func (c *Client) ReadMem(addr uint64, n int) ([]byte, error) {
+	var out []byte
+	for n > 0 {
+		k := min(n, MaxData)
+		r, err := c.Call(OpReadMem, 0, []uint64{addr, uint64(k)}, nil)
+		if err != nil {
+			return nil, err
+		}
+		if r.Ret != 0 || len(r.Data) != k {
+			return nil, fmt.Errorf("readmem %#x+%d: executor returned %d with %d bytes", addr, k, r.Ret, len(r.Data))
+		}
+		out = append(out, r.Data...)
+		addr += uint64(k)
+		n -= k
+	}
+	return out, nil
+}
+
+func (c *Client) WriteMem(addr uint64, b []byte) error {
+	for len(b) > 0 {
+		k := min(len(b), MaxData)
+		if _, err := c.Call(OpWriteMem, 0, []uint64{addr}, b[:k]); err != nil {
+			return err
+		}
+		addr += uint64(k)
+		b = b[k:]
+	}
+	return nil
+}
+
+func (c *Client) Eventfd() (int, error) {
+	r, err := c.sys("eventfd", OpEventfd, 0, nil, nil)
+	return int(r.Ret), err
+}
+
+func (c *Client) Read(fd int, n int) ([]byte, error) {
+	r, err := c.sys("read", OpRead, 0, []uint64{uint64(fd), uint64(min(n, MaxData))}, nil)
+	return r.Data, err
+}
+
+func (c *Client) Write(fd int, b []byte) (int, error) {
+	if len(b) > MaxData {
+		return 0, fmt.Errorf("write of %d bytes: the executor takes at most %d", len(b), MaxData)
+	}
+	r, err := c.sys("write", OpWrite, 0, []uint64{uint64(fd)}, b)
+	return int(r.Ret), err
+}
+
+func (c *Client) Socket(kind machine.SocketKind) (int, error) {
+	r, err := c.sys("socket", OpSocket, 0, []uint64{uint64(kind)}, nil)
+	return int(r.Ret), err
+}
+
+func (c *Client) BindPacket(fd, ifindex int) error {
+	_, err := c.sys("bind", OpBindPacket, 0, []uint64{uint64(fd), uint64(ifindex)}, nil)
+	return err
+}
+
+func (c *Client) Poll(fd int, ms int) (bool, error) {
+	r, err := c.sys("poll", OpPoll, time.Duration(ms)*time.Millisecond, []uint64{uint64(fd), uint64(ms)}, nil)
+	return r.Ret > 0, err
+}
+
+func (c *Client) SwapWords(addr uint64, n int) ([]byte, error) {
+	r, err := c.Call(OpSwapWords, 0, []uint64{addr, uint64(n)}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if r.Ret != 0 || len(r.Data) != n*c.abi.WordBits/8 {
+		return nil, fmt.Errorf("swapwords %#x x%d: executor returned %d with %d bytes", addr, n, r.Ret, len(r.Data))
+	}
+	return r.Data, nil
+}
+
+func (c *Client) OrWord(addr uint64, mask []byte) error {
+	r, err := c.Call(OpOrWord, 0, []uint64{addr}, mask)
+	switch {
+	case err != nil:
+		return err
+	case r.Ret == -2:
+		return machine.ErrNoAtomicOr
+	case r.Ret != 0:
+		return fmt.Errorf("orword %#x: executor returned %d", addr, r.Ret)
+	}
+	return nil
+}
+
+func (c *Client) Fork(addr uint64, n int, touch bool) error {
+	if n > MaxData {
+		return fmt.Errorf("fork: a view of %d bytes; the executor takes at most %d", n, MaxData)
+	}
+	t := uint64(0)
+	if touch {
+		t = 1
+	}
+	_, err := c.sys("fork", OpFork, 0, []uint64{addr, uint64(n), t}, nil)
+	if err == nil {
+		c.forkN = n
+	}
+	return err
+}
+
+func (c *Client) ChildView() ([]byte, error) {
+	r, err := c.sys("child view", OpChildView, 0, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Data) != c.forkN {
+		return nil, fmt.Errorf("child view: %d of %d bytes", len(r.Data), c.forkN)
+	}
+	return r.Data, nil
+}

@@ -1,0 +1,274 @@
+//go:build linux && amd64
+
+package executor
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"dirtygate/vmm/errno"
+	"dirtygate/vmm/ioctl"
+	"dirtygate/vmm/machine"
+	"dirtygate/vmm/machine/machinetest"
+)
+
+// buildLocal compiles executor.c for this host with gcc, exactly as the
+// harness does for a target, so the client is tested against the real C.
+func buildLocal(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Fatal("gcc is needed to build the executor: apt-get install gcc")
+	}
+	out := filepath.Join(t.TempDir(), "executor")
+	cmd := exec.Command("gcc", "-static", "-nostdlib", "-ffreestanding", "-fno-pic", "-no-pie",
+		"-fno-stack-protector", "-Os", "-Wall", "-Werror", "-o", out, "../../guest/executor/csrc/executor.c", "-lgcc")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, b)
+	}
+	return out
+}
+
+// damage sits between the executor's stdout and the client, and tears,
+// drops or duplicates chosen response frames (counted from 1; the ready
+// frame is 1).
+type damage struct {
+	mu        sync.Mutex
+	n         int
+	tear      map[int]bool
+	drop      map[int]bool
+	dup       map[int]bool
+	dropAfter int // drop every frame after this one; 0 = never
+}
+
+func (d *damage) pump(src io.Reader, dst io.Writer) {
+	var buf []byte
+	tmp := make([]byte, 4096)
+	for {
+		k, err := src.Read(tmp)
+		buf = append(buf, tmp[:k]...)
+		for {
+			s := bytes.Index(buf, []byte("%%"))
+			if s < 0 {
+				break
+			}
+			e := bytes.IndexByte(buf[s:], '$')
+			if e < 0 {
+				break
+			}
+			frame := buf[s : s+e+1]
+			dst.Write(buf[:s])
+			d.mu.Lock()
+			d.n++
+			n := d.n
+			d.mu.Unlock()
+			switch {
+			case d.dropAfter > 0 && n > d.dropAfter, d.drop[n]:
+			case d.tear[n]:
+				dst.Write(frame[:len(frame)/2])
+				dst.Write([]byte("\r\n[ 12.5] printk in the middle\r\n"))
+				dst.Write(frame[len(frame)/2:])
+			case d.dup[n]:
+				dst.Write(frame)
+				dst.Write(frame)
+			default:
+				dst.Write(frame)
+			}
+			buf = buf[s+e+1:]
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func start(t *testing.T, d *damage) *Client {
+	t.Helper()
+	bin := buildLocal(t)
+	cmd := exec.Command(bin)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Process.Kill(); cmd.Wait() })
+	abi := machine.ABI{Ioctl: ioctl.Generic, ByteOrder: binary.LittleEndian, WordBits: 64, PageSize: os.Getpagesize()}
+	c := NewClient(in, abi, errno.Generic)
+	c.Timeout = 300 * time.Millisecond
+	go d.pump(out, c.Scanner())
+	if err := c.WaitReady(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func exercise(t *testing.T, c *Client) {
+	t.Helper()
+	h, err := c.Hello()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Version != 1 || h.WordBytes != 8 || h.BigEndian || h.Machine != "x86_64" {
+		t.Fatalf("hello = %+v", h)
+	}
+	addr, err := c.Mmap(3 * 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pattern := bytes.Repeat([]byte("dirtygate"), 2000) // 18000 bytes: two frames
+	pattern = pattern[:3*4096-100]
+	if err := c.WriteMem(addr+50, pattern); err != nil {
+		t.Fatal(err)
+	}
+	back, err := c.ReadMem(addr+50, len(pattern))
+	if err != nil || !bytes.Equal(back, pattern) {
+		t.Fatalf("read back %d bytes (err %v), differs from what was written", len(back), err)
+	}
+	if err := c.WriteMem(addr+8, []byte{1, 2, 3, 4}); err != nil { // one 32-bit store
+		t.Fatal(err)
+	}
+	if w, _ := c.ReadMem(addr+8, 4); !bytes.Equal(w, []byte{1, 2, 3, 4}) {
+		t.Fatalf("32-bit word reads back %v", w)
+	}
+	// Harvest: words swapped with zero, old values back; OR sets bits.
+	words := make([]byte, 16)
+	binary.LittleEndian.PutUint64(words, 0x8000000000000001)
+	binary.LittleEndian.PutUint64(words[8:], 0x10)
+	if err := c.WriteMem(addr+64, words); err != nil {
+		t.Fatal(err)
+	}
+	mask := make([]byte, 8)
+	binary.LittleEndian.PutUint64(mask, 0x300)
+	if err := c.OrWord(addr+72, mask); err != nil {
+		t.Fatal(err)
+	}
+	old, err := c.SwapWords(addr+64, 2)
+	if err != nil || binary.LittleEndian.Uint64(old) != 0x8000000000000001 || binary.LittleEndian.Uint64(old[8:]) != 0x310 {
+		t.Fatalf("swapwords: %x, %v", old, err)
+	}
+	if now, _ := c.ReadMem(addr+64, 16); !bytes.Equal(now, make([]byte, 16)) {
+		t.Fatalf("words after the swap: %x, want zero", now)
+	}
+	if err := c.Mprotect(addr+4096, 4096, machine.ProtNone); err != nil {
+		t.Fatal(err)
+	}
+	efd, err := c.Eventfd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ready, err := c.Poll(efd, 10); err != nil || ready {
+		t.Fatalf("empty eventfd: ready %v, %v", ready, err)
+	}
+	one := make([]byte, 8)
+	binary.LittleEndian.PutUint64(one, 3)
+	if n, err := c.Write(efd, one); err != nil || n != 8 {
+		t.Fatalf("eventfd write: %d, %v", n, err)
+	}
+	if ready, err := c.Poll(efd, 1000); err != nil || !ready {
+		t.Fatalf("signalled eventfd: ready %v, %v", ready, err)
+	}
+	if b, err := c.Read(efd, 8); err != nil || binary.LittleEndian.Uint64(b) != 3 {
+		t.Fatalf("eventfd read: %v, %v", b, err)
+	}
+	// An error comes back as the target's errno, named from its table.
+	if _, err := c.Read(efd, 8); machine.ErrnoName(err) != "EAGAIN" {
+		t.Fatalf("reading an empty non-blocking eventfd: %v, want EAGAIN", err)
+	}
+	fd, err := c.Open("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ioctl(fd, 0x5401, make([]byte, 60)); machine.ErrnoName(err) != "ENOTTY" { // TCGETS
+		t.Fatalf("TCGETS on /dev/null: %v, want ENOTTY", err)
+	}
+	if _, err := c.Open("/nonexistent"); machine.ErrnoName(err) != "ENOENT" {
+		t.Fatalf("open of a missing file: %v", err)
+	}
+	for _, fd := range []int{fd, efd} {
+		if err := c.Close(fd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Munmap(addr, 3*4096); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExecutorClean(t *testing.T) {
+	c := start(t, &damage{})
+	exercise(t, c)
+	machinetest.Fork(t, c)
+	machinetest.OpenReadOnly(t, c)
+	if st := c.Stats(); st.Resent+st.Torn+st.Duplicates != 0 {
+		t.Fatalf("clean link needed repairs: %+v", st)
+	}
+}
+
+// Torn, lost and duplicated responses are repaired by resending with the
+// same sequence number; the executor answers from its cache, so a call is
+// never run twice (the eventfd count and the memory checks would show it).
+func TestExecutorRepairsDamage(t *testing.T) {
+	d := &damage{tear: map[int]bool{3: true, 9: true}, drop: map[int]bool{5: true, 12: true}, dup: map[int]bool{7: true, 15: true}}
+	c := start(t, d)
+	exercise(t, c)
+	st := c.Stats()
+	if st.Torn != 2 || st.Resent != 4 || st.Duplicates < 2 {
+		t.Fatalf("stats %+v: want 2 torn, 4 resent, >= 2 duplicates", st)
+	}
+}
+
+// A link that stops answering fails the call, and every later one, with
+// ErrLost: it is never read as a result.
+func TestExecutorLostLink(t *testing.T) {
+	c := start(t, &damage{dropAfter: 2})
+	if _, err := c.Hello(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Mmap(4096); !errors.Is(err, ErrLost) {
+		t.Fatalf("mmap on a dead link: %v, want ErrLost", err)
+	}
+	if _, err := c.Eventfd(); !errors.Is(err, ErrLost) {
+		t.Fatalf("later call: %v, want ErrLost", err)
+	}
+}
+
+// A guest that stops reading its console (the pipe to QEMU full) fails the
+// call after its tries, instead of blocking the host in a write forever.
+func TestStuckGuestDoesNotBlockTheHost(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	w.SetWriteDeadline(time.Now().Add(time.Second))
+	for { // fill the pipe: nobody reads it
+		if _, err := w.Write(make([]byte, 4096)); err != nil {
+			break
+		}
+	}
+	c := NewClient(w, machine.ABI{Ioctl: ioctl.Generic, ByteOrder: binary.LittleEndian, WordBits: 64, PageSize: 4096}, errno.Generic)
+	c.Timeout = 50 * time.Millisecond
+	start := time.Now()
+	_, err = c.Eventfd()
+	if !errors.Is(err, ErrLost) || !strings.Contains(err.Error(), "stopped reading") {
+		t.Fatalf("call into a full pipe: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}

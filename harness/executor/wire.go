@@ -1,0 +1,170 @@
+// Package executor drives the C executor (executor.c) that runs as /init in
+// guests Go cannot target, and on real hardware reached over a serial line
+// or ssh. Client implements machine.Machine by sending one request per call
+// and waiting for its response; the scenarios run unchanged on the host.
+//
+// The wire is one frame per line, hex inside, so a tty cannot alter it and
+// kernel messages interleaved on the same console cannot pass for one:
+// host to executor '>' HEX '\n', executor to host "%%" HEX '$'. Frames carry
+// a sequence number and a CRC-32. A torn response (bad hex, bad CRC, wrong
+// length) is reported and the request is resent with the same sequence
+// number, which the executor answers from its cache without running the
+// call again; a duplicated response is dropped; a lost one times out and is
+// resent, and after a few tries the call fails: nothing damaged is ever
+// read as a result.
+//
+// Runs on the host.
+package executor
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+// Ops, in executor.c's order.
+const (
+	OpHello = iota + 1
+	OpOpen
+	OpClose
+	OpIoctl
+	OpMmap
+	OpMprotect
+	OpMunmap
+	OpReadMem
+	OpWriteMem
+	OpEventfd
+	OpRead
+	OpWrite
+	OpSocket
+	OpBindPacket
+	OpPoll
+	OpReboot
+	OpSwapWords
+	OpOrWord
+	OpFork
+	OpChildView
+)
+
+// MaxData is the largest data part of a frame either way.
+const MaxData = 16384
+
+var be = binary.BigEndian
+
+// Request is one call.
+type Request struct {
+	Seq  uint32
+	Op   byte
+	Args []uint64
+	Data []byte
+}
+
+// Encode renders the request as a line for the executor.
+func (q Request) Encode() []byte {
+	b := []byte{'Q', 0, 0, 0, 0, q.Op, byte(len(q.Args))}
+	be.PutUint32(b[1:], q.Seq)
+	for _, a := range q.Args {
+		b = be.AppendUint64(b, a)
+	}
+	b = be.AppendUint32(b, uint32(len(q.Data)))
+	b = append(b, q.Data...)
+	b = be.AppendUint32(b, crc32.ChecksumIEEE(b))
+	line := make([]byte, 0, 2+2*len(b))
+	line = append(line, '>')
+	line = hex.AppendEncode(line, b)
+	return append(line, '\n')
+}
+
+// Response is the executor's answer to the request with the same Seq; Seq
+// 0 is the executor's unsolicited "ready".
+type Response struct {
+	Seq  uint32
+	Ret  int64
+	Data []byte
+}
+
+// Encode renders the response as the executor does (for tests and fakes).
+func (r Response) Encode() []byte {
+	b := []byte{'R'}
+	b = be.AppendUint32(b, r.Seq)
+	b = be.AppendUint64(b, uint64(r.Ret))
+	b = be.AppendUint32(b, uint32(len(r.Data)))
+	b = append(b, r.Data...)
+	b = be.AppendUint32(b, crc32.ChecksumIEEE(b))
+	out := append([]byte("\r\n%%"), hex.EncodeToString(b)...)
+	return append(out, "$\r\n"...)
+}
+
+// ErrTorn is a frame that arrived damaged.
+var ErrTorn = errors.New("torn frame")
+
+// DecodeResponse decodes the hex between "%%" and '$'.
+func DecodeResponse(h []byte) (Response, error) {
+	if len(h)%2 != 0 {
+		return Response{}, fmt.Errorf("%w: odd hex length %d", ErrTorn, len(h))
+	}
+	b := make([]byte, len(h)/2)
+	if _, err := hex.Decode(b, h); err != nil {
+		return Response{}, fmt.Errorf("%w: %v", ErrTorn, err)
+	}
+	const head = 1 + 4 + 8 + 4
+	if len(b) < head+4 || b[0] != 'R' {
+		return Response{}, fmt.Errorf("%w: %d bytes, not a response", ErrTorn, len(b))
+	}
+	n := be.Uint32(b[13:])
+	if uint64(n) != uint64(len(b)-head-4) {
+		return Response{}, fmt.Errorf("%w: data length %d in a %d-byte frame", ErrTorn, n, len(b))
+	}
+	if got, want := crc32.ChecksumIEEE(b[:len(b)-4]), be.Uint32(b[len(b)-4:]); got != want {
+		return Response{}, fmt.Errorf("%w: CRC %08x, frame says %08x", ErrTorn, got, want)
+	}
+	return Response{Seq: be.Uint32(b[1:]), Ret: int64(be.Uint64(b[5:])), Data: b[head : head+int(n)]}, nil
+}
+
+// Scanner finds response frames in a console stream that also carries
+// kernel messages. Write it the stream; it calls emit for each frame or
+// torn frame it completes.
+type Scanner struct {
+	emit  func(Response, error)
+	state int // 0 text, 1 saw '%', 2 in frame
+	buf   []byte
+}
+
+// NewScanner returns a Scanner calling emit.
+func NewScanner(emit func(Response, error)) *Scanner { return &Scanner{emit: emit} }
+
+// Write consumes console bytes; it never fails.
+func (s *Scanner) Write(p []byte) (int, error) {
+	for _, c := range p {
+		switch s.state {
+		case 0:
+			if c == '%' {
+				s.state = 1
+			}
+		case 1:
+			if c == '%' {
+				s.state, s.buf = 2, s.buf[:0]
+			} else {
+				s.state = 0
+			}
+		case 2:
+			switch {
+			case c == '$':
+				s.state = 0
+				s.emit(DecodeResponse(s.buf))
+			case c == '%':
+				// A new frame starts inside this one: it was cut short.
+				s.emit(Response{}, fmt.Errorf("%w: cut short after %d hex digits", ErrTorn, len(s.buf)))
+				s.state = 1
+			case len(s.buf) > 2*(MaxData+64):
+				s.emit(Response{}, fmt.Errorf("%w: no end after %d hex digits", ErrTorn, len(s.buf)))
+				s.state = 0
+			default:
+				s.buf = append(s.buf, c)
+			}
+		}
+	}
+	return len(p), nil
+}

@@ -1,0 +1,89 @@
+package judge
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"dirtygate/harness/report"
+	"dirtygate/vmm/record"
+)
+
+func captured(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func judged(in Input) *report.Report {
+	r := &report.Report{}
+	if in.VM != nil {
+		in.VM.Timeout = 120 * time.Second
+	}
+	Judge(r, in)
+	r.Decide()
+	return r
+}
+
+func TestJudgeCapturedRuns(t *testing.T) {
+	base := captured(t, "../../vmm/record/testdata/console-x86_64-baseline.txt")
+	if r := judged(Input{Console: base}); r.Verdict != report.Pass || len(r.Scenarios) != 14 || r.Agent == nil {
+		t.Fatalf("baseline: %s %q, %d scenarios", r.Verdict, r.Error, len(r.Scenarios))
+	}
+	rfc := captured(t, "../../vmm/record/testdata/console-x86_64-rfc-v2.txt")
+	if r := judged(Input{Console: rfc}); r.Verdict != report.Fail {
+		t.Fatalf("rfc-v2: %s %q", r.Verdict, r.Error)
+	}
+}
+
+func TestJudgeCouldNotDecide(t *testing.T) {
+	base := captured(t, "../../vmm/record/testdata/console-x86_64-baseline.txt")
+	cut := base[:bytes.Index(base, []byte("DGR1 9 "))]
+	for name, tc := range map[string]struct {
+		in    Input
+		want  string
+		stage report.Stage
+	}{
+		"lost output": {Input{Console: cut, VM: &VM{}}, "incomplete", report.StageTransport},
+		"timeout":     {Input{Console: cut, VM: &VM{TimedOut: true}}, "did not end within 2m0s", report.StageBoot},
+		"panic":       {Input{Console: captured(t, "../console/testdata/panic-x86_64.txt"), VM: &VM{}}, "kernel crashed", report.StageBoot},
+		"nothing":     {Input{VM: &VM{Stderr: []byte("qemu: could not load kernel")}}, "QEMU said: qemu: could not load kernel", report.StageBoot},
+	} {
+		r := judged(tc.in)
+		if r.Verdict != report.Error || !strings.Contains(r.Error, tc.want) {
+			t.Errorf("%s: verdict %s, error %q, want error with %q", name, r.Verdict, r.Error, tc.want)
+		}
+		if r.Cause == nil || r.Cause.Stage != tc.stage {
+			t.Errorf("%s: cause %+v, want stage %s", name, r.Cause, tc.stage)
+		}
+	}
+}
+
+// A guest whose findings do not match its own evidence is not believed.
+func TestCrossCheckCatchesATamperedResult(t *testing.T) {
+	rfc := captured(t, "../../vmm/record/testdata/console-x86_64-rfc-v2.txt")
+	st, err := record.Parse(rfc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range st.Records {
+		var s record.Scenario
+		if rec.Type != record.TypeScenario || rec.Into(&s) != nil || s.Name != "carry" {
+			continue
+		}
+		if msg := CrossCheck(s); msg != "" {
+			t.Fatalf("honest record rejected: %s", msg)
+		}
+		s.Findings, s.Status = nil, record.Pass
+		if msg := CrossCheck(s); !strings.Contains(msg, "disagrees") {
+			t.Fatalf("tampered record accepted: %q", msg)
+		}
+		return
+	}
+	t.Fatal("no carry scenario in the captured console")
+}

@@ -1,0 +1,135 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"dirtygate/arches"
+	"dirtygate/harness/agentbuild"
+	"dirtygate/harness/initramfs"
+	"dirtygate/harness/judge"
+	"dirtygate/harness/qemu"
+	"dirtygate/harness/report"
+	"dirtygate/vmm/scenario"
+)
+
+// runner is how the scenarios of an arch's guest program run
+// (arches.Arch.Guest): the Go agent runs them in the guest and prints its
+// records; for the C executor the host runs them and drives the guest over
+// the console. Build-only and unsupported arches never reach a runner:
+// Prepare ends their runs (arches.Mode).
+type runner interface {
+	// program builds the guest's /init (or the program a --target runs).
+	program(ctx context.Context, a *arches.Arch, outDir string) (string, error)
+	// perScenario is what each scenario adds to the VM's lifetime.
+	perScenario() time.Duration
+	// boot runs the prepared VM and judges it.
+	boot(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Report
+	// onTarget runs the scenarios on a machine dirtygate did not boot.
+	onTarget(t *targetRun)
+}
+
+func runnerFor(a *arches.Arch) runner {
+	if a.Guest() == arches.ProgramExecutor {
+		return executorRunner{}
+	}
+	return agentRunner{}
+}
+
+// agentRunner: the agent is /init, runs every scenario, prints records.
+type agentRunner struct{}
+
+func (agentRunner) program(ctx context.Context, a *arches.Arch, outDir string) (string, error) {
+	return agentbuild.Build(ctx, a, outDir)
+}
+
+func (agentRunner) perScenario() time.Duration { return 0 }
+
+func (agentRunner) boot(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Report {
+	res, err := qemu.Run(ctx, cfg)
+	if err != nil {
+		p.r.SetError(report.StageBoot, "", err.Error())
+		return p.r
+	}
+	judge.Judge(p.r, judge.Input{Arch: p.o.Arch, Console: res.Console, VM: vmOf(res, cfg)})
+	return p.r
+}
+
+// vmOf is how a VM ended, for the judge.
+func vmOf(res *qemu.Result, cfg qemu.Config) *judge.VM {
+	return &judge.VM{Duration: res.Duration, MaxRSS: res.MaxRSS, TimedOut: res.TimedOut, Timeout: cfg.Timeout,
+		Exit: res.Exit, Stderr: res.Stderr}
+}
+
+func (agentRunner) onTarget(t *targetRun) {
+	// The agent prints its records and exits.
+	io.Copy(t.sink(&progressLines{w: t.o.Progress, prefix: "[" + t.o.Arch.Name + " target] "}), t.conn.Out)
+	t.judge(nil)
+}
+
+// executorRunner: the executor is /init; the host runs the scenarios.
+type executorRunner struct{}
+
+func (executorRunner) program(ctx context.Context, a *arches.Arch, outDir string) (string, error) {
+	return agentbuild.BuildExecutor(ctx, a, outDir)
+}
+
+// The executor's VM lives while the host drives every scenario over the
+// console (hppa: 2-4 minutes for all of them, more under load).
+func (executorRunner) perScenario() time.Duration { return executorScenarioBudget }
+
+func (executorRunner) boot(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Report {
+	return bootExecutor(ctx, p, cfg)
+}
+
+func (executorRunner) onTarget(t *targetRun) { targetExecutor(t) }
+
+// Initramfs builds arch a's guest program (the agent or the executor) and,
+// where the compat scenario is among only (empty: all), the 32-bit agent,
+// and writes them as an initramfs in outDir: what a run boots, and what
+// `dirtygate lava` hands a lab.
+func Initramfs(ctx context.Context, a *arches.Arch, outDir string, only []string) (string, error) {
+	prog, err := runnerFor(a).program(ctx, a, outDir)
+	if err != nil {
+		return "", err
+	}
+	init, err := os.ReadFile(prog)
+	if err != nil {
+		return "", err
+	}
+	extra := map[string][]byte{}
+	if a.HasCompatAgent() && (len(only) == 0 || slices.Contains(only, "compat")) {
+		a32, err := agentbuild.BuildCompat(ctx, a, outDir)
+		if err != nil {
+			return "", err
+		}
+		if extra[scenario.CompatAgent], err = os.ReadFile(a32); err != nil {
+			return "", err
+		}
+	}
+	initrd := filepath.Join(outDir, "initramfs.cpio.gz")
+	if err := initramfs.Write(initrd, init, extra); err != nil {
+		return "", err
+	}
+	return initrd, nil
+}
+
+// vmTimeout is the VM's lifetime: the arch's boot budget, plus each
+// scenario's share where the host drives them.
+func vmTimeout(o Options) time.Duration {
+	n := len(o.Only)
+	if n == 0 {
+		n = len(scenario.All())
+	}
+	return o.Arch.Boot.Timeout + time.Duration(n)*runnerFor(o.Arch).perScenario()
+}
+
+// buildOnlyNote is the note of a build-only arch's kernel-build scenario.
+func buildOnlyNote(a *arches.Arch) string {
+	return fmt.Sprintf("the kernel with these patches compiles; it is not booted: %s", a.Why)
+}

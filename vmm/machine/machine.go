@@ -1,0 +1,121 @@
+// Package machine is what the scenarios need from the machine under test,
+// and nothing more: files and ioctls with byte buffers, anonymous memory
+// read and written by address, eventfds, a packet socket on the tap, poll.
+// The scenarios and the oracle are written once against it. In a guest Go
+// can target, Native implements it with direct system calls; for the
+// others (hppa, sparc32, m68k, alpha) and for real hardware reached over
+// a serial line or ssh, harness/executor implements it with a small C
+// program (guest/executor) that executes requests.
+//
+// Runs on both sides: Native in the guest (the agent), the interface on the host too (harness/executor implements it).
+package machine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"dirtygate/vmm/ioctl"
+)
+
+// ABI is what the caller must know to encode arguments for the target.
+type ABI struct {
+	Ioctl     ioctl.Encoding
+	ByteOrder binary.ByteOrder
+	WordBits  int // BITS_PER_LONG of the process that owns the log
+	PageSize  int
+}
+
+// Prot is a memory protection.
+type Prot int
+
+const (
+	ProtNone Prot = 0
+	ProtRead Prot = 1
+	ProtRW   Prot = 3
+)
+
+// SocketKind names the two sockets the rig needs, so the caller need not
+// know each architecture's AF_/SOCK_ numbers (SOCK_DGRAM is 1 on mips).
+type SocketKind int
+
+const (
+	// PacketRaw is socket(AF_PACKET, SOCK_RAW, 0): sends frames out of a tap.
+	PacketRaw SocketKind = 1
+	// InetDgram is socket(AF_INET, SOCK_DGRAM, 0): for SIOC* interface ioctls.
+	InetDgram SocketKind = 2
+)
+
+// Machine is the machine under test. Addresses are user virtual addresses
+// of the process that drives vhost. A Read or Write of 4 bytes at a 4-byte
+// aligned address is one load or store, ordered after everything before
+// it: that is how ring indexes are published and read.
+type Machine interface {
+	ABI() ABI
+	Open(path string) (int, error) // O_RDWR|O_CLOEXEC, or O_RDONLY where writing is refused (EACCES)
+	Close(fd int) error
+	// Ioctl passes a pointer to arg (nil: 0) and copies the buffer back.
+	Ioctl(fd int, req uint32, arg []byte) error
+	Mmap(size int) (uint64, error) // anonymous, private, populated, read-write
+	// MmapLazy is Mmap without populating: pages appear on first touch,
+	// as in the log a VMM allocates.
+	MmapLazy(size int) (uint64, error)
+	Mprotect(addr uint64, size int, prot Prot) error
+	Munmap(addr uint64, size int) error
+	ReadMem(addr uint64, n int) ([]byte, error)
+	WriteMem(addr uint64, b []byte) error
+	Eventfd() (int, error) // non-blocking, close-on-exec, counter 0
+	Read(fd int, n int) ([]byte, error)
+	Write(fd int, b []byte) (int, error)
+	Socket(kind SocketKind) (int, error)
+	BindPacket(fd, ifindex int) error
+	// Poll waits up to ms for fd to become readable.
+	Poll(fd int, ms int) (bool, error)
+	// SwapWords exchanges n unsigned longs (ABI().WordBits) at addr with
+	// zero, each atomically, in order, and returns the old words as
+	// stored: how a VMM harvests the dirty log.
+	SwapWords(addr uint64, n int) ([]byte, error)
+	// OrWord atomically ORs mask (one unsigned long as stored) into the
+	// word at addr: how a VMM marks pages it dirtied itself. ErrNoAtomicOr
+	// where user space has no atomic OR (SPARC v8).
+	OrWord(addr uint64, mask []byte) error
+	// Fork forks the process that owns vhost: the child gets copy-on-
+	// write copies of its memory, as when a VMM forks. With touch set
+	// the child first writes every page of [addr, addr+n) with what it
+	// holds, so those copies are the child's before vhost writes again.
+	// The child then waits; ChildView releases it, returns its view of
+	// [addr, addr+n) at that moment and reaps it. One child at a time.
+	Fork(addr uint64, n int, touch bool) error
+	ChildView() ([]byte, error)
+}
+
+// Spawner is a machine that can start a program beside the process that
+// drives vhost and collect its output: the Go agent's own machine. The
+// compat scenario runs its 32-bit agent this way.
+type Spawner interface {
+	Spawn(path string, env []string) ([]byte, error)
+}
+
+// ErrNoAtomicOr is OrWord on a machine without an atomic OR for user space.
+var ErrNoAtomicOr = errors.New("no atomic OR for user space on this machine")
+
+// Errno is a failed system call on the machine, named with the target's
+// own errno table (the numbers differ between architectures).
+type Errno struct {
+	Op   string
+	Num  int
+	Name string
+}
+
+func (e *Errno) Error() string {
+	return fmt.Sprintf("%s: %s (%d)", e.Op, e.Name, e.Num)
+}
+
+// ErrnoName returns the errno name of a failed call, or "" when err is not one.
+func ErrnoName(err error) string {
+	var e *Errno
+	if errors.As(err, &e) {
+		return e.Name
+	}
+	return ""
+}

@@ -1,0 +1,160 @@
+package scenario
+
+// The device's setup, step by step as QEMU does it: vhost-net opened with
+// the memory table, the features negotiated with the log in place, each
+// queue set up, the tap attached.
+
+import (
+	"fmt"
+
+	"dirtygate/vmm/machine"
+	"dirtygate/vmm/tap"
+	"dirtygate/vmm/vhost"
+	"dirtygate/vmm/virtq"
+)
+
+// openNet opens vhost-net and hands it the memory table.
+func (r *Rig) openNet(step func(string, error) error) error {
+	var err error
+	if r.Net, err = vhost.OpenNet(r.M); err != nil {
+		if machine.ErrnoName(err) == "ENOENT" {
+			err = fmt.Errorf("%w (no vhost-net in this kernel: CONFIG_VHOST_NET, or modprobe vhost_net)", err)
+		}
+		return step("open vhost-net", err)
+	}
+	regs := []vhost.Region{{GuestPhysAddr: r.Mem.GPA, Size: uint64(r.Mem.Size), UserAddr: r.Mem.VA}}
+	for _, x := range r.extra {
+		regs = append(regs, vhost.Region{GuestPhysAddr: x.GPA, Size: uint64(x.Size), UserAddr: x.VA})
+	}
+	return step("VHOST_SET_MEM_TABLE", r.Net.SetMemTable(regs))
+}
+
+// negotiate acks the features the configuration needs, LOG_ALL among
+// them, with the log in place first; a kernel that does not offer or
+// accept LOG_ALL gives ErrLogAllRefused.
+func (r *Rig) negotiate(step func(string, error) error) error {
+	cfg := r.Cfg
+	have, err := r.Net.Features()
+	if err := step("VHOST_GET_FEATURES", err); err != nil {
+		return err
+	}
+	want := uint64(1)<<vhost.FeatureLogAll | uint64(1)<<vhost.FeatureVersion1
+	if cfg.Mergeable {
+		want |= 1 << vhost.FeatureMrgRxbuf
+	}
+	if cfg.IOTLB {
+		want |= 1 << vhost.FeatureAccessPlatform
+	}
+	if cfg.EventIdx {
+		want |= 1 << vhost.FeatureEventIdx
+	}
+	if have&want == want&^(1<<vhost.FeatureLogAll) && have&want != want {
+		return step("VHOST_GET_FEATURES", fmt.Errorf("%w: the device offers %#x", ErrLogAllRefused, have))
+	}
+	if have&want != want {
+		return step("VHOST_GET_FEATURES", fmt.Errorf("device offers %#x, lacks %#x", have, want&^have))
+	}
+	// The log is in place before LOG_ALL is acked, as when QEMU starts
+	// migrating (hw/virtio/vhost.c: vhost_migration_log calls
+	// vhost_dev_log_resize, then vhost_dev_set_log). With LogOff it is
+	// handed over when logging starts (SetLogging), as there.
+	if !cfg.LogOff {
+		if err := step("VHOST_SET_LOG_BASE", r.Net.SetLogBase(r.LogBase())); err != nil {
+			return err
+		}
+	}
+	if cfg.LogFD {
+		if err := step("VHOST_SET_LOG_FD", r.Net.SetLogFD(r.logFD)); err != nil {
+			return err
+		}
+	}
+	r.features = want
+	if cfg.LogOff {
+		want &^= 1 << vhost.FeatureLogAll
+	}
+	if err := r.Net.SetFeatures(want); err != nil {
+		if want&(1<<vhost.FeatureLogAll) != 0 && r.Net.SetFeatures(want&^(1<<vhost.FeatureLogAll)) == nil {
+			err = fmt.Errorf("%w: %w (accepted without it)", ErrLogAllRefused, err)
+		}
+		return step("VHOST_SET_FEATURES", err)
+	}
+	if bf := r.backendCap(); cfg.IOTLB && bf&(1<<vhost.BackendIOTLBMsgV2) == 0 {
+		return step("VHOST_SET_BACKEND_FEATURES", fmt.Errorf("the device does not offer VHOST_BACKEND_F_IOTLB_MSG_V2"))
+	}
+	return nil
+}
+
+// queue is one virtqueue to set up: RX, or TX (whose used ring is logged).
+type queue struct {
+	index      uint32
+	name       string // "RX", "TX"
+	suffix     string // appended to the step names: "" for RX, " (TX)"
+	offs       [3]int // descriptor table, avail ring, used ring
+	logUsed    bool   // VHOST_VRING_F_LOG: the used ring is logged
+	ring       **virtq.Ring
+	kick, call *int
+	// newErrFD: the queue makes the rig's error eventfd (RX; TX shares it).
+	newErrFD bool
+}
+
+// setupQueue maps the rings in the IOTLB (with IOTLB), lays them out,
+// and hands vhost their size, base, addresses and eventfds, as QEMU does
+// (hw/virtio/vhost.c: vhost_virtqueue_start, vhost_virtqueue_init gives
+// every queue an error eventfd).
+func (r *Rig) setupQueue(step func(string, error) error, q queue) error {
+	sizes := [3]int{virtq.DescSize(ringNum), virtq.AvailSize(ringNum), virtq.UsedSize(ringNum)}
+	for i, off := range q.offs {
+		if err := step("IOTLB update"+q.suffix, r.iotlbMap(off, sizes[i])); err != nil {
+			return err
+		}
+	}
+	var err error
+	if *q.ring, err = virtq.New(r.Mem, ringNum, q.offs[0], q.offs[1], q.offs[2]); err != nil {
+		return step("lay out "+q.name+" ring", err)
+	}
+	if *q.kick, err = r.M.Eventfd(); err != nil {
+		return step("eventfd", err)
+	}
+	if *q.call, err = r.M.Eventfd(); err != nil {
+		return step("eventfd", err)
+	}
+	addr := r.vringAddr(q.index, *q.ring, q.logUsed)
+	for _, s := range []struct {
+		name string
+		err  func() error
+	}{
+		{"VHOST_SET_VRING_NUM", func() error { return r.Net.SetVringNum(q.index, ringNum) }},
+		{"VHOST_SET_VRING_BASE", func() error { return r.Net.SetVringBase(q.index, 0) }},
+		{"VHOST_SET_VRING_ADDR", func() error { return r.Net.SetVringAddr(addr) }},
+		{"VHOST_SET_VRING_KICK", func() error { return r.Net.SetVringKick(q.index, *q.kick) }},
+		{"VHOST_SET_VRING_CALL", func() error { return r.Net.SetVringCall(q.index, *q.call) }},
+	} {
+		if err := step(s.name+q.suffix, s.err()); err != nil {
+			return err
+		}
+	}
+	if q.newErrFD {
+		if r.errFD, err = r.M.Eventfd(); err != nil {
+			return step("eventfd", err)
+		}
+	}
+	return step("VHOST_SET_VRING_ERR"+q.suffix, r.Net.SetVringErr(q.index, r.errFD))
+}
+
+// attach opens the tap and makes it every queue's backend.
+func (r *Rig) attach(step func(string, error) error) error {
+	var err error
+	if r.Tap, err = tap.Open(r.M, r.Cfg.tapName(), headerSize, r.Cfg.MTU); err != nil {
+		return step("tap", err)
+	}
+	if err := step("VHOST_NET_SET_BACKEND", r.Net.SetBackend(rxQueue, r.Tap.Fd())); err != nil {
+		return err
+	}
+	if r.Cfg.TX {
+		if err := step("VHOST_NET_SET_BACKEND (TX)", r.Net.SetBackend(txQueue, r.Tap.Fd())); err != nil {
+			return err
+		}
+	}
+	r.attached = true
+	return nil
+}

@@ -1,0 +1,35 @@
+package scenario
+
+import (
+	"strings"
+	"testing"
+
+	"dirtygate/vmm/machine"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/record"
+)
+
+// A scenario whose reason to exist did not happen (harvest without a
+// harvest mid-traffic) is an error when its log passes, and a fail when
+// the log fails anyway: never a pass.
+func TestVacuousOutcome(t *testing.T) {
+	run := func(setBit bool) record.Scenario {
+		s := Scenario{Name: "t", run: func(_ machine.Machine, _ string) outcome {
+			l := oracle.Log{Layout: oracle.Layout{WordBits: 64}, Before: make([]byte, 8), After: make([]byte, 8), Pages: 64}
+			if setBit {
+				oracle.PutBit(l.After, l.Layout, 3)
+			}
+			return outcome{log: l, expect: oracle.Expect{Written: map[uint64]int{3: 1}},
+				control: clearBit(3), vacuous: "no race ran"}
+		}}
+		return Run(nil, s)
+	}
+	if r := run(true); r.Status != record.Error || r.Error != "no race ran" {
+		t.Errorf("a passing log without the race: %s %q", r.Status, r.Error)
+	}
+	r := run(false)
+	if r.Status != record.Fail || len(r.Findings) == 0 || r.Findings[0].Kind != oracle.Missing ||
+		!strings.Contains(strings.Join(r.Notes, " "), "no race ran") {
+		t.Errorf("a failing log without the race: %s %+v %v", r.Status, r.Findings, r.Notes)
+	}
+}
