@@ -39,6 +39,12 @@ type Client struct {
 	// call's own waiting (Poll); Tries is how often a call is sent.
 	Timeout time.Duration
 	Tries   int
+	// PerByte is added to a try's wait for each byte of its request: the
+	// guest reads a long line (a 9014-byte frame is 18 KB of hex) at the
+	// console's pace, which is slow on a loaded TCG host and on a board
+	// at 9600 baud (about 1 ms a byte), so a fixed wait resent big
+	// requests that were still being read.
+	PerByte time.Duration
 
 	in     chan event
 	callMu sync.Mutex // one call in flight: the wire has no multiplexing
@@ -58,7 +64,7 @@ type event struct {
 // the executor prints to the Scanner from Scanner(). abi and errnos are the
 // target's, from arches/.
 func NewClient(w io.Writer, abi machine.ABI, errnos errno.Table) *Client {
-	return &Client{w: w, abi: abi, errnos: errnos, Timeout: 5 * time.Second, Tries: 4,
+	return &Client{w: w, abi: abi, errnos: errnos, Timeout: 5 * time.Second, Tries: 4, PerByte: time.Millisecond,
 		in: make(chan event, 64)}
 }
 
@@ -114,6 +120,7 @@ func (c *Client) Call(op byte, wait time.Duration, args []uint64, data []byte) (
 	c.stats.Calls++
 	c.mu.Unlock()
 	line := Request{Seq: seq, Op: op, Args: args, Data: data}.Encode()
+	wait += time.Duration(len(line)) * c.PerByte
 	var last error
 	for try := 0; try < c.Tries; try++ {
 		if try > 0 {
@@ -299,11 +306,14 @@ func (c *Client) Munmap(addr uint64, size int) error {
 	return err
 }
 
+// replyWait is the console time of a reply carrying n bytes (hex: 2n).
+func (c *Client) replyWait(n int) time.Duration { return time.Duration(2*n) * c.PerByte }
+
 func (c *Client) ReadMem(addr uint64, n int) ([]byte, error) {
 	var out []byte
 	for n > 0 {
 		k := min(n, MaxData)
-		r, err := c.Call(OpReadMem, 0, []uint64{addr, uint64(k)}, nil)
+		r, err := c.Call(OpReadMem, c.replyWait(k), []uint64{addr, uint64(k)}, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -335,7 +345,7 @@ func (c *Client) Eventfd() (int, error) {
 }
 
 func (c *Client) Read(fd int, n int) ([]byte, error) {
-	r, err := c.sys("read", OpRead, 0, []uint64{uint64(fd), uint64(min(n, MaxData))}, nil)
+	r, err := c.sys("read", OpRead, c.replyWait(min(n, MaxData)), []uint64{uint64(fd), uint64(min(n, MaxData))}, nil)
 	return r.Data, err
 }
 
@@ -363,7 +373,7 @@ func (c *Client) Poll(fd int, ms int) (bool, error) {
 }
 
 func (c *Client) SwapWords(addr uint64, n int) ([]byte, error) {
-	r, err := c.Call(OpSwapWords, 0, []uint64{addr, uint64(n)}, nil)
+	r, err := c.Call(OpSwapWords, c.replyWait(n*c.abi.WordBits/8), []uint64{addr, uint64(n)}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -109,6 +109,7 @@ func start(t *testing.T, d *damage) *Client {
 	abi := machine.ABI{Ioctl: ioctl.Generic, ByteOrder: binary.LittleEndian, WordBits: 64, PageSize: os.Getpagesize()}
 	c := NewClient(in, abi, errno.Generic)
 	c.Timeout = 300 * time.Millisecond
+	c.PerByte = 60 * time.Microsecond // scaled down as Timeout is
 	go d.pump(out, c.Scanner())
 	if err := c.WaitReady(5 * time.Second); err != nil {
 		t.Fatal(err)
@@ -270,5 +271,67 @@ func TestStuckGuestDoesNotBlockTheHost(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("took %v", d)
+	}
+}
+
+// trickle is a console the guest reads slowly: writes return at once (the
+// pipe to QEMU buffers them) and reach the executor at rate bytes per ms.
+type trickle struct {
+	ch chan []byte
+}
+
+func newTrickle(dst io.Writer, rate int) *trickle {
+	t := &trickle{ch: make(chan []byte, 64)}
+	go func() {
+		for b := range t.ch {
+			for len(b) > 0 {
+				n := min(rate, len(b))
+				dst.Write(b[:n])
+				b = b[n:]
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	return t
+}
+
+func (t *trickle) Write(b []byte) (int, error) {
+	t.ch <- append([]byte(nil), b...)
+	return len(b), nil
+}
+
+// A long request on a slow console is waited for in proportion to its
+// length, not resent while the guest is still reading it (a 9014-byte
+// frame on a loaded hppa guest was resent until the link was declared lost).
+func TestLongRequestOnSlowConsole(t *testing.T) {
+	for _, perByte := range []time.Duration{0, time.Millisecond} {
+		bin := buildLocal(t)
+		cmd := exec.Command(bin)
+		in, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		abi := machine.ABI{Ioctl: ioctl.Generic, ByteOrder: binary.LittleEndian, WordBits: 64, PageSize: os.Getpagesize()}
+		c := NewClient(newTrickle(in, 8), abi, errno.Generic)
+		c.Timeout, c.PerByte, c.Tries = 300*time.Millisecond, perByte, 2
+		go (&damage{}).pump(out, c.Scanner())
+		if err := c.WaitReady(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		addr, err := c.Mmap(8192)
+		if err == nil {
+			err = c.WriteMem(addr, bytes.Repeat([]byte{0xa5}, 4096)) // 8 KB of hex: about 1 s at 8 bytes/ms
+		}
+		st := c.Stats()
+		in.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+		if perByte == 0 && st.Resent == 0 {
+			t.Errorf("without a per-byte wait the long request was not resent: the test shows nothing (%+v)", st)
+		}
+		if perByte > 0 && (err != nil || st.Resent != 0) {
+			t.Errorf("with %v a byte: %v, stats %+v: want no resend", perByte, err, st)
+		}
 	}
 }
