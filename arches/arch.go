@@ -120,6 +120,12 @@ type Boot struct {
 	KVMHost     string   // host GOARCH on which KVM may accelerate this guest; "" never
 	Timeout     time.Duration
 
+	// NoBoot lists kernel series ("6.12") this machine cannot boot here,
+	// with the reason: their runs stop after the build, as a BuildOnly
+	// arch's do, and every report says why (a boot that is known to fail
+	// would only ever be "could not decide").
+	NoBoot map[string]string
+
 	// Artifacts are kernel warnings that the emulated machine itself
 	// causes at every boot, before init runs. One seen before the agent
 	// (or executor) started is reported as a known artifact, not a
@@ -281,3 +287,13 @@ func namesWhere(keep func(*Arch) bool) []string {
 
 // Default is the set `make run` gates on.
 var Default = []string{"x86_64", "arm64", "s390x", "hppa"}
+
+// BuildOnlyFor reports whether a run of this arch on a kernel series stops
+// after the build, and why: a BuildOnly arch, or a series it cannot boot.
+func (a *Arch) BuildOnlyFor(series string) (string, bool) {
+	if a.Mode == BuildOnly {
+		return a.Why, true
+	}
+	why, ok := a.Boot.NoBoot[series]
+	return why, ok
+}

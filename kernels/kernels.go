@@ -18,21 +18,6 @@ var commonConfig string
 // CommonFragment is the Kconfig fragment every arch gets.
 func CommonFragment() string { return commonConfig }
 
-//go:embed config/series-*.config
-var seriesConfigs embed.FS
-
-// SeriesFragment is what every arch gets on one kernel series ("6.12"),
-// where that series' tinyconfig differs from the others in a way that
-// matters here; "" for most. Kept apart from CommonFragment so a series
-// without one keeps its build cache.
-func SeriesFragment(series string) string {
-	b, err := seriesConfigs.ReadFile("config/series-" + series + ".config")
-	if err != nil {
-		return ""
-	}
-	return string(b)
-}
-
 //go:embed config/debug.config
 var debugConfig string
 

@@ -74,11 +74,7 @@ func (e *Error) Error() string {
 
 // Fragment is the whole Kconfig fragment a request builds with.
 func (r Request) Fragment() string {
-	f := kernels.CommonFragment()
-	if s := kernels.SeriesFragment(r.Source.Series()); s != "" {
-		f += "\n# series " + r.Source.Series() + "\n" + s
-	}
-	return f + "\n# arch " + r.Arch.Name + "\n" + r.Arch.Build.Fragment + "\n# extra\n" + r.Extra
+	return kernels.CommonFragment() + "\n# arch " + r.Arch.Name + "\n" + r.Arch.Build.Fragment + "\n# extra\n" + r.Extra
 }
 
 // Key identifies the finished kernel.

@@ -194,9 +194,9 @@ func (p *Prepared) buildKernel(ctx context.Context) *failure {
 	if !k.Cached {
 		r.Timings.Build = k.BuildTime.Seconds()
 	}
-	if o.Arch.Mode == arches.BuildOnly {
+	if why, ok := o.Arch.BuildOnlyFor(p.src.Series()); ok {
 		r.Scenarios = append(r.Scenarios, record.Scenario{Name: KernelBuild, Status: record.Pass,
-			Notes: []string{buildOnlyNote(o.Arch)}})
+			Notes: []string{buildOnlyNote(why)}})
 		p.built = true
 	}
 	return nil
