@@ -114,6 +114,10 @@ type Timings struct {
 // KernelHealth is the synthetic scenario that carries console splats.
 const KernelHealth = "kernel-health"
 
+// KernelBuild is the one scenario of a build-only run: the kernel with
+// its patches compiled; nothing was booted.
+const KernelBuild = "kernel-build"
+
 // AddSplat records a kernel splat as a finding: it fails the run.
 func (r *Report) AddSplat(title, quote string) {
 	for i := range r.Scenarios {
@@ -294,6 +298,13 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	if r.Transport != "" {
 		fmt.Fprintf(w, "  transport: %s\n", r.Transport)
+	}
+	for _, s := range r.Scenarios {
+		if s.Name == KernelBuild {
+			// Build-only: say so beside the verdict, or a PASS reads as
+			// a run.
+			fmt.Fprintf(w, "  build only: %s\n", strings.Join(s.Notes, "; "))
+		}
 	}
 	fmt.Fprintf(w, "\nverdict: %s", strings.ToUpper(string(r.Verdict)))
 	if r.OnlyKnown {

@@ -241,7 +241,7 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 }
 
 // KernelBuild is the one scenario of a build-only arch.
-const KernelBuild = "kernel-build"
+const KernelBuild = report.KernelBuild
 
 // executorScenarioBudget is what one scenario may add to an executor VM's
 // lifetime: the slowest measured is about 30 s (hppa's concurrent, with
