@@ -77,10 +77,25 @@ func (r Request) Fragment() string {
 	return kernels.CommonFragment() + "\n# arch " + r.Arch.Name + "\n" + r.Arch.Build.Fragment + "\n# extra\n" + r.Extra
 }
 
+// settings is what of a fragment decides the kernel: its option lines,
+// "# CONFIG_X is not set" included; other comments and blank lines are
+// left out of the keys, so rewording a comment keeps every cached kernel.
+func settings(fragment string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(fragment, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") && !(strings.HasPrefix(l, "# CONFIG_") && strings.HasSuffix(l, " is not set")) {
+			continue
+		}
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}
+
 // Key identifies the finished kernel.
 func (r Request) Key() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "source %s\narch %s\nfragment %s\n", r.Source.ID, r.Arch.Name, r.Fragment())
+	fmt.Fprintf(h, "source %s\narch %s\nfragment %s\n", r.Source.ID, r.Arch.Name, settings(r.Fragment()))
 	for _, p := range r.Patches {
 		fmt.Fprintf(h, "patch %s\n", p.Hash)
 	}
@@ -89,7 +104,7 @@ func (r Request) Key() string {
 
 // treeKey identifies the working tree: everything but the patches.
 func (r Request) treeKey() string {
-	h := sha256.Sum256([]byte("source " + r.Source.ID + "\narch " + r.Arch.Name + "\nfragment " + r.Fragment()))
+	h := sha256.Sum256([]byte("source " + r.Source.ID + "\narch " + r.Arch.Name + "\nfragment " + settings(r.Fragment())))
 	return hex.EncodeToString(h[:])
 }
 

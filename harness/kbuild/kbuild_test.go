@@ -118,3 +118,18 @@ func TestBuiltinPatchFailureNamesPorts(t *testing.T) {
 		}
 	}
 }
+
+// A comment in a fragment does not decide the kernel; an option, and a
+// "# CONFIG_X is not set", do.
+func TestKeyIgnoresComments(t *testing.T) {
+	a, _ := arches.Lookup("x86_64")
+	src := kernels.Source{ID: "debian:linux-source-6.1:6.1.192-3", Dir: "/x", Version: "6.1.192"}
+	key := func(extra string) string { return Request{Arch: a, Source: src, Extra: extra}.Key() }
+	base := key("CONFIG_A=y\n")
+	if key("# why A\nCONFIG_A=y\n\n") != base {
+		t.Error("a comment changed the key")
+	}
+	if key("CONFIG_A=y\n# CONFIG_B is not set\n") == base || key("CONFIG_A=m\n") == base {
+		t.Error("an option did not change the key")
+	}
+}
