@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -93,5 +94,28 @@ func TestRevisionErrorsNameTheCause(t *testing.T) {
 	}
 	if _, _, ok := SplitRevision("6.12"); ok {
 		t.Error("6.12 split as a revision")
+	}
+}
+
+// Two exports of one commit at once: one fills the tree, the other waits
+// and uses it.
+func TestConcurrentExportsUnpackOnce(t *testing.T) {
+	tree, cache := gitTree(t), t.TempDir()
+	var wg sync.WaitGroup
+	var logs [2]strings.Builder
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = Resolve(context.Background(), tree+"@v1", cache, &logs[i])
+		}()
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	if n := strings.Count(logs[0].String()+logs[1].String(), "exporting"); n != 1 {
+		t.Errorf("%d exports, want 1:\n%s\n%s", n, logs[0].String(), logs[1].String())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Source is a kernel source tree and a stable identity for caching.
@@ -151,6 +152,19 @@ func unpackOnce(tree string, fill func(tmp string) error) error {
 	dir := filepath.Dir(tree)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return err
+	}
+	// One unpack at a time per tree: two runs starting together (make
+	// test's x86_64 and hppa) would otherwise both unpack, one in vain.
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(tree, "Makefile")); err == nil {
+		return nil // the other one finished while we waited
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".unpack-")
 	if err != nil {
