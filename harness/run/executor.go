@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"dirtygate/guest/executor"
+	"dirtygate/guest/machine"
 	"dirtygate/guest/record"
 	"dirtygate/guest/scenario"
+	"dirtygate/guest/vhost"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
 )
@@ -58,8 +60,15 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 	}()
 
 	var records bytes.Buffer
-	progress := &progressLines{w: o.Progress, prefix: "[" + r.Name() + "] "}
-	driveErr := drive(client, o, &records, progress, true)
+	var progress io.Writer = &progressLines{w: o.Progress, prefix: "[" + r.Name() + "] "}
+	var m machine.Machine = client
+	var watch *aliasWatch
+	if p.alias != nil {
+		watch = newAliasWatch(client, p.alias.out, vhost.RequestsFor(o.Arch.ABI().Ioctl), o.Arch.BigEndian)
+		defer watch.close()
+		m, progress = watch, watch.progress(progress)
+	}
+	driveErr := drive(client, m, o, &records, progress, true)
 	if driveErr == nil {
 		// The executor reboots; QEMU (-no-reboot) exits.
 		if err := client.Reboot(); err != nil {
@@ -88,6 +97,9 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 		return r
 	}
 	Judge(r, v.res, cfg, records.Bytes())
+	if watch != nil {
+		judgeAlias(r, watch, p.alias)
+	}
 	r.Transport = client.Stats().Summary("the console")
 	if driveErr != nil {
 		r.Error = "executor: " + driveErr.Error()
@@ -104,7 +116,7 @@ const stallGrace = 30 * time.Second
 
 // drive waits for the executor, checks it runs on what arches/ says, and
 // runs the scenarios through it.
-func drive(c *executor.Client, o Options, records io.Writer, progress io.Writer, fresh bool) error {
+func drive(c *executor.Client, m machine.Machine, o Options, records io.Writer, progress io.Writer, fresh bool) error {
 	if fresh {
 		if err := c.WaitReady(o.Arch.BootTimeout); err != nil {
 			return err
@@ -130,7 +142,7 @@ func drive(c *executor.Client, o Options, records io.Writer, progress io.Writer,
 	hello := record.Hello{Agent: executorVersion, Kernel: h.Release, Machine: h.Machine,
 		WordBits: a.WordBits, BigEndian: a.BigEndian, PageSize: a.ABI().PageSize}
 	w := record.NewWriter(records)
-	scenario.Session(c, w, hello, only, a.Skips(), progress, start)
+	scenario.Session(m, w, hello, only, a.Skips(), progress, start)
 	return c.Err()
 }
 

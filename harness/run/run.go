@@ -23,6 +23,7 @@ import (
 	"dirtygate/guest/record"
 	"dirtygate/guest/scenario"
 	"dirtygate/harness/agentbuild"
+	"dirtygate/harness/aliasmodel"
 	"dirtygate/harness/console"
 	"dirtygate/harness/initramfs"
 	"dirtygate/harness/kbuild"
@@ -46,6 +47,10 @@ type Options struct {
 	// Inject applies kernels.InjectPatch after the patches: the debugfs
 	// switch the inject-* scenarios arm, on every arch.
 	Inject bool
+	// AliasModel runs the guest under dirtygate's model of a virtually
+	// indexed data cache (harness/aliasmodel; parisc only): it applies
+	// kernels.AliasPatch after the patches and loads the plugin.
+	AliasModel bool
 	// DebugKernel builds with kernels.DebugFragment (lockdep, atomic
 	// sleep, DEBUG_VM, KASAN where supported).
 	DebugKernel bool
@@ -59,6 +64,7 @@ type Prepared struct {
 	start  time.Time
 	kernel *kbuild.Kernel
 	initrd string
+	alias  *aliasSetup // --alias-model
 }
 
 // Run performs the run; the report is never nil.
@@ -100,6 +106,13 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	if o.Arch.Unsupported != "" {
 		return fail("%s cannot run here: %s", o.Arch.Name, o.Arch.Unsupported)
 	}
+	if o.AliasModel {
+		if o.Arch.KernelArch != "parisc" || !o.Arch.UsesExecutor() {
+			return fail("--alias-model: the cache model exists for hppa only (PA-RISC's caches, its kernel's flush primitives, the executor's log reads); %s has none", o.Arch.Name)
+		}
+		r.EmulationNote = report.AliasModelNote(o.Arch.Name)
+		r.AliasModel.On = true
+	}
 
 	// Source and patches.
 	src, err := kernels.Resolve(ctx, o.Kernel, o.CacheDir, o.Progress)
@@ -114,6 +127,9 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	names := o.Patches
 	if o.Inject {
 		names = append(append([]string(nil), names...), kernels.InjectPatch)
+	}
+	if o.AliasModel {
+		names = append(append([]string(nil), names...), kernels.AliasPatch)
 	}
 	for _, a := range names {
 		ps, err := kernels.ResolvePatchFor(a, src.Series())
@@ -162,6 +178,19 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 		return nil, finish(o, r, start)
 	}
 
+	var alias *aliasSetup
+	if o.AliasModel {
+		markPA, syms, err := aliasmodel.CheckKernel(ctx, o.Arch.CrossCompile, k.Image)
+		if err != nil {
+			return fail("%v", err)
+		}
+		so, err := aliasmodel.BuildPlugin(ctx, o.CacheDir)
+		if err != nil {
+			return fail("%v", err)
+		}
+		alias = &aliasSetup{plugin: so, out: filepath.Join(o.OutDir, "alias-model.txt"), markPA: markPA, syms: syms}
+	}
+
 	// Agent (or executor) and initramfs.
 	build := agentbuild.Build
 	if o.Arch.UsesExecutor() {
@@ -189,7 +218,7 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	if err := initramfs.Write(initrd, init, extra); err != nil {
 		return fail("%v", err)
 	}
-	return &Prepared{o: o, r: r, start: start, kernel: k, initrd: initrd}, nil
+	return &Prepared{o: o, r: r, start: start, kernel: k, initrd: initrd, alias: alias}, nil
 }
 
 // Boot runs the prepared VM and judges what it printed.
@@ -223,6 +252,10 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 	cfg := qemu.Config{Arch: o.Arch, Kernel: k.Image, DTB: k.DTB, Initrd: p.initrd, Append: args, Accel: accel,
 		Timeout: timeout, ConsoleLog: filepath.Join(o.OutDir, "console.log"),
 		Watch: &progressLines{w: o.Progress, prefix: "[" + r.Name() + "] "}}
+	if p.alias != nil {
+		cfg.Plugin = aliasmodel.PluginArg(p.alias.plugin, p.alias.out, p.alias.markPA)
+		os.Remove(p.alias.out)
+	}
 	r.ConsoleLog = cfg.ConsoleLog
 	r.QEMUCmdline = qemu.Quote(qemu.Command(cfg))
 	os.WriteFile(filepath.Join(o.OutDir, "qemu-cmdline.sh"), []byte("#!/bin/sh\n"+r.QEMUCmdline+"\n"), 0o755)

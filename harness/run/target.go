@@ -95,7 +95,7 @@ func Target(ctx context.Context, o Options, spec string) *report.Report {
 	go func() { io.Copy(sink(client.Scanner()), conn.Out); close(copied) }()
 	var records bytes.Buffer
 	progress := &progressLines{w: o.Progress, prefix: "[" + a.Name + " target] "}
-	driveErr := drive(client, o, &records, progress, conn.Fresh)
+	driveErr := drive(client, client, o, &records, progress, conn.Fresh)
 	if driveErr == nil && conn.Fresh {
 		client.Reboot() // off PID 1 the executor only exits
 	}

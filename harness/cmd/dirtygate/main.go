@@ -131,6 +131,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	ktap := fs.Bool("ktap", false, "print KTAP (the kernel's test output format) on stdout instead of the tables")
 	debug := fs.Bool("debug-kernel", false, "build with lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_VM, DEBUG_PAGEALLOC and KASAN where supported")
 	inject := fs.Bool("inject", false, "apply the test-only injection switch (kernels/patches/inject-log-op.patch), for the inject-* scenarios (every arch)")
+	aliasModel := fs.Bool("alias-model", false, "hppa: run under dirtygate's model of PA-RISC's virtually indexed data cache (a QEMU TCG plugin; applies the test-only kernels/patches/alias-marker.patch): stale reads of the log through the VMM's alias become alias findings")
 	tgt := fs.String("target", "", "run on a machine already running the kernel under test: ssh://[user@]host[:port], serial:///dev/DEVICE or exec:COMMAND (one --arch)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -177,7 +178,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	for _, k := range ks.list() {
 		for _, a := range as {
 			o := run.Options{Arch: a, Patches: patches, Kernel: k, CacheDir: *cache, Accel: *accel,
-				Jobs: *jobs, Progress: progress(), DebugKernel: *debug, Inject: *inject}
+				Jobs: *jobs, Progress: progress(), DebugKernel: *debug, Inject: *inject, AliasModel: *aliasModel}
 			if *out != "" {
 				name := a.Name + "-baseline"
 				if len(patches) > 0 {
@@ -377,6 +378,7 @@ func cmdGate(ctx context.Context, args []string) int {
 	ktap := fs.Bool("ktap", false, "print the candidate's results as KTAP on stdout, the gate's verdict as # lines")
 	debug := fs.Bool("debug-kernel", false, "build both sides with the debug fragment (lockdep, atomic sleep, DEBUG_VM, KASAN where supported)")
 	inject := fs.Bool("inject", false, "both sides get the test-only injection switch, for the inject-* scenarios")
+	aliasModel := fs.Bool("alias-model", false, "hppa: both sides run under the cache model (see run --alias-model)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -408,7 +410,7 @@ func cmdGate(ctx context.Context, args []string) int {
 		for _, k := range side.kernels {
 			for _, a := range as {
 				o := run.Options{Arch: a, Patches: side.patches, Kernel: k, CacheDir: *cache, Accel: *accel,
-					Jobs: *jobs, Progress: progress(), DebugKernel: *debug, Inject: *inject}
+					Jobs: *jobs, Progress: progress(), DebugKernel: *debug, Inject: *inject, AliasModel: *aliasModel}
 				if *out != "" {
 					o.OutDir = filepath.Join(*out, ks.dirPrefix(k)+safe(side.name+"-"+a.Name))
 				}

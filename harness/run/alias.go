@@ -1,0 +1,341 @@
+package run
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"dirtygate/guest/executor"
+	"dirtygate/guest/oracle"
+	"dirtygate/guest/record"
+	"dirtygate/guest/vhost"
+	"dirtygate/harness/aliasmodel"
+	"dirtygate/harness/report"
+)
+
+// aliasSetup is what a run with the cache model (--alias-model) needs at
+// boot: the plugin, where it writes, the marker's physical address, and
+// the kernel's symbols to name the writers.
+type aliasSetup struct {
+	plugin, out string
+	markPA      uint64
+	syms        *aliasmodel.Symbols
+}
+
+// logRange is a dirty log the VMM handed vhost: its user address and its
+// size in bytes (from the memory table's highest page).
+type logRange struct{ base, size uint64 }
+
+// aliasScenario is what the model saw during one scenario.
+type aliasScenario struct {
+	logStale   []aliasmodel.Stale // the VMM's stale reads of its log words
+	logBases   []uint64
+	otherStale int // stale reads of anything else, while the scenario ran
+	logReads   int // the VMM's reads of its log (ReadMem, SwapWords)
+}
+
+// aliasWatch is the executor client with the model's eye on it: it knows
+// the VMM's log from the ioctls it forwards, and after each read of guest
+// memory it takes the plugin's new stale-read lines and charges them to
+// the running scenario. The plugin writes (and flushes) a line in the
+// vCPU's thread during the access, before the executor answers, so every
+// stale read of a call is in the file when the call returns.
+type aliasWatch struct {
+	*executor.Client
+	req       vhost.Requests
+	bo        binary.ByteOrder
+	out       string
+	f         *os.File // opened at the first poll: QEMU creates it
+	pending   []byte
+	mu        sync.Mutex
+	scenario  string
+	logs      []logRange
+	maxGPA    uint64
+	per       map[string]*aliasScenario
+	order     []string
+	bootStale int // before the first scenario
+}
+
+func newAliasWatch(c *executor.Client, out string, req vhost.Requests, bigEndian bool) *aliasWatch {
+	var bo binary.ByteOrder = binary.LittleEndian
+	if bigEndian {
+		bo = binary.BigEndian
+	}
+	return &aliasWatch{Client: c, out: out, req: req, bo: bo, per: map[string]*aliasScenario{}}
+}
+
+func (w *aliasWatch) close() {
+	if w.f != nil {
+		w.f.Close()
+	}
+}
+
+func (w *aliasWatch) cur() *aliasScenario {
+	s := w.per[w.scenario]
+	if s == nil {
+		s = &aliasScenario{}
+		w.per[w.scenario] = s
+		w.order = append(w.order, w.scenario)
+	}
+	return s
+}
+
+// progress follows the session's "scenario NAME: running" lines.
+func (w *aliasWatch) progress(next io.Writer) io.Writer {
+	return writerFunc(func(b []byte) (int, error) {
+		for _, l := range strings.Split(string(b), "\n") {
+			l = strings.TrimSpace(l)
+			if name, ok := strings.CutPrefix(l, "dirtygate: scenario "); ok && strings.HasSuffix(name, ": running") {
+				w.mu.Lock()
+				w.poll()
+				w.scenario = strings.TrimSuffix(name, ": running")
+				w.logs, w.maxGPA = nil, 0
+				w.cur()
+				w.mu.Unlock()
+			}
+		}
+		return next.Write(b)
+	})
+}
+
+func (w *aliasWatch) Ioctl(fd int, req uint32, arg []byte) error {
+	err := w.Client.Ioctl(fd, req, arg)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch req {
+	case w.req.SetMemTable:
+		if len(arg) >= 8 {
+			n := int(w.bo.Uint32(arg))
+			for i := 0; i < n && 8+32*(i+1) <= len(arg); i++ {
+				r := arg[8+32*i:]
+				w.maxGPA = max(w.maxGPA, w.bo.Uint64(r)+w.bo.Uint64(r[8:]))
+			}
+		}
+	case w.req.SetLogBase:
+		if len(arg) >= 8 {
+			base := w.bo.Uint64(arg)
+			size := (w.maxGPA/4096 + 7) / 8
+			w.logs = append(w.logs, logRange{base, size})
+			s := w.cur()
+			s.logBases = append(s.logBases, base)
+		}
+	}
+	return nil
+}
+
+func (w *aliasWatch) inLog(a, n uint64) bool {
+	for _, l := range w.logs {
+		if a < l.base+l.size && a+n > l.base {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *aliasWatch) ReadMem(addr uint64, n int) ([]byte, error) {
+	b, err := w.Client.ReadMem(addr, n)
+	w.after(addr, uint64(n))
+	return b, err
+}
+
+func (w *aliasWatch) SwapWords(addr uint64, n int) ([]byte, error) {
+	b, err := w.Client.SwapWords(addr, n)
+	w.after(addr, uint64(n*w.Client.ABI().WordBits/8))
+	return b, err
+}
+
+func (w *aliasWatch) after(addr, n uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inLog(addr, n) {
+		w.cur().logReads++
+	}
+	w.poll()
+}
+
+// poll reads the plugin's new lines.
+func (w *aliasWatch) poll() {
+	if w.f == nil {
+		f, err := os.Open(w.out)
+		if err != nil {
+			return
+		}
+		w.f = f
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := w.f.Read(buf)
+		w.pending = append(w.pending, buf[:n]...)
+		if n == 0 || err != nil {
+			break
+		}
+	}
+	last := bytes.LastIndexByte(w.pending, '\n')
+	if last < 0 {
+		return
+	}
+	o, _ := aliasmodel.ParseOutput(w.pending[:last+1])
+	w.pending = append([]byte(nil), w.pending[last+1:]...)
+	for _, st := range o.Stale {
+		if w.scenario == "" {
+			w.bootStale++
+			continue
+		}
+		s := w.cur()
+		if w.inLog(st.VA&0xffffffff, uint64(max(st.Size, 1))) {
+			s.logStale = append(s.logStale, st)
+		} else {
+			s.otherStale++
+		}
+	}
+}
+
+// judgeAlias adds what the model saw to the report: an alias finding per
+// scenario whose VMM read a stale log word, the counts, and an error when
+// the model cannot have judged anything (it never ran, or never saw the
+// VMM read its log).
+func judgeAlias(r *report.Report, w *aliasWatch, a *aliasSetup) {
+	w.mu.Lock()
+	w.poll()
+	w.mu.Unlock()
+	r.AliasModel = report.AliasModel{On: true, Output: a.out, Line: aliasmodel.Line, Alias: aliasmodel.Alias, BootStale: w.bootStale}
+	am := &r.AliasModel
+	b, err := os.ReadFile(a.out)
+	if err != nil {
+		r.Error = fmt.Sprintf("alias model: %v", err)
+		return
+	}
+	o, err := aliasmodel.ParseOutput(b)
+	switch {
+	case err != nil:
+		r.Error = fmt.Sprintf("alias model: %v", err)
+		return
+	case o.Header == "":
+		r.Error = "alias model: the plugin never started (no header in " + a.out + ")"
+		return
+	case !o.Ended:
+		am.Problems = append(am.Problems, "the plugin's exit summary is missing (QEMU killed?): its counts are partial")
+	}
+	am.Stats, am.Marks = o.Stats, o.Marks
+	if o.Ended && o.Marks["applied"] == 0 {
+		r.Error = "alias model: the kernel never announced a flush or purge (no marker seen): the model would see stale lines the kernel flushed"
+		return
+	}
+	if o.Marks["dropped"] > 0 {
+		am.Problems = append(am.Problems, fmt.Sprintf("%d stale reads past the plugin's limit were not printed", o.Marks["dropped"]))
+	}
+	reads, seen := 0, 0
+	for _, name := range w.order {
+		s := w.per[name]
+		if name == "" {
+			continue
+		}
+		reads += s.logReads
+		for _, base := range s.logBases {
+			if o.PageRead(base) {
+				seen++
+			}
+		}
+		am.Scenarios = append(am.Scenarios, report.AliasScenario{Name: name, LogReads: s.logReads,
+			StaleLogReads: len(s.logStale), OtherStale: s.otherStale})
+		if len(s.logStale) == 0 {
+			continue
+		}
+		for i := range r.Scenarios {
+			if r.Scenarios[i].Name == name {
+				addAliasFinding(&r.Scenarios[i], s, a.syms)
+			}
+		}
+	}
+	if reads == 0 {
+		r.Error = "alias model: the VMM never read a dirty log it had handed vhost: the model judged nothing"
+	} else if o.Ended && seen == 0 {
+		r.Error = "alias model: the plugin saw none of the VMM's log pages read: it cannot have judged the log"
+	}
+}
+
+// addAliasFinding turns a scenario's stale log reads into one finding per
+// log word: the pages whose bits that read could not see, the kernel
+// function and alias that wrote the word, the user address that read it.
+func addAliasFinding(sc *record.Scenario, s *aliasScenario, syms *aliasmodel.Symbols) {
+	type key struct{ base, word uint64 }
+	byWord := map[key][]aliasmodel.Stale{}
+	var keys []key
+	for _, st := range s.logStale {
+		va := st.VA & 0xffffffff
+		var base uint64 // the nearest log at or below the address
+		for _, b := range s.logBases {
+			if b <= va && b > base {
+				base = b
+			}
+		}
+		k := key{base, (va - base) / 4}
+		if byWord[k] == nil {
+			keys = append(keys, k)
+		}
+		byWord[k] = append(byWord[k], st)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].base != keys[j].base {
+			return keys[i].base < keys[j].base
+		}
+		return keys[i].word < keys[j].word
+	})
+	for _, k := range keys {
+		sts := byWord[k]
+		first, last := k.word*32, k.word*32+31 // set_bit numbering, 32-bit longs (hppa)
+		var pages []uint64
+		if sc.Evidence != nil {
+			for p := range sc.Evidence.Written {
+				if p >= first && p <= last {
+					pages = append(pages, p)
+				}
+			}
+			for _, p := range sc.Evidence.Required {
+				if p >= first && p <= last && sc.Evidence.Written[p] == 0 {
+					pages = append(pages, p)
+				}
+			}
+		}
+		sort.Slice(pages, func(i, j int) bool { return pages[i] < pages[j] })
+		st := sts[0]
+		writer := syms.Name(st.WPC)
+		if writer == "" {
+			writer = fmt.Sprintf("pc 0x%x", st.WPC)
+		}
+		how := "its cached copy"
+		if st.Miss {
+			how = "memory (the writer's dirty line not yet written back)"
+		}
+		seen := "pages " + fmt.Sprint(first) + "-" + fmt.Sprint(last)
+		if len(pages) > 0 {
+			seen = "pages " + joinPages(pages)
+		}
+		detail := fmt.Sprintf("alias: log word %d (%s) read stale %d time(s) by the VMM at user address 0x%x (colour 0x%x) from %s: the kernel wrote it through 0x%x (colour 0x%x) in %s on CPU %d, and no flush of the VMM's alias came between: on a virtually indexed cache the VMM cannot see those bits",
+			k.word, seen, len(sts), st.VA&0xffffffff, st.VA&(aliasmodel.Alias-1)&^0xfff, how, st.WVA&0xffffffff, st.WVA&(aliasmodel.Alias-1)&^0xfff, writer, st.WVCPU)
+		if len(pages) == 0 {
+			pages = nil
+		}
+		sc.Findings = append(sc.Findings, oracle.Finding{Kind: oracle.Alias, Detail: detail, Pages: pages,
+			Cause: "kernel wrote the log through a non-equivalent alias of the VMM's page"})
+	}
+	if sc.Status == record.Pass {
+		sc.Status = record.Fail
+	}
+}
+
+func joinPages(p []uint64) string {
+	var s []string
+	for _, x := range p {
+		s = append(s, fmt.Sprint(x))
+	}
+	return strings.Join(s, ", ")
+}
