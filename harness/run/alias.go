@@ -315,12 +315,15 @@ func addAliasFinding(sc *record.Scenario, s *aliasScenario, syms *aliasmodel.Sym
 		if st.Miss {
 			how = "memory (the writer's dirty line not yet written back)"
 		}
-		seen := "pages " + fmt.Sprint(first) + "-" + fmt.Sprint(last)
+		written := "none written by this scenario"
 		if len(pages) > 0 {
-			seen = "pages " + joinPages(pages)
+			written = "written by this scenario: " + pageRanges(pages)
 		}
-		detail := fmt.Sprintf("alias: log word %d (%s) read stale %d time(s) by the VMM at user address 0x%x (colour 0x%x) from %s: the kernel wrote it through 0x%x (colour 0x%x) in %s on CPU %d, and no flush of the VMM's alias came between: on a virtually indexed cache the VMM cannot see those bits",
-			k.word, seen, len(sts), st.VA&0xffffffff, st.VA&(aliasmodel.Alias-1)&^0xfff, how, st.WVA&0xffffffff, st.WVA&(aliasmodel.Alias-1)&^0xfff, writer, st.WVCPU)
+		detail := fmt.Sprintf("alias: log word %d (pages %d-%d; %s) read stale %d time(s) by the VMM at user address 0x%x (colour 0x%x) from %s: "+
+			"the kernel had written it through 0x%x (colour 0x%x) in %s on CPU %d with no flush of the VMM's alias since: "+
+			"on a virtually indexed cache that read cannot see the bits the kernel set there meanwhile",
+			k.word, first, last, written, len(sts), st.VA&0xffffffff, st.VA&(aliasmodel.Alias-1)&^0xfff, how,
+			st.WVA&0xffffffff, st.WVA&(aliasmodel.Alias-1)&^0xfff, writer, st.WVCPU)
 		if len(pages) == 0 {
 			pages = nil
 		}
@@ -332,10 +335,20 @@ func addAliasFinding(sc *record.Scenario, s *aliasScenario, syms *aliasmodel.Sym
 	}
 }
 
-func joinPages(p []uint64) string {
+// pageRanges writes sorted pages as "3, 5-9".
+func pageRanges(p []uint64) string {
 	var s []string
-	for _, x := range p {
-		s = append(s, fmt.Sprint(x))
+	for i := 0; i < len(p); {
+		j := i
+		for j+1 < len(p) && p[j+1] == p[j]+1 {
+			j++
+		}
+		if j == i {
+			s = append(s, fmt.Sprint(p[i]))
+		} else {
+			s = append(s, fmt.Sprintf("%d-%d", p[i], p[j]))
+		}
+		i = j + 1
 	}
 	return strings.Join(s, ", ")
 }
