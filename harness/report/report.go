@@ -82,7 +82,10 @@ type AliasScenario struct {
 	Name          string `json:"name"`
 	LogReads      int    `json:"log_reads"`
 	StaleLogReads int    `json:"stale_log_reads"`
-	OtherStale    int    `json:"other_stale"`
+	// KernelStaleLogReads: the kernel read a log word stale, the VMM's
+	// newer write to it being in the VMM's colour (also alias findings).
+	KernelStaleLogReads int `json:"kernel_stale_log_reads"`
+	OtherStale          int `json:"other_stale"`
 }
 
 // Summary is one line for the text report.
@@ -90,14 +93,15 @@ func (a AliasModel) Summary() string {
 	if !a.On {
 		return "off"
 	}
-	logs, stale, other := 0, 0, 0
+	logs, stale, kstale, other := 0, 0, 0, 0
 	for _, s := range a.Scenarios {
 		logs += s.LogReads
 		stale += s.StaleLogReads
+		kstale += s.KernelStaleLogReads
 		other += s.OtherStale
 	}
-	return fmt.Sprintf("on (PA-RISC VIPT data cache, %d-byte lines, alias boundary %#x): %d reads of the log by the VMM, %d of them stale; %d other stale reads during scenarios, %d at boot; %d flushes/purges announced by the kernel (%d torn)",
-		a.Line, a.Alias, logs, stale, other, a.BootStale, a.Marks["applied"], a.Marks["torn"])
+	return fmt.Sprintf("on (PA-RISC VIPT data cache, %d-byte lines, alias boundary %#x): %d reads of the log by the VMM, %d of them stale; %d stale kernel reads of a log word the VMM wrote; %d other stale reads during scenarios, %d at boot; %d flushes/purges announced by the kernel (%d torn)",
+		a.Line, a.Alias, logs, stale, kstale, other, a.BootStale, a.Marks["applied"], a.Marks["torn"])
 }
 
 // Kernel identifies what was booted.

@@ -33,10 +33,14 @@ type logRange struct{ base, size uint64 }
 
 // aliasScenario is what the model saw during one scenario.
 type aliasScenario struct {
-	logStale   []aliasmodel.Stale // the VMM's stale reads of its log words
-	logBases   []uint64
-	otherStale int // stale reads of anything else, while the scenario ran
-	logReads   int // the VMM's reads of its log (ReadMem, SwapWords)
+	logStale []aliasmodel.Stale // the VMM's stale reads of its log words
+	// kernelStale: the kernel's stale reads of a log word the VMM had
+	// written (a harvest's exchange with 0, a preset bit) through its
+	// own alias: the kernel's read-modify-write then undoes that write.
+	kernelStale []aliasmodel.Stale
+	logBases    []uint64
+	otherStale  int // stale reads of anything else, while the scenario ran
+	logReads    int // the VMM's reads of its log (ReadMem, SwapWords)
 }
 
 // aliasWatch is the executor client with the model's eye on it: it knows
@@ -190,9 +194,15 @@ func (w *aliasWatch) poll() {
 			continue
 		}
 		s := w.cur()
-		if w.inLog(st.VA&0xffffffff, uint64(max(st.Size, 1))) {
+		// hppa's virtual addresses carry the space above bit 32: the
+		// kernel's is 0, the VMM's not.
+		user := func(va uint64) bool { return va>>32 != 0 }
+		switch {
+		case user(st.VA) && w.inLog(st.VA&0xffffffff, uint64(max(st.Size, 1))):
 			s.logStale = append(s.logStale, st)
-		} else {
+		case !user(st.VA) && user(st.WVA) && w.inLog(st.WVA&0xffffffff, 4):
+			s.kernelStale = append(s.kernelStale, st)
+		default:
 			s.otherStale++
 		}
 	}
@@ -245,8 +255,8 @@ func judgeAlias(r *report.Report, w *aliasWatch, a *aliasSetup) {
 			}
 		}
 		am.Scenarios = append(am.Scenarios, report.AliasScenario{Name: name, LogReads: s.logReads,
-			StaleLogReads: len(s.logStale), OtherStale: s.otherStale})
-		if len(s.logStale) == 0 {
+			StaleLogReads: len(s.logStale), KernelStaleLogReads: len(s.kernelStale), OtherStale: s.otherStale})
+		if len(s.logStale)+len(s.kernelStale) == 0 {
 			continue
 		}
 		for i := range r.Scenarios {
@@ -328,6 +338,16 @@ func addAliasFinding(sc *record.Scenario, s *aliasScenario, syms *aliasmodel.Sym
 			pages = nil
 		}
 		sc.Findings = append(sc.Findings, oracle.Finding{Kind: oracle.Alias, Detail: detail, Pages: pages,
+			Cause: "kernel wrote the log through a non-equivalent alias of the VMM's page"})
+	}
+	for _, st := range s.kernelStale {
+		writer := syms.Name(st.PC)
+		if writer == "" {
+			writer = fmt.Sprintf("pc 0x%x", st.PC)
+		}
+		sc.Findings = append(sc.Findings, oracle.Finding{Kind: oracle.Alias,
+			Detail: fmt.Sprintf("alias: the kernel read a log word through 0x%x (colour 0x%x) in %s on CPU %d while the VMM's newer write to it through 0x%x (colour 0x%x: a harvest's exchange with 0, or a bit it set) sat unflushed in the VMM's cache colour: the kernel's read-modify-write writes the old word back and undoes it",
+				st.VA&0xffffffff, st.VA&(aliasmodel.Alias-1)&^0xfff, writer, st.VCPU, st.WVA&0xffffffff, st.WVA&(aliasmodel.Alias-1)&^0xfff),
 			Cause: "kernel wrote the log through a non-equivalent alias of the VMM's page"})
 	}
 	if sc.Status == record.Pass {

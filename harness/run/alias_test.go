@@ -69,8 +69,9 @@ func harvestReport() *report.Report {
 
 func TestAliasFinding(t *testing.T) {
 	out := aliasHeader +
-		"stale vcpu=1 pc=0x10a34 va=0xf76e9004 pa=0x5e1004 size=4 miss=0 wvcpu=0 wpc=0x102a0b10 wva=0x105e1004\n" +
-		"stale vcpu=1 pc=0x10a34 va=0xf76ea000 pa=0x5e2000 size=4 miss=0 wvcpu=0 wpc=0x102a0b10 wva=0x105e2000\n" +
+		"stale vcpu=1 pc=0x100010a34 va=0x1f76e9004 pa=0x5e1004 size=4 miss=0 wvcpu=0 wpc=0x102a0b10 wva=0x105e1004\n" +
+		"stale vcpu=0 pc=0x102e61b0 va=0x105e1004 pa=0x5e1004 size=4 miss=1 wvcpu=1 wpc=0x4a8 wva=0x1f76e9004\n" +
+		"stale vcpu=1 pc=0x100010a34 va=0x1f76ea000 pa=0x5e2000 size=4 miss=0 wvcpu=0 wpc=0x102a0b10 wva=0x105e2000\n" +
 		aliasEnd(40)
 	w, a := watchWith(t, out)
 	r := harvestReport()
@@ -79,8 +80,11 @@ func TestAliasFinding(t *testing.T) {
 		t.Fatalf("error %q", r.Error)
 	}
 	s := r.Scenarios[0]
-	if s.Status != record.Fail || len(s.Findings) != 1 || s.Findings[0].Kind != oracle.Alias {
-		t.Fatalf("want one alias finding failing harvest, got %+v", s)
+	if s.Status != record.Fail || len(s.Findings) != 2 || s.Findings[0].Kind != oracle.Alias || s.Findings[1].Kind != oracle.Alias {
+		t.Fatalf("want two alias findings (the VMM's stale read, the kernel's) failing harvest, got %+v", s)
+	}
+	if !strings.Contains(s.Findings[1].Detail, "the kernel read a log word through 0x105e1004") {
+		t.Errorf("kernel's stale read: %q", s.Findings[1].Detail)
 	}
 	f := s.Findings[0]
 	if len(f.Pages) != 2 || f.Pages[0] != 33 || f.Pages[1] != 40 {
@@ -91,7 +95,7 @@ func TestAliasFinding(t *testing.T) {
 			t.Errorf("detail %q lacks %q", f.Detail, want)
 		}
 	}
-	if !r.AliasModel.On || len(r.AliasModel.Scenarios) != 1 || r.AliasModel.Scenarios[0].StaleLogReads != 1 || r.AliasModel.Scenarios[0].OtherStale != 1 {
+	if !r.AliasModel.On || len(r.AliasModel.Scenarios) != 1 || r.AliasModel.Scenarios[0].StaleLogReads != 1 || r.AliasModel.Scenarios[0].KernelStaleLogReads != 1 || r.AliasModel.Scenarios[0].OtherStale != 1 {
 		t.Errorf("alias model summary %+v", r.AliasModel)
 	}
 }

@@ -41,7 +41,10 @@ struct am_stale {
 	uint64_t pa;
 	uint32_t size;
 	int miss;           /* 0: hit a stale cached copy; 1: a miss filled from memory older than a dirty copy in another colour */
-	struct am_who writer; /* the newest write to a stale word */
+	/* The newest write to the stale word; for a word written before its
+	 * line was first seen through a second colour, the last write to the
+	 * line (the compact form keeps one writer per line). */
+	struct am_who writer;
 };
 
 struct am_stats {
