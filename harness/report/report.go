@@ -80,8 +80,8 @@ type AliasModel struct {
 // findings).
 type AliasScenario struct {
 	Name          string `json:"name"`
-	LogReads      int    `json:"log_reads"`
-	StaleLogReads int    `json:"stale_log_reads"`
+	LogReads      int    `json:"log_reads"`       // the VMM's reads of its log (ReadMem, SwapWords calls)
+	StaleLogReads int    `json:"stale_log_reads"` // stale loads of log words in them
 	// KernelStaleLogReads: the kernel read a log word stale, the VMM's
 	// newer write to it being in the VMM's colour (also alias findings).
 	KernelStaleLogReads int `json:"kernel_stale_log_reads"`
@@ -100,7 +100,7 @@ func (a AliasModel) Summary() string {
 		kstale += s.KernelStaleLogReads
 		other += s.OtherStale
 	}
-	return fmt.Sprintf("on (PA-RISC VIPT data cache, %d-byte lines, alias boundary %#x): %d reads of the log by the VMM, %d of them stale; %d stale kernel reads of a log word the VMM wrote; %d other stale reads during scenarios, %d at boot; %d flushes/purges announced by the kernel (%d torn)",
+	return fmt.Sprintf("on (PA-RISC VIPT data cache, %d-byte lines, alias boundary %#x): %d reads of the log by the VMM (calls), %d stale word loads in them; %d stale kernel loads of a log word the VMM wrote; %d other stale loads during scenarios, %d at boot; %d flushes/purges announced by the kernel (%d torn)",
 		a.Line, a.Alias, logs, stale, kstale, other, a.BootStale, a.Marks["applied"], a.Marks["torn"])
 }
 

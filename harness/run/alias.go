@@ -340,14 +340,26 @@ func addAliasFinding(sc *record.Scenario, s *aliasScenario, syms *aliasmodel.Sym
 		sc.Findings = append(sc.Findings, oracle.Finding{Kind: oracle.Alias, Detail: detail, Pages: pages,
 			Cause: "kernel wrote the log through a non-equivalent alias of the VMM's page"})
 	}
+	// The kernel's stale reads, one finding per log word.
+	kwords := map[uint64][]aliasmodel.Stale{}
+	var kkeys []uint64
 	for _, st := range s.kernelStale {
+		k := st.WVA & 0xffffffff &^ 3
+		if kwords[k] == nil {
+			kkeys = append(kkeys, k)
+		}
+		kwords[k] = append(kwords[k], st)
+	}
+	sort.Slice(kkeys, func(i, j int) bool { return kkeys[i] < kkeys[j] })
+	for _, k := range kkeys {
+		st := kwords[k][0]
 		writer := syms.Name(st.PC)
 		if writer == "" {
 			writer = fmt.Sprintf("pc 0x%x", st.PC)
 		}
 		sc.Findings = append(sc.Findings, oracle.Finding{Kind: oracle.Alias,
-			Detail: fmt.Sprintf("alias: the kernel read a log word through 0x%x (colour 0x%x) in %s on CPU %d while the VMM's newer write to it through 0x%x (colour 0x%x: a harvest's exchange with 0, or a bit it set) sat unflushed in the VMM's cache colour: the kernel's read-modify-write writes the old word back and undoes it",
-				st.VA&0xffffffff, st.VA&(aliasmodel.Alias-1)&^0xfff, writer, st.VCPU, st.WVA&0xffffffff, st.WVA&(aliasmodel.Alias-1)&^0xfff),
+			Detail: fmt.Sprintf("alias: the kernel read the log word at user address 0x%x stale %d time(s), through 0x%x (colour 0x%x) in %s on CPU %d, while the VMM's newer write to it (colour 0x%x: a harvest's exchange with 0, or a bit it set) sat unflushed in the VMM's cache colour: the kernel's read-modify-write writes the old word back and undoes it",
+				k, len(kwords[k]), st.VA&0xffffffff, st.VA&(aliasmodel.Alias-1)&^0xfff, writer, st.VCPU, st.WVA&(aliasmodel.Alias-1)&^0xfff),
 			Cause: "kernel wrote the log through a non-equivalent alias of the VMM's page"})
 	}
 	if sc.Status == record.Pass {
