@@ -39,8 +39,9 @@ type aliasScenario struct {
 	// own alias: the kernel's read-modify-write then undoes that write.
 	kernelStale []aliasmodel.Stale
 	logBases    []uint64
-	otherStale  int // stale reads of anything else, while the scenario ran
-	logReads    int // the VMM's reads of its log (ReadMem, SwapWords)
+	otherStale  int                // stale reads of anything else, while the scenario ran
+	raw         []aliasmodel.Stale // not yet classified (classify)
+	logReads    int                // the VMM's reads of its log (ReadMem, SwapWords)
 }
 
 // aliasWatch is the executor client with the model's eye on it: it knows
@@ -97,6 +98,7 @@ func (w *aliasWatch) progress(next io.Writer) io.Writer {
 			if name, ok := strings.CutPrefix(l, "dirtygate: scenario "); ok && strings.HasSuffix(name, ": running") {
 				w.mu.Lock()
 				w.poll()
+				w.classify()
 				w.scenario = strings.TrimSuffix(name, ": running")
 				w.logs, w.maxGPA = nil, 0
 				w.cur()
@@ -194,18 +196,45 @@ func (w *aliasWatch) poll() {
 			continue
 		}
 		s := w.cur()
-		// hppa's virtual addresses carry the space above bit 32: the
-		// kernel's is 0, the VMM's not.
-		user := func(va uint64) bool { return va>>32 != 0 }
+		s.raw = append(s.raw, st)
+	}
+}
+
+// classify sorts the running scenario's stale reads, with the logs it
+// handed vhost. hppa's virtual addresses carry the space above bit 32:
+// the kernel's is 0, the VMM's not (the light-weight syscall page's
+// accesses to user memory show space 0: they are told by their address).
+// The VMM's loads of its log are log stale reads; the kernel's loads of a
+// word the VMM wrote, or of a physical page such a read touched (a word
+// a stale write-back rolled back), are the kernel's; the rest is other.
+func (w *aliasWatch) classify() {
+	s := w.per[w.scenario]
+	if s == nil || w.scenario == "" {
+		return
+	}
+	user := func(va uint64) bool { return va>>32 != 0 }
+	logPages := map[uint64]bool{}
+	var rest []aliasmodel.Stale
+	for _, st := range s.raw {
 		switch {
 		case user(st.VA) && w.inLog(st.VA&0xffffffff, uint64(max(st.Size, 1))):
 			s.logStale = append(s.logStale, st)
-		case !user(st.VA) && user(st.WVA) && w.inLog(st.WVA&0xffffffff, 4):
+			logPages[st.PA>>12] = true
+		case !user(st.VA) && w.inLog(st.WVA&0xffffffff, 4):
 			s.kernelStale = append(s.kernelStale, st)
+			logPages[st.PA>>12] = true
 		default:
+			rest = append(rest, st)
+		}
+	}
+	for _, st := range rest {
+		if !user(st.VA) && logPages[st.PA>>12] {
+			s.kernelStale = append(s.kernelStale, st)
+		} else {
 			s.otherStale++
 		}
 	}
+	s.raw = nil
 }
 
 // judgeAlias adds what the model saw to the report: an alias finding per
@@ -215,6 +244,7 @@ func (w *aliasWatch) poll() {
 func judgeAlias(r *report.Report, w *aliasWatch, a *aliasSetup) {
 	w.mu.Lock()
 	w.poll()
+	w.classify()
 	w.mu.Unlock()
 	r.AliasModel = report.AliasModel{On: true, Output: a.out, Line: aliasmodel.Line, Alias: aliasmodel.Alias, BootStale: w.bootStale}
 	am := &r.AliasModel
@@ -344,7 +374,7 @@ func addAliasFinding(sc *record.Scenario, s *aliasScenario, syms *aliasmodel.Sym
 	kwords := map[uint64][]aliasmodel.Stale{}
 	var kkeys []uint64
 	for _, st := range s.kernelStale {
-		k := st.WVA & 0xffffffff &^ 3
+		k := st.PA &^ 3
 		if kwords[k] == nil {
 			kkeys = append(kkeys, k)
 		}
@@ -357,9 +387,13 @@ func addAliasFinding(sc *record.Scenario, s *aliasScenario, syms *aliasmodel.Sym
 		if writer == "" {
 			writer = fmt.Sprintf("pc 0x%x", st.PC)
 		}
+		wname := syms.Name(st.WPC)
+		if wname == "" {
+			wname = "the VMM" // user space, or the light-weight syscall page its atomic exchange runs in
+		}
 		sc.Findings = append(sc.Findings, oracle.Finding{Kind: oracle.Alias,
-			Detail: fmt.Sprintf("alias: the kernel read the log word at user address 0x%x stale %d time(s), through 0x%x (colour 0x%x) in %s on CPU %d, while the VMM's newer write to it (colour 0x%x: a harvest's exchange with 0, or a bit it set) sat unflushed in the VMM's cache colour: the kernel's read-modify-write writes the old word back and undoes it",
-				k, len(kwords[k]), st.VA&0xffffffff, st.VA&(aliasmodel.Alias-1)&^0xfff, writer, st.VCPU, st.WVA&(aliasmodel.Alias-1)&^0xfff),
+			Detail: fmt.Sprintf("alias: the kernel read a log word (physical 0x%x) stale %d time(s), through 0x%x (colour 0x%x) in %s on CPU %d: its newest write, by %s through 0x%x (colour 0x%x), had not reached the kernel's alias (a dirty line of another colour, or memory rolled back by a stale write-back): the kernel's read-modify-write writes an old word back",
+				k, len(kwords[k]), st.VA&0xffffffff, st.VA&(aliasmodel.Alias-1)&^0xfff, writer, st.VCPU, wname, st.WVA&0xffffffff, st.WVA&(aliasmodel.Alias-1)&^0xfff),
 			Cause: "kernel wrote the log through a non-equivalent alias of the VMM's page"})
 	}
 	if sc.Status == record.Pass {

@@ -83,7 +83,7 @@ func TestAliasFinding(t *testing.T) {
 	if s.Status != record.Fail || len(s.Findings) != 2 || s.Findings[0].Kind != oracle.Alias || s.Findings[1].Kind != oracle.Alias {
 		t.Fatalf("want two alias findings (the VMM's stale read, the kernel's) failing harvest, got %+v", s)
 	}
-	if !strings.Contains(s.Findings[1].Detail, "the kernel read the log word at user address 0xf76e9004 stale 1 time(s), through 0x105e1004") {
+	if !strings.Contains(s.Findings[1].Detail, "the kernel read a log word (physical 0x5e1004) stale 1 time(s), through 0x105e1004") {
 		t.Errorf("kernel's stale read: %q", s.Findings[1].Detail)
 	}
 	f := s.Findings[0]
