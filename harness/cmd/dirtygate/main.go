@@ -145,6 +145,10 @@ func cmdRun(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "dirtygate run:", err)
 		return 2
 	}
+	if *tgt != "" && *aliasModel {
+		fmt.Fprintln(os.Stderr, "dirtygate: --alias-model models the cache under emulation; a --target has a real one")
+		return 2
+	}
 	if *tgt != "" {
 		if len(as) != 1 || len(patches) > 0 || len(ks) > 0 {
 			fmt.Fprintln(os.Stderr, "dirtygate: --target takes exactly one --arch (the target's), and no --patch or --kernel: the target runs its own kernel")
