@@ -233,3 +233,26 @@ func TestParseOutput(t *testing.T) {
 		t.Errorf("PageRead wrong for %v", o.ReadPages)
 	}
 }
+
+// The plugin itself compiles against the carried API header (-Werror),
+// and its argument names what the plugin parses.
+func TestPluginBuilds(t *testing.T) {
+	dir := t.TempDir()
+	so, err := BuildPlugin(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := BuildPlugin(context.Background(), dir); err != nil || again != so {
+		t.Errorf("not cached: %s then %s (%v)", so, again, err)
+	}
+	arg := PluginArg(so, "/tmp/x", 0x568000)
+	for _, want := range []string{so + ",", "out=/tmp/x", "mark=0x568000", "marklen=3584", "line=32", "alias=0x400000"} {
+		if !strings.Contains(arg, want) {
+			t.Errorf("%s lacks %s", arg, want)
+		}
+	}
+	out, err := exec.Command("nm", "-D", so).Output()
+	if err == nil && (!strings.Contains(string(out), "qemu_plugin_install") || !strings.Contains(string(out), "qemu_plugin_version")) {
+		t.Errorf("the plugin exports no qemu_plugin_install/qemu_plugin_version:\n%s", out)
+	}
+}
