@@ -3,14 +3,12 @@
 // that sees every guest load and store, and a test-only kernel patch
 // (kernels/patches/alias-marker.patch) that makes the kernel's cache flush
 // and purge primitives announce what they act on. This package builds the
-// plugin for the host, finds the marker in System.map, checks that every
-// flush or purge instruction in the kernel is announced, and reads what the
-// plugin printed.
+// plugin for the host, finds the marker among the kernel's symbols, checks
+// that every flush or purge instruction in the kernel is announced, and
+// reads what the plugin printed.
 package aliasmodel
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -20,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -113,55 +110,10 @@ func PluginArg(so, outFile string, markPA uint64) string {
 	return fmt.Sprintf("%s,out=%s,mark=0x%x,marklen=%d,line=%d,alias=0x%x", so, outFile, markPA, MarkLen, Line, Alias)
 }
 
-// Symbols is a kernel's System.map: addresses and names, sorted.
+// Symbols are a kernel's sized symbols (nm -S), sorted by address.
 type Symbols struct {
 	addr []uint64
 	name []string
-}
-
-// ReadSystemMap parses a System.map.
-func ReadSystemMap(path string) (*Symbols, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	type sym struct {
-		a uint64
-		n string
-	}
-	var syms []sym
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 3 {
-			continue
-		}
-		a, err := strconv.ParseUint(f[0], 16, 64)
-		if err != nil {
-			continue
-		}
-		switch f[1] {
-		case "t", "T", "d", "D", "b", "B", "r", "R", "W", "w":
-			syms = append(syms, sym{a, f[2]})
-		}
-	}
-	sort.SliceStable(syms, func(i, j int) bool { return syms[i].a < syms[j].a })
-	s := &Symbols{}
-	for _, x := range syms {
-		s.addr = append(s.addr, x.a)
-		s.name = append(s.name, x.n)
-	}
-	return s, nil
-}
-
-// Addr is a symbol's address.
-func (s *Symbols) Addr(name string) (uint64, bool) {
-	for i, n := range s.name {
-		if n == name {
-			return s.addr[i], true
-		}
-	}
-	return 0, false
 }
 
 // Name gives "function+0xoff" for a kernel address, or "" outside the map.
