@@ -392,7 +392,7 @@ func addAliasFinding(sc *record.Scenario, s *aliasScenario, syms *aliasmodel.Sym
 			wname = "the VMM" // user space, or the light-weight syscall page its atomic exchange runs in
 		}
 		sc.Findings = append(sc.Findings, oracle.Finding{Kind: oracle.Alias,
-			Detail: fmt.Sprintf("alias: the kernel read a log word (physical 0x%x) stale %d time(s), through 0x%x (colour 0x%x) in %s on CPU %d: its newest write, by %s through 0x%x (colour 0x%x), had not reached the kernel's alias (a dirty line of another colour, or memory rolled back by a stale write-back): the kernel's read-modify-write writes an old word back",
+			Detail: fmt.Sprintf("alias: the kernel read a log word (physical 0x%x) stale %d time(s), through 0x%x (colour 0x%x) in %s on CPU %d: its newest write, by %s through 0x%x (colour 0x%x), had not reached the kernel's alias (a dirty line of another colour, or memory rolled back by a stale write-back): the kernel's read-modify-write writes an old word back (bits the VMM harvested come back), and when the VMM's line is written back later the kernel's new bit is lost",
 				k, len(kwords[k]), st.VA&0xffffffff, st.VA&(aliasmodel.Alias-1)&^0xfff, writer, st.VCPU, wname, st.WVA&0xffffffff, st.WVA&(aliasmodel.Alias-1)&^0xfff),
 			Cause: "kernel wrote the log through a non-equivalent alias of the VMM's page"})
 	}
