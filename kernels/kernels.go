@@ -29,6 +29,11 @@ var kasanConfig string
 // an injection build shares its tree (and config) with the plain one.
 const InjectPatch = "inject-log-op"
 
+// AliasPatch is the built-in, test-only patch `--alias-model` applies after
+// the candidate (parisc only): the data cache flush and purge primitives
+// announce what they act on to the cache model (harness/aliasmodel).
+const AliasPatch = "alias-marker"
+
 // DebugFragment is what `--debug-kernel` adds: lock, sleep-in-atomic and
 // VM debugging everywhere (less the options in exclude), and KASAN where
 // the arch supports it.

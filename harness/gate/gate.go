@@ -125,10 +125,22 @@ func Compare(base, cand []*report.Report) Result {
 		case c.Verdict == report.Error && !c.CompileFailed() && !c.ScenarioUndecided:
 			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the candidate could not decide: %s", Key(c), c.Error))
 			continue
+		case b.AliasModel.On != c.AliasModel.On && !c.CompileFailed():
+			// The model adds findings a run without it cannot have.
+			res.Undecided = append(res.Undecided, fmt.Sprintf("%s: the cache model (--alias-model) was %s for the base and %s for the candidate: their findings cannot be compared",
+				Key(c), onOff(b.AliasModel.On), onOff(c.AliasModel.On)))
+			continue
 		}
 		res.compareRun(b, c)
 	}
 	return res
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }
 
 // compareRun adds the rows of one (arch, kernel).

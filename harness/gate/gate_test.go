@@ -139,3 +139,19 @@ func TestRevisionsAcrossAVersionBumpPair(t *testing.T) {
 		t.Errorf("ambiguous pairing decided: %+v", r.Undecided)
 	}
 }
+
+func TestAliasModelOnBothSidesOrUndecided(t *testing.T) {
+	base := &report.Report{Arch: "hppa", Verdict: report.Fail, AliasModel: report.AliasModel{On: true},
+		Scenarios: []record.Scenario{{Name: "harvest", Status: record.Fail, Findings: []oracle.Finding{{Kind: oracle.Alias, Detail: "alias: x"}}}}}
+	cand := &report.Report{Arch: "hppa", Verdict: report.Pass,
+		Scenarios: []record.Scenario{{Name: "harvest", Status: record.Pass}}}
+	res := Compare([]*report.Report{base}, []*report.Report{cand})
+	if len(res.Undecided) != 1 || res.ExitCode() != 2 {
+		t.Fatalf("model on for the base only: %+v", res)
+	}
+	cand.AliasModel.On = true
+	res = Compare([]*report.Report{base}, []*report.Report{cand})
+	if len(res.Undecided) != 0 || res.ExitCode() != 0 {
+		t.Fatalf("model on both sides: %+v", res)
+	}
+}

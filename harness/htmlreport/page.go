@@ -141,7 +141,7 @@ func section(r *report.Report, s record.Scenario, id string) sect {
 	case s.Evidence == nil:
 		sc.NoDrawing = "no bitmap in the record: nothing to draw"
 	case !bitmap:
-		sc.NoDrawing = "decided outside the bitmap (an ioctl's answer, an eventfd, the console): the log itself was right"
+		sc.NoDrawing = "decided outside the bitmap (an ioctl's answer, an eventfd, the console, the cache model): the log itself was right"
 	default:
 		d, err := NewDrawing(s)
 		if err != nil {

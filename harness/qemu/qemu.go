@@ -33,6 +33,8 @@ type Config struct {
 	Watch      io.Writer // and to this one (progress), may be nil
 	// Stdin feeds the serial console (the executor's requests); nil for none.
 	Stdin *os.File
+	// Plugin is a TCG plugin and its arguments (QEMU's -plugin), or "".
+	Plugin string
 }
 
 // Result is what came out of the VM.
@@ -69,6 +71,9 @@ func Command(c Config) []string {
 	args = append(args, "-nographic", "-nodefaults", "-no-reboot", "-nic", "none",
 		"-serial", "stdio", "-monitor", "none")
 	args = append(args, a.Boot.QEMUArgs...)
+	if c.Plugin != "" {
+		args = append(args, "-plugin", c.Plugin)
+	}
 	if c.Kernel == "" { // firmware only: used to test hangs
 		return args
 	}

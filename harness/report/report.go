@@ -47,13 +47,65 @@ type Report struct {
 	Agent             *record.Hello `json:"agent,omitempty"` // what the agent saw
 	// Transport, for executor runs, counts the calls made over the
 	// console and the damaged frames that had to be resent.
-	Transport     string   `json:"transport,omitempty"`
-	EmulationNote string   `json:"emulation_note"`
-	Problems      []string `json:"problems,omitempty"` // recovered console damage
+	Transport     string `json:"transport,omitempty"`
+	EmulationNote string `json:"emulation_note"`
+	// AliasModel says whether the cache model (--alias-model) ran, and
+	// what it saw; "on" is false for every other run.
+	AliasModel AliasModel `json:"alias_model"`
+	Problems   []string   `json:"problems,omitempty"` // recovered console damage
 	// Artifacts are known warnings the emulated machine causes at boot,
 	// before the agent starts (arches/), with the reason; not findings.
 	Artifacts []string          `json:"boot_artifacts,omitempty"`
 	Scenarios []record.Scenario `json:"scenarios"`
+}
+
+// AliasModel is what the virtually indexed cache model (harness/aliasmodel)
+// saw in a run with --alias-model.
+type AliasModel struct {
+	On     bool   `json:"on"`
+	Output string `json:"output,omitempty"` // the plugin's own file
+	Line   int    `json:"line_bytes,omitempty"`
+	Alias  int    `json:"alias_boundary,omitempty"`
+	// Stats: the model's counts (reads, writes, stale, flushes, purges,
+	// flush_alls, promoted, stale_writebacks, dirty_purged); Marks: the
+	// kernel's announcements (applied, torn) and the plugin's own (events
+	// printed, dropped, io accesses skipped).
+	Stats map[string]uint64 `json:"stats,omitempty"`
+	Marks map[string]uint64 `json:"marks,omitempty"`
+	// BootStale counts stale reads before the first scenario.
+	BootStale int             `json:"boot_stale,omitempty"`
+	Scenarios []AliasScenario `json:"scenarios,omitempty"`
+	Problems  []string        `json:"problems,omitempty"`
+}
+
+// AliasScenario is one scenario as the cache model saw it: the VMM's
+// reads of its log, how many read a stale word (each an alias finding on
+// the scenario), and stale reads of anything else meanwhile (counted, not
+// findings).
+type AliasScenario struct {
+	Name          string `json:"name"`
+	LogReads      int    `json:"log_reads"`       // the VMM's reads of its log (ReadMem, SwapWords calls)
+	StaleLogReads int    `json:"stale_log_reads"` // stale loads of log words in them
+	// KernelStaleLogReads: the kernel read a log word stale, the VMM's
+	// newer write to it being in the VMM's colour (also alias findings).
+	KernelStaleLogReads int `json:"kernel_stale_log_reads"`
+	OtherStale          int `json:"other_stale"`
+}
+
+// Summary is one line for the text report.
+func (a AliasModel) Summary() string {
+	if !a.On {
+		return "off"
+	}
+	logs, stale, kstale, other := 0, 0, 0, 0
+	for _, s := range a.Scenarios {
+		logs += s.LogReads
+		stale += s.StaleLogReads
+		kstale += s.KernelStaleLogReads
+		other += s.OtherStale
+	}
+	return fmt.Sprintf("on (PA-RISC VIPT data cache, %d-byte lines, alias boundary %#x): %d reads of the log by the VMM (calls), %d stale word loads in them; %d stale kernel loads of a log word the VMM wrote; %d other stale loads during scenarios, %d at boot; %d flushes/purges announced by the kernel (%d torn)",
+		a.Line, a.Alias, logs, stale, kstale, other, a.BootStale, a.Marks["applied"], a.Marks["torn"])
 }
 
 // Kernel identifies what was booted.
@@ -299,6 +351,12 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.Transport != "" {
 		fmt.Fprintf(w, "  transport: %s\n", r.Transport)
 	}
+	if r.AliasModel.On || strings.Contains(r.EmulationNote, "virtually indexed") {
+		fmt.Fprintf(w, "  alias model: %s\n", r.AliasModel.Summary())
+		for _, p := range r.AliasModel.Problems {
+			fmt.Fprintf(w, "  alias model: %s\n", p)
+		}
+	}
 	for _, s := range r.Scenarios {
 		if s.Name == KernelBuild {
 			// Build-only: say so beside the verdict, or a PASS reads as
@@ -404,11 +462,22 @@ func indent(s, p string) string {
 	return p + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+p)
 }
 
+// AliasModelNote is the emulation note of a run with the cache model on.
+func AliasModelNote(arch string) string {
+	return "QEMU does not model caches; this run added dirtygate's model of " + arch + "'s virtually indexed data cache (--alias-model, a TCG plugin; " +
+		"the kernel's flushes and purges announced by a test-only patch): a read through one alias of a line another alias wrote, with no flush between, is an alias finding. " +
+		"The model is a worst case (no eviction): it shows a read that can be stale on hardware, not one that must be."
+}
+
 // EmulationNote says what this run can and cannot establish.
 func EmulationNote(arch string, aliasing bool) string {
 	n := "QEMU does not model caches: this run checks placement, carries, alignment, the eventfd and error paths, not cache coherence."
 	if aliasing {
-		n += " Real " + arch + " hardware has virtually indexed or aliasing caches: only a run there can show the kmap alias bug."
+		n += " Real " + arch + " hardware has virtually indexed or aliasing caches: only a run there can show the kmap alias bug"
+		if arch == "hppa" {
+			n += " (or, under emulation, the cache model: --alias-model; it was off in this run)"
+		}
+		n += "."
 	} else {
 		n += " Real " + arch + " hardware has no aliasing caches, so coherence is not at stake there."
 	}

@@ -213,3 +213,25 @@ func TestReadJSONLegacyCause(t *testing.T) {
 		t.Errorf("cause not written: %s", b)
 	}
 }
+
+// Every report on an arch whose hardware aliases says whether the cache
+// model was on; the JSON always has alias_model.on.
+func TestAliasModelSaid(t *testing.T) {
+	off := &Report{Arch: "hppa", Patches: []string{}, Verdict: Pass, EmulationNote: EmulationNote("hppa", true)}
+	var b strings.Builder
+	off.WriteText(&b)
+	if !strings.Contains(b.String(), "alias model: off") || !strings.Contains(off.EmulationNote, "--alias-model; it was off") {
+		t.Errorf("model off, not said:\n%s", b.String())
+	}
+	on := &Report{Arch: "hppa", Patches: []string{"alias-marker"}, Verdict: Pass, EmulationNote: AliasModelNote("hppa"),
+		AliasModel: AliasModel{On: true, Line: 32, Alias: 0x400000, Scenarios: []AliasScenario{{Name: "harvest", LogReads: 3, StaleLogReads: 2}}}}
+	b.Reset()
+	on.WriteText(&b)
+	if !strings.Contains(b.String(), "alias model: on (PA-RISC VIPT data cache, 32-byte lines, alias boundary 0x400000): 3 reads of the log by the VMM (calls), 2 stale word loads") {
+		t.Errorf("model on, not said:\n%s", b.String())
+	}
+	js, _ := json.Marshal(&Report{Arch: "x86_64"})
+	if !strings.Contains(string(js), `"alias_model":{"on":false}`) {
+		t.Errorf("JSON without alias_model.on: %s", js)
+	}
+}

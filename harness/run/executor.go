@@ -13,8 +13,10 @@ import (
 	"dirtygate/harness/judge"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
+	"dirtygate/vmm/machine"
 	"dirtygate/vmm/record"
 	"dirtygate/vmm/scenario"
+	"dirtygate/vmm/vhost"
 )
 
 // executorVersion names the agent in the hello record of executor runs.
@@ -56,8 +58,15 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 	}()
 
 	var records bytes.Buffer
-	progress := &progressLines{w: o.Progress, prefix: "[" + r.Name() + "] "}
-	driveErr := drive(client, o, &records, progress, true)
+	var progress io.Writer = &progressLines{w: o.Progress, prefix: "[" + r.Name() + "] "}
+	var m machine.Machine = client
+	var watch *aliasWatch
+	if p.alias != nil {
+		watch = newAliasWatch(client, p.alias.out, vhost.RequestsFor(o.Arch.ABI.Ioctl), o.Arch.ABI.BigEndian)
+		defer watch.close()
+		m, progress = watch, watch.progress(progress)
+	}
+	driveErr := drive(client, m, o, &records, progress, true)
 	if driveErr == nil {
 		// The executor reboots; QEMU (-no-reboot) exits.
 		if err := client.Reboot(); err != nil {
@@ -86,6 +95,9 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 		return r
 	}
 	judge.Judge(r, judge.Input{Arch: o.Arch, Console: v.res.Console, Records: records.Bytes(), VM: vmOf(v.res, cfg)})
+	if watch != nil {
+		judgeAlias(r, watch, p.alias)
+	}
 	r.Transport = client.Stats().Summary("the console")
 	if driveErr != nil {
 		r.SetError(report.StageTransport, "", "executor: "+driveErr.Error())
@@ -102,7 +114,7 @@ const stallGrace = 30 * time.Second
 
 // drive waits for the executor, checks it runs on what arches/ says, and
 // runs the scenarios through it.
-func drive(c *executor.Client, o Options, records io.Writer, progress io.Writer, fresh bool) error {
+func drive(c *executor.Client, m machine.Machine, o Options, records io.Writer, progress io.Writer, fresh bool) error {
 	if fresh {
 		if err := c.WaitReady(o.Arch.Boot.Timeout); err != nil {
 			return err
@@ -128,7 +140,7 @@ func drive(c *executor.Client, o Options, records io.Writer, progress io.Writer,
 	hello := record.Hello{Agent: executorVersion, Kernel: h.Release, Machine: h.Machine,
 		WordBits: a.ABI.WordBits, BigEndian: a.ABI.BigEndian, PageSize: a.MachineABI().PageSize}
 	w := record.NewWriter(records)
-	scenario.Session(c, w, hello, only, a.Skips(), progress, start)
+	scenario.Session(m, w, hello, only, a.Skips(), progress, start)
 	return c.Err()
 }
 

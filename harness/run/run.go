@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"dirtygate/arches"
+	"dirtygate/harness/aliasmodel"
 	"dirtygate/harness/kbuild"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
@@ -42,6 +43,10 @@ type Options struct {
 	// Inject applies kernels.InjectPatch after the patches: the debugfs
 	// switch the inject-* scenarios arm, on every arch.
 	Inject bool
+	// AliasModel runs the guest under dirtygate's model of a virtually
+	// indexed data cache (harness/aliasmodel; parisc only): it applies
+	// kernels.AliasPatch after the patches and loads the plugin.
+	AliasModel bool
 	// DebugKernel builds with kernels.DebugFragment (lockdep, atomic
 	// sleep, DEBUG_VM, KASAN where supported).
 	DebugKernel bool
@@ -59,7 +64,8 @@ type Prepared struct {
 	// Between Prepare's steps.
 	src     kernels.Source
 	patches []kernels.Patch
-	built   bool // a build-only arch's run ends with its build
+	built   bool        // a build-only arch's run ends with its build
+	alias   *aliasSetup // --alias-model
 }
 
 // Run performs the run; the report is never nil.
@@ -94,7 +100,7 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	r := &report.Report{Arch: o.Arch.Name, Patches: []string{},
 		EmulationNote: report.EmulationNote(o.Arch.Name, o.Arch.AliasingCaches)}
 	p := &Prepared{o: o, r: r, start: time.Now()}
-	for _, step := range []func(context.Context) *failure{p.resolve, p.setup, p.buildKernel, p.buildGuest} {
+	for _, step := range []func(context.Context) *failure{p.aliasCheck, p.resolve, p.setup, p.buildKernel, p.buildAlias, p.buildGuest} {
 		if f := step(ctx); f != nil {
 			r.SetError(f.stage, f.step, f.msg)
 			return nil, finish(p.o, r, p.start)
@@ -104,6 +110,40 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 		}
 	}
 	return p, nil
+}
+
+// aliasCheck refuses --alias-model where there is no model, and says in
+// the report that it is on.
+func (p *Prepared) aliasCheck(context.Context) *failure {
+	o, r := &p.o, p.r
+	if !o.AliasModel {
+		return nil
+	}
+	if o.Arch.Build.KernelArch != "parisc" || !o.Arch.UsesExecutor() {
+		return failed(report.StageSetup, "", "--alias-model: the cache model exists for hppa only (PA-RISC's caches, its kernel's flush primitives, the executor's log reads); %s has none", o.Arch.Name)
+	}
+	r.EmulationNote = report.AliasModelNote(o.Arch.Name)
+	r.AliasModel.On = true
+	return nil
+}
+
+// buildAlias checks the kernel's flush primitives all announce themselves
+// and builds the plugin (--alias-model).
+func (p *Prepared) buildAlias(ctx context.Context) *failure {
+	o := &p.o
+	if !o.AliasModel {
+		return nil
+	}
+	markPA, syms, err := aliasmodel.CheckKernel(ctx, o.Arch.Build.CrossCompile, p.kernel.Image)
+	if err != nil {
+		return failed(report.StageSetup, "", "%v", err)
+	}
+	so, err := aliasmodel.BuildPlugin(ctx, o.CacheDir)
+	if err != nil {
+		return failed(report.StageSetup, "", "%v", err)
+	}
+	p.alias = &aliasSetup{plugin: so, out: filepath.Join(o.OutDir, "alias-model.txt"), markPA: markPA, syms: syms}
+	return nil
 }
 
 // failure is why a step of Prepare stopped the run, and where.
@@ -135,6 +175,12 @@ func (p *Prepared) resolve(ctx context.Context) *failure {
 	names := o.Patches
 	if o.Inject {
 		names = append(append([]string(nil), names...), kernels.InjectPatch)
+	}
+	if o.AliasModel {
+		names = append(append([]string(nil), names...), kernels.AliasPatch)
+	}
+	if o.AliasModel {
+		names = append(append([]string(nil), names...), kernels.AliasPatch)
 	}
 	for _, a := range names {
 		ps, err := kernels.ResolvePatchFor(a, src.Series())
@@ -233,6 +279,10 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 	cfg := qemu.Config{Arch: o.Arch, Kernel: k.Image, DTB: k.DTB, Initrd: p.initrd, Append: args, Accel: accel,
 		Timeout: timeout, ConsoleLog: filepath.Join(o.OutDir, "console.log"),
 		Watch: &progressLines{w: o.Progress, prefix: "[" + r.Name() + "] "}}
+	if p.alias != nil {
+		cfg.Plugin = aliasmodel.PluginArg(p.alias.plugin, p.alias.out, p.alias.markPA)
+		os.Remove(p.alias.out)
+	}
 	r.ConsoleLog = cfg.ConsoleLog
 	r.QEMUCmdline = qemu.Quote(qemu.Command(cfg))
 	os.WriteFile(filepath.Join(o.OutDir, "qemu-cmdline.sh"), []byte("#!/bin/sh\n"+r.QEMUCmdline+"\n"), 0o755)

@@ -106,7 +106,7 @@ func targetExecutor(t *targetRun) {
 	go func() { io.Copy(t.sink(client.Scanner()), t.conn.Out); close(copied) }()
 	var records bytes.Buffer
 	progress := &progressLines{w: t.o.Progress, prefix: "[" + a.Name + " target] "}
-	driveErr := drive(client, t.o, &records, progress, t.conn.Fresh)
+	driveErr := drive(client, client, t.o, &records, progress, t.conn.Fresh)
 	if driveErr == nil && t.conn.Fresh {
 		client.Reboot() // off PID 1 the executor only exits
 	}

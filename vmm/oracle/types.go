@@ -31,6 +31,13 @@ const (
 	// copy-on-write copy of the log; decided from the child's view, not
 	// from the VMM's bitmap.
 	ChildCopy Kind = "child-copy"
+	// Alias: the VMM read a log word through its own address while its
+	// cached copy (or memory) was older than what the kernel wrote through
+	// another, non-equivalent, virtual alias: on a virtually indexed cache
+	// those bits are invisible to that read. Decided by the cache model
+	// (harness/aliasmodel), never from the bitmap, which emulation keeps
+	// coherent.
+	Alias Kind = "alias"
 )
 
 // OutsideBitmap reports whether findings of kind k are decided from
@@ -38,7 +45,7 @@ const (
 // sequences, the console): the host's re-run of the oracle cannot see them.
 func OutsideBitmap(k Kind) bool {
 	switch k {
-	case ABI, EventFD, Control, Splat, Resurrected, SilentLoss, ChildCopy:
+	case ABI, EventFD, Control, Splat, Resurrected, SilentLoss, ChildCopy, Alias:
 		return true
 	}
 	return false

@@ -69,7 +69,7 @@ func (c *gateCmd) run(ctx context.Context, _ *flag.FlagSet) int {
 		for _, k := range side.kernels {
 			for _, a := range as {
 				o := run.Options{Arch: a, Patches: side.patches, Kernel: k, CacheDir: *c.build.cache, Accel: *c.vm.accel,
-					Jobs: *c.build.jobs, Progress: progress(), DebugKernel: *c.vm.debug, Inject: *c.vm.inject}
+					Jobs: *c.build.jobs, Progress: progress(), DebugKernel: *c.vm.debug, Inject: *c.vm.inject, AliasModel: *c.vm.aliasModel}
 				if *c.dir != "" {
 					o.OutDir = filepath.Join(*c.dir, c.kernels.dirPrefix(k)+kernels.SafeName(side.name+"-"+a.Name))
 				}

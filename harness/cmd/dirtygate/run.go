@@ -50,6 +50,10 @@ func (c *runCmd) run(ctx context.Context, _ *flag.FlagSet) int {
 	if err := (preflight{only: *c.only, accel: *c.vm.accel, kernels: c.kernels, patches: c.patches}).check(ctx); err != nil {
 		return fail("dirtygate run", err)
 	}
+	if *c.target != "" && *c.vm.aliasModel {
+		fmt.Fprintln(os.Stderr, "dirtygate: --alias-model models the cache under emulation; a --target has a real one")
+		return 2
+	}
 	if *c.target != "" {
 		if len(as) != 1 || len(c.patches) > 0 || len(c.kernels) > 0 {
 			fmt.Fprintln(os.Stderr, "dirtygate: --target takes exactly one --arch (the target's), and no --patch or --kernel: the target runs its own kernel")
@@ -61,7 +65,7 @@ func (c *runCmd) run(ctx context.Context, _ *flag.FlagSet) int {
 	for _, k := range c.kernels.list() {
 		for _, a := range as {
 			o := run.Options{Arch: a, Patches: c.patches, Kernel: k, CacheDir: *c.build.cache, Accel: *c.vm.accel,
-				Jobs: *c.build.jobs, Progress: progress(), DebugKernel: *c.vm.debug, Inject: *c.vm.inject, Only: splitOnly(*c.only)}
+				Jobs: *c.build.jobs, Progress: progress(), DebugKernel: *c.vm.debug, Inject: *c.vm.inject, AliasModel: *c.vm.aliasModel, Only: splitOnly(*c.only)}
 			if *c.dir != "" {
 				name := a.Name + "-baseline"
 				if len(c.patches) > 0 {
