@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -179,8 +180,10 @@ func (p *Prepared) resolve(ctx context.Context) *failure {
 	if o.AliasModel {
 		names = append(append([]string(nil), names...), kernels.AliasPatch)
 	}
-	if o.AliasModel {
-		names = append(append([]string(nil), names...), kernels.AliasPatch)
+	for i, a := range names {
+		if slices.Contains(names[:i], a) {
+			return failed(report.StageSetup, "", "patch %s is given twice (with --inject or --alias-model, their test-only patches come with them)", a)
+		}
 	}
 	for _, a := range names {
 		ps, err := kernels.ResolvePatchFor(a, src.Series())
