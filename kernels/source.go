@@ -76,20 +76,37 @@ func Resolve(ctx context.Context, spec, cacheDir string, log io.Writer) (Source,
 	if spec == "" {
 		spec = DefaultKernel
 	}
+	if err := CheckSpec(ctx, spec); err != nil {
+		return Source{}, err
+	}
 	if d, ok := LookupDebian(spec); ok {
 		return DebianSource(ctx, d, cacheDir, log)
 	}
 	if dir, rev, ok := SplitRevision(spec); ok {
 		return RevisionSource(ctx, dir, rev, cacheDir, log)
 	}
+	return TreeSource(spec)
+}
+
+// CheckSpec says whether a --kernel value names a source, without
+// installing, unpacking or exporting anything: a Debian source's name, a
+// directory, or DIR@REV with REV a commit of DIR.
+func CheckSpec(ctx context.Context, spec string) error {
+	if _, ok := LookupDebian(spec); ok {
+		return nil
+	}
+	if dir, rev, ok := SplitRevision(spec); ok {
+		_, err := Commit(ctx, dir, rev)
+		return err
+	}
 	if st, err := os.Stat(spec); err == nil && st.IsDir() {
-		return TreeSource(spec)
+		return nil
 	}
 	var names []string
 	for _, d := range Debians {
 		names = append(names, d.Name)
 	}
-	return Source{}, fmt.Errorf("unknown kernel %q: not a known source (%s), no such directory and no DIR@REV of a git tree", spec, strings.Join(names, ", "))
+	return fmt.Errorf("unknown kernel %q: not a known source (%s), a kernel tree's directory or DIR@REV of a git tree", spec, strings.Join(names, ", "))
 }
 
 // InstalledVersion is the package version dpkg has installed, or "".

@@ -244,7 +244,7 @@ func (p *Prepared) buildKernel(ctx context.Context) *failure {
 		r.Timings.Build = k.BuildTime.Seconds()
 	}
 	if why, ok := o.Arch.BuildOnlyFor(p.src.Series()); ok {
-		r.Scenarios = append(r.Scenarios, record.Scenario{Name: KernelBuild, Status: record.Pass,
+		r.Scenarios = append(r.Scenarios, record.Scenario{Name: report.KernelBuild, Status: record.Pass,
 			Notes: []string{buildOnlyNote(why)}})
 		p.built = true
 	}
@@ -292,9 +292,6 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 	fmt.Fprintf(o.Progress, "[%s] booting under %s\n", r.Name(), accel)
 	return finish(o, runnerFor(o.Arch).boot(ctx, p, cfg), p.start)
 }
-
-// KernelBuild is the one scenario of a build-only arch.
-const KernelBuild = report.KernelBuild
 
 // executorScenarioBudget is what one scenario may add to an executor VM's
 // lifetime: the slowest measured is about 30 s (hppa's concurrent, with

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -39,21 +38,8 @@ func (p preflight) check(ctx context.Context) error {
 		return fmt.Errorf("--accel %q: auto, kvm or tcg", p.accel)
 	}
 	for _, k := range p.kernels {
-		if _, ok := kernels.LookupDebian(k); ok {
-			continue
-		}
-		if dir, rev, ok := kernels.SplitRevision(k); ok {
-			if _, err := kernels.Commit(ctx, dir, rev); err != nil {
-				return fmt.Errorf("--kernel %s: %v", k, err)
-			}
-			continue
-		}
-		if st, err := os.Stat(k); err != nil || !st.IsDir() {
-			var names []string
-			for _, d := range kernels.Debians {
-				names = append(names, d.Name)
-			}
-			return fmt.Errorf("--kernel %s: not a known source (%s), a kernel tree's directory or DIR@REV", k, strings.Join(names, ", "))
+		if err := kernels.CheckSpec(ctx, k); err != nil {
+			return fmt.Errorf("--kernel: %v", err)
 		}
 	}
 	for _, pt := range p.patches {

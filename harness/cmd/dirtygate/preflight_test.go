@@ -14,7 +14,7 @@ func TestPreflightRefusesBadFlags(t *testing.T) {
 	}{
 		{preflight{only: "jumbo,nosuch"}, `no scenario "nosuch"`},
 		{preflight{accel: "warp"}, `--accel "warp"`},
-		{preflight{kernels: []string{"6.2"}}, "--kernel 6.2: not a known source"},
+		{preflight{kernels: []string{"6.2"}}, `--kernel: unknown kernel "6.2": not a known source`},
 		{preflight{patches: []string{"rfc-v3"}}, `unknown patch "rfc-v3"`},
 	} {
 		err := tc.p.check(context.Background())
