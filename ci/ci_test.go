@@ -63,15 +63,7 @@ func TestKernelTreeTemplates(t *testing.T) {
 		t.Errorf("the reusable workflow does not call ci/gate-tree: %q", runs)
 	}
 	var gl struct {
-		Job struct {
-			Parallel struct {
-				Matrix []struct {
-					Arch   []string `yaml:"ARCH"`
-					Kernel []string `yaml:"KERNEL"`
-				} `yaml:"matrix"`
-			} `yaml:"parallel"`
-			Script []string `yaml:"script"`
-		} `yaml:"dirtygate"`
+		Job gitlabJob `yaml:"dirtygate"`
 	}
 	read(t, "kernel-tree.gitlab-ci.yml", &gl)
 	if len(gl.Job.Parallel.Matrix) != 1 {
@@ -130,15 +122,7 @@ func TestMatricesListEveryArch(t *testing.T) {
 		t.Errorf("the GitHub job does not call ci/gate: %q", runs)
 	}
 	var gl struct {
-		Gate struct {
-			Parallel struct {
-				Matrix []struct {
-					Arch   []string `yaml:"ARCH"`
-					Kernel []string `yaml:"KERNEL"`
-				} `yaml:"matrix"`
-			} `yaml:"parallel"`
-			Script []string `yaml:"script"`
-		} `yaml:"gate"`
+		Gate gitlabJob `yaml:"gate"`
 	}
 	read(t, filepath.Join("..", ".gitlab-ci.yml"), &gl)
 	if len(gl.Gate.Parallel.Matrix) != 1 || !slices.Equal(gl.Gate.Parallel.Matrix[0].Arch, want) {
@@ -208,4 +192,16 @@ func TestGateTreeArguments(t *testing.T) {
 		!strings.Contains(got[1], "--kernel 6.12") || strings.Contains(got[1], " --base ") || got[2] != "1" {
 		t.Errorf("dirtygate was called as:\n%s", b)
 	}
+}
+
+// gitlabJob is what the tests read of a GitLab job: its arch x kernel
+// matrix and its script.
+type gitlabJob struct {
+	Parallel struct {
+		Matrix []struct {
+			Arch   []string `yaml:"ARCH"`
+			Kernel []string `yaml:"KERNEL"`
+		} `yaml:"matrix"`
+	} `yaml:"parallel"`
+	Script []string `yaml:"script"`
 }
