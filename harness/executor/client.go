@@ -15,15 +15,18 @@ import (
 
 // Stats count what the transport had to repair.
 type Stats struct {
-	Calls, Resent, Torn, Duplicates int
+	// Calls made, the round trips that carried them, and the calls that
+	// shared their round trip with others (a batch).
+	Calls, RoundTrips, Batched int
+	Resent, Torn, Duplicates   int
 	// Repairs says why the first few resends happened.
 	Repairs []string
 }
 
 // Summary says, for a report, what the transport over via had to repair.
 func (s Stats) Summary(via string) string {
-	out := fmt.Sprintf("executor over %s: %d calls, %d resent, %d torn, %d duplicate responses dropped",
-		via, s.Calls, s.Resent, s.Torn, s.Duplicates)
+	out := fmt.Sprintf("executor over %s: %d calls in %d round trips (%d batched), %d resent, %d torn, %d duplicate responses dropped",
+		via, s.Calls, s.RoundTrips, s.Batched, s.Resent, s.Torn, s.Duplicates)
 	if len(s.Repairs) > 0 {
 		out += "; " + strings.Join(s.Repairs, "; ")
 	}
@@ -47,12 +50,16 @@ type Client struct {
 	PerByte time.Duration
 
 	in     chan event
-	callMu sync.Mutex // one call in flight: the wire has no multiplexing
-	seq    uint32
-	mu     sync.Mutex
-	stats  Stats
-	broken error // set by the first lost call: every later call fails fast
-	forkN  int   // the size of the waiting child's view (Fork)
+	callMu sync.Mutex // one round trip in flight: the wire has no multiplexing
+	qmu    sync.Mutex // queue, batching
+	queue  []*pending // calls waiting for a round trip, oldest first
+	// batching: the executor runs batches (protocol 2, from its hello).
+	batching bool
+	seq      uint32
+	mu       sync.Mutex
+	stats    Stats
+	broken   error // set by the first lost call: every later call fails fast
+	forkN    int   // the size of the waiting child's view (Fork)
 }
 
 type event struct {
@@ -106,10 +113,9 @@ func (c *Client) WaitReady(timeout time.Duration) error {
 	}
 }
 
-// Call sends one request and returns the executor's answer.
-func (c *Client) Call(op byte, wait time.Duration, args []uint64, data []byte) (Response, error) {
-	c.callMu.Lock()
-	defer c.callMu.Unlock()
+// roundTrip sends one request (calls of them, for the counts) and waits
+// for its response, resending a lost or torn one.
+func (c *Client) roundTrip(op byte, wait time.Duration, args []uint64, data []byte, calls int) (Response, error) {
 	c.mu.Lock()
 	if c.broken != nil {
 		c.mu.Unlock()
@@ -117,7 +123,11 @@ func (c *Client) Call(op byte, wait time.Duration, args []uint64, data []byte) (
 	}
 	c.seq++
 	seq := c.seq
-	c.stats.Calls++
+	c.stats.Calls += calls
+	c.stats.RoundTrips++
+	if calls > 1 {
+		c.stats.Batched += calls
+	}
 	c.mu.Unlock()
 	line := Request{Seq: seq, Op: op, Args: args, Data: data}.Encode()
 	wait += time.Duration(len(line)) * c.PerByte
@@ -219,6 +229,9 @@ func (c *Client) Hello() (Hello, error) {
 		return Hello{}, fmt.Errorf("executor hello: %d bytes", len(r.Data))
 	}
 	h := Hello{Version: int(r.Data[0]), WordBytes: int(r.Data[1]), BigEndian: r.Data[2] == 1}
+	c.qmu.Lock()
+	c.batching = h.Version >= 2
+	c.qmu.Unlock()
 	var strs []string
 	rest := r.Data[3:]
 	for len(rest) > 0 {
@@ -408,6 +421,26 @@ func (c *Client) Fork(addr uint64, n int, touch bool) error {
 	if err == nil {
 		c.forkN = n
 	}
+	return err
+}
+
+func (c *Client) VhostWorkers() ([]int, error) {
+	r, err := c.sys("vhost workers", OpVhostWorkers, 0, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if r.Ret != 0 || len(r.Data)%4 != 0 {
+		return nil, fmt.Errorf("vhost workers: executor returned %d with %d bytes", r.Ret, len(r.Data))
+	}
+	var tids []int
+	for b := r.Data; len(b) >= 4; b = b[4:] {
+		tids = append(tids, int(be.Uint32(b)))
+	}
+	return tids, nil
+}
+
+func (c *Client) SetAffinity(tid, cpu int) error {
+	_, err := c.sys("sched_setaffinity", OpSetAffinity, 0, []uint64{uint64(tid), uint64(cpu)}, nil)
 	return err
 }
 

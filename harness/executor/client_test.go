@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -123,7 +124,7 @@ func exercise(t *testing.T, c *Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.Version != 1 || h.WordBytes != 8 || h.BigEndian || h.Machine != "x86_64" {
+	if h.Version != 2 || h.WordBytes != 8 || h.BigEndian || h.Machine != "x86_64" {
 		t.Fatalf("hello = %+v", h)
 	}
 	addr, err := c.Mmap(3 * 4096)
@@ -198,6 +199,16 @@ func exercise(t *testing.T, c *Client) {
 	}
 	if _, err := c.Open("/nonexistent"); machine.ErrnoName(err) != "ENOENT" {
 		t.Fatalf("open of a missing file: %v", err)
+	}
+	// No vhost device here: no workers; this thread may be placed.
+	if tids, err := c.VhostWorkers(); err != nil || len(tids) != 0 {
+		t.Fatalf("vhost workers of a process without vhost: %v, %v", tids, err)
+	}
+	if err := c.SetAffinity(0, 0); err != nil {
+		t.Fatalf("placing the executor on CPU 0: %v", err)
+	}
+	if err := c.SetAffinity(0, 4096); machine.ErrnoName(err) != "EINVAL" {
+		t.Fatalf("placing it on CPU 4096: %v, want EINVAL", err)
 	}
 	for _, fd := range []int{fd, efd} {
 		if err := c.Close(fd); err != nil {
@@ -332,6 +343,111 @@ func TestLongRequestOnSlowConsole(t *testing.T) {
 		}
 		if perByte > 0 && (err != nil || st.Resent != 0) {
 			t.Errorf("with %v a byte: %v, stats %+v: want no resend", perByte, err, st)
+		}
+	}
+}
+
+// concurrently drives the executor from several goroutines at once, as
+// the harvest and concurrent scenarios do, and checks every call ran once:
+// each goroutine's eventfd counts its writes, its memory holds its values.
+func concurrently(t *testing.T, c *Client) {
+	t.Helper()
+	if _, err := c.Hello(); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := c.Mmap(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, rounds = 4, 40
+	errs := make(chan error, workers)
+	for k := 0; k < workers; k++ {
+		go func() {
+			errs <- func() error {
+				efd, err := c.Eventfd()
+				if err != nil {
+					return err
+				}
+				one := make([]byte, 8)
+				binary.LittleEndian.PutUint64(one, 1)
+				at := addr + uint64(64*k)
+				for i := 0; i < rounds; i++ {
+					v := []byte{byte(k), byte(i), 0xd1, 0x77, 0x9a, 0x7e, byte(k), byte(i)}
+					if err := c.WriteMem(at, v); err != nil {
+						return err
+					}
+					if back, err := c.ReadMem(at, 8); err != nil || !bytes.Equal(back, v) {
+						return fmt.Errorf("worker %d round %d: read back %x (%v), wrote %x", k, i, back, err, v)
+					}
+					if _, err := c.Write(efd, one); err != nil {
+						return err
+					}
+				}
+				b, err := c.Read(efd, 8)
+				if err != nil {
+					return err
+				}
+				if n := binary.LittleEndian.Uint64(b); n != rounds {
+					return fmt.Errorf("worker %d: its eventfd counted %d writes, it made %d", k, n, rounds)
+				}
+				return c.Close(efd)
+			}()
+		}()
+	}
+	for k := 0; k < workers; k++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Concurrent callers share round trips: the executor runs a batch's calls
+// in order, each once, and hands each caller its own result.
+func TestExecutorBatchesConcurrentCalls(t *testing.T) {
+	c := start(t, &damage{})
+	concurrently(t, c)
+	st := c.Stats()
+	if st.Batched == 0 || st.RoundTrips >= st.Calls {
+		t.Fatalf("stats %+v: four goroutines' calls never shared a round trip", st)
+	}
+	t.Logf("%s", st.Summary("a pipe"))
+}
+
+// A torn, lost or duplicated batch response is repaired like any other:
+// the batch is resent with its sequence number and answered from the
+// executor's cache, so no call in it runs twice (the eventfd counts).
+func TestExecutorRepairsDamagedBatches(t *testing.T) {
+	d := &damage{tear: map[int]bool{6: true, 20: true}, drop: map[int]bool{9: true, 31: true}, dup: map[int]bool{12: true, 40: true}}
+	c := start(t, d)
+	concurrently(t, c)
+	if st := c.Stats(); st.Batched == 0 || st.Resent < 4 {
+		t.Fatalf("stats %+v: want batches and 4 resends", st)
+	}
+}
+
+func TestBatchEncoding(t *testing.T) {
+	calls := []Call{{Op: OpReadMem, Args: []uint64{0x1000, 4}}, {Op: OpWrite, Args: []uint64{3}, Data: []byte("frame")}}
+	b := EncodeBatch(calls)
+	if len(b) != calls[0].size()+calls[1].size() || b[0] != OpReadMem || b[1] != 2 {
+		t.Fatalf("packed % x", b)
+	}
+	// The executor's answer: 4 bytes read, then write returned 5.
+	res := []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0}
+	rs, err := DecodeBatch(Response{Seq: 7, Ret: 2, Data: res}, 2)
+	if err != nil || len(rs) != 2 || !bytes.Equal(rs[0].Data, []byte{1, 2, 3, 4}) || rs[1].Ret != 5 || rs[1].Seq != 7 {
+		t.Fatalf("unpacked %+v, %v", rs, err)
+	}
+	for _, bad := range []struct {
+		r    Response
+		want string
+	}{
+		{Response{Ret: 1, Data: res}, "ran 1"},
+		{Response{Ret: 2, Data: res[:20]}, "result 2 of 2 cut short"},
+		{Response{Ret: 2, Data: res[:14]}, "says 4 bytes"},
+		{Response{Ret: 2, Data: append(res[:len(res):len(res)], 9)}, "after the last"},
+	} {
+		if _, err := DecodeBatch(bad.r, 2); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("DecodeBatch(%d calls run, %d bytes): %v, want %q", bad.r.Ret, len(bad.r.Data), err, bad.want)
 		}
 	}
 }

@@ -96,6 +96,19 @@ type Spawner interface {
 	Spawn(path string, env []string) ([]byte, error)
 }
 
+// Pinner is a machine that can place vhost's worker threads on CPUs: the
+// concurrent scenario puts its devices' workers on different CPUs, so
+// their log updates do meet (woken on the CPU that woke them, they would
+// take turns on it, preemption off, and never race).
+type Pinner interface {
+	// VhostWorkers returns the thread IDs of the workers vhost runs for
+	// this process's devices ("vhost-<tid>": kernel threads before 6.4,
+	// threads of this process since).
+	VhostWorkers() ([]int, error)
+	// SetAffinity lets thread tid run on cpu only.
+	SetAffinity(tid, cpu int) error
+}
+
 // ErrNoAtomicOr is OrWord on a machine without an atomic OR for user space.
 var ErrNoAtomicOr = errors.New("no atomic OR for user space on this machine")
 

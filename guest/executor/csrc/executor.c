@@ -300,7 +300,7 @@ enum {
 	OP_HELLO = 1, OP_OPEN, OP_CLOSE, OP_IOCTL, OP_MMAP, OP_MPROTECT, OP_MUNMAP,
 	OP_READMEM, OP_WRITEMEM, OP_EVENTFD, OP_READ, OP_WRITE, OP_SOCKET,
 	OP_BINDPACKET, OP_POLL, OP_REBOOT, OP_SWAPWORDS, OP_ORWORD, OP_FORK,
-	OP_CHILDVIEW,
+	OP_CHILDVIEW, OP_BATCH, OP_VHOSTWORKERS, OP_SETAFFINITY,
 };
 
 /* The one forked child (OP_FORK, OP_CHILDVIEW). */
@@ -342,16 +342,106 @@ static long cstr(u8 *dst, const char *s)
 	return n + 1;
 }
 
-static void execute(u32 seq, int op, const u64 *a, u8 *data, u32 dlen)
+/* ---- vhost's worker threads (OP_VHOSTWORKERS) ---- */
+
+/* number parses a decimal /proc entry name; -1 if it is not one. */
+static long number(const char *s)
 {
-	u8 *d = resp + 17;
+	long v = 0;
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+/* each_entry calls f(tid, comm) for each numbered entry of dir ("/proc"
+ * or "/proc/self/task"), comm without its newline. */
+static void each_entry(const char *dir, void (*f)(long tid, const char *comm, int ours))
+{
+	static u64 ents[512]; /* 8-aligned: linux_dirent64 */
+	static char path[64], comm[32];
+	int ours = dir[6] == 's'; /* /proc/self/task */
+	long fd = sys6(__NR_openat, AT_FDCWD_, (long)dir, O_CLOEXEC, 0, 0, 0);
+	if (fd < 0)
+		return;
+	for (long n; (n = sys(__NR_getdents64, fd, ents, sizeof ents)) > 0;) {
+		for (long off = 0; off < n;) {
+			const u8 *e = (const u8 *)ents + off;
+			const char *name = (const char *)e + 19; /* d_ino, d_off, d_reclen, d_type */
+			unsigned short reclen = *(const unsigned short *)(e + 16);
+			if (!reclen)
+				break;
+			off += reclen;
+			long tid = number(name), k = 0, cf;
+			if (tid < 0)
+				continue;
+			for (const char *c = dir; *c; c++)
+				path[k++] = *c;
+			path[k++] = '/';
+			for (const char *c = name; *c && k < 50; c++)
+				path[k++] = *c;
+			for (const char *c = "/comm"; *c; c++)
+				path[k++] = *c;
+			path[k] = 0;
+			if ((cf = sys6(__NR_openat, AT_FDCWD_, (long)path, O_CLOEXEC, 0, 0, 0)) < 0)
+				continue;
+			k = sys(__NR_read, cf, comm, sizeof comm - 1);
+			sys(__NR_close, cf, 0, 0);
+			if (k <= 0)
+				continue;
+			comm[comm[k - 1] == '\n' ? k - 1 : k] = 0;
+			f(tid, comm, ours);
+		}
+	}
+	sys(__NR_close, fd, 0, 0);
+}
+
+/* The threads of this process (at most 64), and the workers found. */
+static long own[64], nown;
+static u8 *wout;
+static u32 wlen, wcap;
+
+static void note_own(long tid, const char *comm, int ours)
+{
+	(void)comm;
+	if (ours && nown < 64)
+		own[nown++] = tid;
+}
+
+/* note_worker keeps tid when it is one of our devices' vhost workers:
+ * before 6.4 a kernel thread "vhost-<tid>" named after our thread that
+ * set the owner; since, a thread of our own named the same way. */
+static void note_worker(long tid, const char *comm, int ours)
+{
+	const char *p = "vhost-";
+	for (; *p; p++, comm++)
+		if (*comm != *p)
+			return;
+	long owner = number(comm);
+	int mine = ours;
+	for (long i = 0; i < nown && !mine; i++)
+		mine = own[i] == owner;
+	if (mine && wlen + 4 <= wcap) {
+		put32(wout + wlen, tid);
+		wlen += 4;
+	}
+}
+
+/* run_op runs one call: its output goes to d (at most cap bytes), its
+ * length to *olen. A batch's calls run here one after another. */
+static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 cap, u32 *olen_)
+{
 	long ret = 0;
 	u32 olen = 0;
 	switch (op) {
 	case OP_HELLO: {
 		static struct new_utsname_ u;
 		union { u32 i; u8 b[4]; } e = { .i = 1 };
-		d[0] = 1; /* protocol version */
+		d[0] = 2; /* protocol version: 2 has OP_BATCH */
 		d[1] = sizeof(long);
 		d[2] = e.b[0] == 0; /* big-endian */
 		olen = 3;
@@ -361,18 +451,31 @@ static void execute(u32 seq, int op, const u64 *a, u8 *data, u32 dlen)
 		}
 		break;
 	}
-	case OP_OPEN:
-		data[dlen] = 0;
-		ret = sys6(__NR_openat, AT_FDCWD_, (long)data, O_RDWR | O_CLOEXEC, 0, 0, 0);
+	case OP_OPEN: {
+		/* copied: in a batch the byte after the path is the next call's */
+		static char path[256];
+		if (dlen >= sizeof path) {
+			ret = -1;
+			break;
+		}
+		memcpy(path, data, dlen);
+		path[dlen] = 0;
+		ret = sys6(__NR_openat, AT_FDCWD_, (long)path, O_RDWR | O_CLOEXEC, 0, 0, 0);
 		if (ret == -13) /* EACCES everywhere: a read-only sysfs attribute */
-			ret = sys6(__NR_openat, AT_FDCWD_, (long)data, 0 /* O_RDONLY */ | O_CLOEXEC, 0, 0, 0);
+			ret = sys6(__NR_openat, AT_FDCWD_, (long)path, 0 /* O_RDONLY */ | O_CLOEXEC, 0, 0, 0);
 		break;
+	}
 	case OP_CLOSE:
 		ret = sys(__NR_close, a[0], 0, 0);
 		break;
 	case OP_IOCTL:
-		ret = sys(__NR_ioctl, a[0], (ulong)a[1], dlen ? (long)data : 0);
+		/* the argument is copied out first: the kernel writes the copy */
+		if (dlen > cap) {
+			ret = -1;
+			break;
+		}
 		memcpy(d, data, dlen);
+		ret = sys(__NR_ioctl, a[0], (ulong)a[1], dlen ? (long)d : 0);
 		olen = dlen;
 		break;
 	case OP_MMAP: {
@@ -393,7 +496,7 @@ static void execute(u32 seq, int op, const u64 *a, u8 *data, u32 dlen)
 		break;
 	case OP_READMEM: {
 		const volatile u8 *p = (const volatile u8 *)(ulong)a[0];
-		if (a[1] > MAXDATA) {
+		if (a[1] > cap) {
 			ret = -1;
 			break;
 		}
@@ -426,7 +529,7 @@ static void execute(u32 seq, int op, const u64 *a, u8 *data, u32 dlen)
 		ret = sys(__NR_eventfd2, 0, O_CLOEXEC | O_NONBLOCK, 0);
 		break;
 	case OP_READ:
-		if (a[1] > MAXDATA) {
+		if (a[1] > cap) {
 			ret = -1;
 			break;
 		}
@@ -467,7 +570,7 @@ static void execute(u32 seq, int op, const u64 *a, u8 *data, u32 dlen)
 		 * word atomically exchanged with 0, in order; the old values
 		 * come back as the target stores them. */
 		volatile ulong *w = (volatile ulong *)(ulong)a[0];
-		if (a[1] * sizeof(ulong) > MAXDATA) {
+		if (a[1] * sizeof(ulong) > cap) {
 			ret = -1;
 			break;
 		}
@@ -539,7 +642,7 @@ static void execute(u32 seq, int op, const u64 *a, u8 *data, u32 dlen)
 		long got = 0, k = 1;
 		u8 one = 1;
 		int status;
-		if (!child_pid) {
+		if (!child_pid || child_n > cap) {
 			ret = -1;
 			break;
 		}
@@ -554,6 +657,74 @@ static void execute(u32 seq, int op, const u64 *a, u8 *data, u32 dlen)
 		olen = got;
 		break;
 	}
+	case OP_VHOSTWORKERS:
+		/* The TIDs (u32 each) of the threads vhost runs for our devices. */
+		nown = 0;
+		each_entry("/proc/self/task", note_own);
+		wout = d, wlen = 0, wcap = cap;
+		each_entry("/proc", note_worker);
+		each_entry("/proc/self/task", note_worker);
+		olen = wlen;
+		break;
+	case OP_SETAFFINITY: {
+		/* a[0] tid, a[1] the one CPU it may run on */
+		ulong mask[4] = {0};
+		if (a[1] >= 8 * sizeof mask) {
+			ret = -22; /* EINVAL, as the kernel says for no usable CPU */
+			break;
+		}
+		mask[a[1] / (8 * sizeof(ulong))] = 1UL << (a[1] % (8 * sizeof(ulong)));
+		ret = sys(__NR_sched_setaffinity, a[0], sizeof mask, (long)mask);
+		break;
+	}
+	default:
+		ret = -1;
+	}
+	*olen_ = olen;
+	return ret;
+}
+
+/* run_batch runs the calls packed in data one after another, as if each
+ * had come alone, and packs their results in d: how the host's concurrent
+ * callers (vhost workers to wake together, a harvest beside the traffic)
+ * reach the guest in one round trip. A call is op(1) nargs(1) args(8 each)
+ * dlen(4) data; a result is ret(8) olen(4) output. Returns how many ran. */
+static long run_batch(const u8 *data, u32 dlen, u8 *d, u32 *olen)
+{
+	u32 in = 0, out = 0;
+	long k = 0;
+	while (in < dlen) {
+		u64 a[MAXARGS] = {0};
+		u32 n, got = 0;
+		if (dlen - in < 6)
+			break;
+		int op = data[in], nargs = data[in + 1];
+		if (nargs > MAXARGS || dlen - in < 6 + 8 * (u32)nargs)
+			break;
+		for (int i = 0; i < nargs; i++)
+			a[i] = get64(data + in + 2 + 8 * i);
+		n = get32(data + in + 2 + 8 * nargs);
+		in += 6 + 8 * nargs;
+		if (n > dlen - in || MAXDATA - out < 12)
+			break;
+		if (op == OP_BATCH || op == OP_REBOOT || op == OP_HELLO)
+			break; /* not batched by the host: a malformed batch */
+		long ret = run_op(op, a, data + in, n, d + out + 12, MAXDATA - out - 12, &got);
+		put64(d + out, (u64)(long long)ret);
+		put32(d + out + 8, got);
+		out += 12 + got;
+		in += n;
+		k++;
+	}
+	*olen = out;
+	return k;
+}
+
+static void execute(u32 seq, int op, const u64 *a, const u8 *data, u32 dlen)
+{
+	u32 olen = 0;
+	long ret;
+	switch (op) {
 	case OP_REBOOT:
 		/* Ends the VM as its /init; on real hardware, reached over ssh,
 		 * only the executor exits. */
@@ -564,8 +735,11 @@ static void execute(u32 seq, int op, const u64 *a, u8 *data, u32 dlen)
 		sys6(__NR_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_RESTART, 0, 0, 0);
 		for (;;)
 			;
+	case OP_BATCH:
+		ret = run_batch(data, dlen, resp + 17, &olen);
+		break;
 	default:
-		ret = -1;
+		ret = run_op(op, a, data, dlen, resp + 17, MAXDATA, &olen);
 	}
 	respond(seq, ret, olen);
 }
@@ -626,7 +800,7 @@ void executor_main(void)
 	if (sys(__NR_getpid, 0, 0, 0) == 1)
 		mounts();
 	raw_tty(0);
-	say("\r\ndirtygate-executor 1: ready\r\n");
+	say("\r\ndirtygate-executor 2: ready\r\n");
 	respond(0, 0, 0); /* seq 0: ready */
 	for (;;) {
 		long k = sys(__NR_read, 0, buf, sizeof buf);

@@ -1,0 +1,117 @@
+package executor
+
+import (
+	"fmt"
+	"time"
+)
+
+// Call sends one call and returns the executor's answer. Calls made at
+// the same time from several goroutines (a harvest loop beside the
+// traffic, devices driven side by side) travel in one batch when the
+// executor has batches: one round trip, and they run in the guest back to
+// back, as a VMM's threads would, not a console round trip apart.
+func (c *Client) Call(op byte, wait time.Duration, args []uint64, data []byte) (Response, error) {
+	k := &pending{Call: Call{Op: op, Args: args, Data: data}, wait: wait,
+		reply: c.replyBound(op, args, data), done: make(chan result, 1)}
+	c.qmu.Lock()
+	c.queue = append(c.queue, k)
+	c.qmu.Unlock()
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
+	for {
+		select {
+		case res := <-k.done: // it went in another caller's batch
+			return res.r, res.err
+		default:
+		}
+		c.send(c.take())
+	}
+}
+
+// pending is a call waiting for its round trip.
+type pending struct {
+	Call
+	wait  time.Duration
+	reply int // the most bytes its response carries
+	done  chan result
+}
+
+type result struct {
+	r   Response
+	err error
+}
+
+// batchable says whether op may share a round trip: not the calls that
+// open or end the conversation.
+func batchable(op byte) bool { return op != OpHello && op != OpReboot && op != OpBatch }
+
+// replyBound is the most data the response to a call carries.
+func (c *Client) replyBound(op byte, args []uint64, data []byte) int {
+	switch op {
+	case OpReadMem, OpRead:
+		return int(args[1])
+	case OpSwapWords:
+		return int(args[1]) * c.abi.WordBits / 8
+	case OpIoctl:
+		return len(data)
+	case OpChildView:
+		return c.forkN
+	case OpVhostWorkers:
+		return 4 * 64
+	}
+	return 0
+}
+
+// take removes the calls the next round trip carries from the queue: the
+// oldest, and those after it that fit one batch's request and response.
+func (c *Client) take() []*pending {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	n, req, rep := 0, 0, 0
+	for ; n < len(c.queue); n++ {
+		k := c.queue[n]
+		if n > 0 && (!c.batching || !batchable(c.queue[0].Op) || !batchable(k.Op) ||
+			req+k.size() > MaxData || rep+resultHead+k.reply > MaxData) {
+			break
+		}
+		req += k.size()
+		rep += resultHead + k.reply
+	}
+	batch := append([]*pending(nil), c.queue[:n]...)
+	c.queue = append(c.queue[:0], c.queue[n:]...)
+	return batch
+}
+
+// send makes the round trip of batch and hands each call its result.
+func (c *Client) send(batch []*pending) {
+	if len(batch) == 1 {
+		k := batch[0]
+		r, err := c.roundTrip(k.Op, k.wait, k.Args, k.Data, 1)
+		k.done <- result{r, err}
+		return
+	}
+	var wait time.Duration
+	calls := make([]Call, len(batch))
+	for i, k := range batch {
+		wait += k.wait + time.Duration(2*k.reply)*c.PerByte
+		calls[i] = k.Call
+	}
+	r, err := c.roundTrip(OpBatch, wait, nil, EncodeBatch(calls), len(batch))
+	var rs []Response
+	if err == nil {
+		if rs, err = DecodeBatch(r, len(batch)); err != nil {
+			// Some calls may have run: never send them again.
+			err = fmt.Errorf("executor: %w", err)
+			c.mu.Lock()
+			c.broken = err
+			c.mu.Unlock()
+		}
+	}
+	for i, k := range batch {
+		if err != nil {
+			k.done <- result{err: err}
+		} else {
+			k.done <- result{r: rs[i]}
+		}
+	}
+}
