@@ -1,0 +1,194 @@
+package scenario
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+
+	"dirtygate/vmm/machine"
+	"dirtygate/vmm/oracle"
+	"dirtygate/vmm/virtq"
+)
+
+// concurrent runs three devices at once into pages that interleave within
+// every log word: page p belongs to device p % 3.
+func concurrent(m machine.Machine, name string) outcome {
+	cpus, err := onlineCPUs(m)
+	if err != nil {
+		return outcome{err: err}
+	}
+	if cpus < 2 {
+		// The vhost workers take turns on one CPU and update the log
+		// with preemption off: a lost update between them cannot happen,
+		// so a pass would say nothing.
+		return outcome{skip: "one CPU online: the three vhost workers cannot update the log at the same time, so races between them are not exercised"}
+	}
+	o := withRig(m, Config{Name: name}, func(primary *Rig, o *outcome) error {
+		devs := []*Rig{primary}
+		for k := 1; k < concurrentDevs; k++ {
+			d, err := NewPeer(primary, k)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			devs = append(devs, d)
+		}
+		o.notes = append(o.notes, spreadWorkers(m, cpus))
+		used, err := concurrentTraffic(devs)
+		if err != nil {
+			return err
+		}
+		return judgeConcurrent(o, devs, used)
+	})
+	o.count("cpus", int64(cpus))
+	return o
+}
+
+// spreadWorkers gives each device's vhost worker a CPU of its own and
+// says where. Left where the kernel wakes them, workers often sit on the
+// CPU of the thread that woke them and take turns there (preemption off
+// while they log), so their updates of a shared word never overlap. With
+// a CPU to spare the calling thread keeps CPU 0 and the workers get the
+// others: the executor is one thread, and a worker queued behind it runs
+// only once it has answered over the console, long after the others.
+func spreadWorkers(m machine.Machine, cpus int) string {
+	p, ok := m.(machine.Pinner)
+	if !ok {
+		return "the vhost workers run where the scheduler puts them (this machine cannot place threads)"
+	}
+	tids, err := p.VhostWorkers()
+	if err != nil || len(tids) != concurrentDevs {
+		return fmt.Sprintf("the vhost workers run where the scheduler puts them (found %d of %d workers: %v)", len(tids), concurrentDevs, err)
+	}
+	first, where := 0, ""
+	if cpus > concurrentDevs {
+		if err := p.SetAffinity(0, 0); err != nil {
+			return fmt.Sprintf("the vhost workers run where the scheduler puts them (placing the caller: %v)", err)
+		}
+		first, cpus, where = 1, cpus-1, "; the caller on CPU 0"
+	}
+	var placed []string
+	for i, tid := range tids {
+		cpu := first + i%cpus
+		if err := p.SetAffinity(tid, cpu); err != nil {
+			return fmt.Sprintf("the vhost workers run where the scheduler puts them (placing worker %d: %v)", tid, err)
+		}
+		placed = append(placed, fmt.Sprintf("%d on CPU %d", tid, cpu))
+	}
+	return "vhost workers placed: " + strings.Join(placed, ", ") + where
+}
+
+// concurrent's devices, the buffers each posts, and the rounds of frames
+// that refill them. One round: every data page is written, and logged,
+// once, so a bit another worker's update wiped out is not set again by a
+// later write of the same page (with two rounds a lost update showed only
+// when both writes of a page lost theirs).
+const concurrentDevs, concurrentBufs, concurrentRounds = 3, 128, 1
+
+// concurrentTraffic posts every device's buffers, then sends their frames
+// at once, each device from its own goroutine, so that frame i of every
+// device (pages 3i..3i+2, one log word) arrives at about the same moment;
+// then it stops them all and returns each one's used buffers.
+func concurrentTraffic(devs []*Rig) ([][]virtq.Used, error) {
+	const ndev, nbuf, rounds = concurrentDevs, concurrentBufs, concurrentRounds
+	used := make([][]virtq.Used, ndev)
+	errs := make([]error, ndev)
+	heads := make([][]uint16, ndev)
+	for k, d := range devs {
+		var bufs [][]Seg
+		for i := 0; i < nbuf; i++ {
+			bufs = append(bufs, one(pageOff(firstBufPage+uint64(ndev*i+k), 256), 2048))
+		}
+		var err error
+		if heads[k], err = d.Post(bufs...); err != nil {
+			return nil, err
+		}
+	}
+	var wg sync.WaitGroup
+	for k, d := range devs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			used[k], errs[k] = deliver(d, heads[k], frames(nbuf*rounds, frameLen), true)
+		}()
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != nil {
+			return nil, e
+		}
+	}
+	for _, d := range devs {
+		if err := d.Stop(); err != nil {
+			return nil, err
+		}
+	}
+	return used, nil
+}
+
+// judgeConcurrent reads the shared log and says what each device wrote,
+// and how many log words all of them updated.
+func judgeConcurrent(o *outcome, devs []*Rig, used [][]virtq.Used) error {
+	const ndev, nbuf, rounds = concurrentDevs, concurrentBufs, concurrentRounds
+	primary := devs[0]
+	var err error
+	if o.log, err = primary.Log(); err != nil {
+		return err
+	}
+	w := map[uint64]int{}
+	owner := map[uint64]int{} // log word -> devices that wrote into it (bitmask)
+	for k, d := range devs {
+		dw, err := d.Written(used[k])
+		if err != nil {
+			return err
+		}
+		for p, n := range dw {
+			w[p] += n
+			owner[(o.log.BitOf(p))/uint64(o.log.Layout.WordBits)] |= 1 << k
+		}
+	}
+	shared := 0
+	for _, mask := range owner {
+		if mask == 1<<ndev-1 {
+			shared++
+		}
+	}
+	o.packets = ndev * nbuf * rounds
+	for k := range devs {
+		o.findings = append(o.findings, usedLengths(used[k], frames(nbuf*rounds, frameLen))...)
+	}
+	if shared == 0 {
+		return fmt.Errorf("no log word was updated by all %d devices: the scenario did not make them share words", ndev)
+	}
+	o.count("shared_log_words", int64(shared))
+	o.expect = oracle.Expect{Written: w, Allowed: map[uint64]int{}, Required: map[uint64]bool{}}
+	for _, d := range devs {
+		maps.Copy(o.expect.Allowed, d.UsedPages()) // each device logs its used ring
+	}
+	o.logEvents = primary.LogEvents()
+	o.notes = append(o.notes, fmt.Sprintf("%d devices, %d frames each in %d rounds; %d log words were updated by all %d devices, %d set_bit calls in all",
+		ndev, nbuf*rounds, rounds, shared, ndev, sumCounts(w)))
+	o.control = clearBit(sortedPages(w)[10])
+	return nil
+}
+
+// onlineCPUs counts the CPUs in /sys/devices/system/cpu/online ("0-1,3").
+func onlineCPUs(m machine.Machine) (int, error) {
+	s, err := readFile(m, "/sys/devices/system/cpu/online")
+	if err != nil {
+		return 0, fmt.Errorf("reading the online CPUs: %w", err)
+	}
+	n := 0
+	for _, r := range strings.Split(s, ",") {
+		var lo, hi int
+		if k, _ := fmt.Sscanf(r, "%d-%d", &lo, &hi); k == 2 {
+			n += hi - lo + 1
+		} else if k == 1 {
+			n++
+		} else {
+			return 0, fmt.Errorf("cannot parse the online CPUs %q", s)
+		}
+	}
+	return n, nil
+}
