@@ -120,6 +120,16 @@ type Boot struct {
 	KVMHost     string   // host GOARCH on which KVM may accelerate this guest; "" never
 	Timeout     time.Duration
 
+	// MTTCG asks TCG for one host thread per vCPU (-accel
+	// tcg,thread=multi) where QEMU would run every vCPU in one thread: it
+	// does so by default for a guest whose memory order it declares
+	// stronger than the host's, and then two vCPUs never execute at the
+	// same moment, so races between vhost workers (the concurrent
+	// scenario) cannot happen. Only on a TSO host (x86), whose order
+	// differs from a sequentially consistent guest's by store-load
+	// reordering alone, which the kernel's own barriers cover.
+	MTTCG bool
+
 	// NoBoot lists kernel series ("6.12") this machine cannot boot here,
 	// with the reason: their runs stop after the build, as a BuildOnly
 	// arch's do, and every report says why (a boot that is known to fail

@@ -40,9 +40,14 @@ CONFIG_SLUB=y
 		// QEMU 7.2 names the B160L "hppa" (-M B160L is rejected).
 		Machine:  "hppa",
 		MemoryMB: 256,
-		SMP:      2,
-		Console:  "ttyS0",
-		Timeout:  240 * time.Second,
+		// Four vCPUs, each its own host thread: the executor keeps one,
+		// the concurrent scenario's three vhost workers get one each, so
+		// they log at the same moments (QEMU 7.2 would otherwise run
+		// hppa's vCPUs in turn in one thread: see Boot.MTTCG).
+		SMP:     4,
+		MTTCG:   true,
+		Console: "ttyS0",
+		Timeout: 240 * time.Second,
 		// Measured: full SLUB and SLUB_TINY alike (kernels/config/series-6.12.config).
 		NoBoot: map[string]string{"6.12": "6.12.117 faults at boot under QEMU 7.2 (Data memory access rights trap in " +
 			"___slab_alloc from kmem_cache_init, with full SLUB as with SLUB_TINY; 6.1 only warns in acquire_slab there, " +

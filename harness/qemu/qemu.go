@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,6 +49,9 @@ type Result struct {
 	MaxRSS   int64 // QEMU's peak resident memory, bytes
 }
 
+// tsoHost: the host orders memory as x86 does (see arches.Boot.MTTCG).
+const tsoHost = runtime.GOARCH == "amd64" || runtime.GOARCH == "386"
+
 // Command is the full QEMU command line, deterministic, for running and
 // for printing so a failure can be reproduced by hand.
 func Command(c Config) []string {
@@ -63,6 +67,9 @@ func Command(c Config) []string {
 	accel := c.Accel
 	if accel == "" {
 		accel = "tcg"
+	}
+	if accel == "tcg" && a.Boot.MTTCG && a.Boot.SMP > 1 && tsoHost {
+		accel = "tcg,thread=multi"
 	}
 	args = append(args, "-accel", accel)
 	// -no-reboot: the agent ends the VM with reboot(), and a panic
