@@ -34,6 +34,22 @@ func TestCommand(t *testing.T) {
 	if strings.Contains(got, "-smp") {
 		t.Errorf("armv5 is uniprocessor: %s", got)
 	}
+	// hppa's vCPUs each get a thread (QEMU would run them in turn), not
+	// under KVM, and x86_64's keep QEMU's default (already one each).
+	hp, _ := arches.Lookup("hppa")
+	want := "-smp 4 -accel tcg,thread=multi"
+	if !tsoHost {
+		want = "-smp 4 -accel tcg "
+	}
+	if got := Quote(Command(Config{Arch: hp, Kernel: "/k/vmlinux"})); !strings.Contains(got, want) {
+		t.Errorf("hppa command lacks %q: %s", want, got)
+	}
+	if got := Quote(Command(Config{Arch: hp, Kernel: "/k/vmlinux", Accel: "kvm"})); !strings.Contains(got, "-accel kvm ") {
+		t.Errorf("hppa under kvm: %s", got)
+	}
+	if got := Quote(Command(c)); strings.Contains(got, "thread=") {
+		t.Errorf("x86_64 keeps QEMU's default threading: %s", got)
+	}
 }
 
 func TestMissingBinary(t *testing.T) {
