@@ -92,20 +92,14 @@ func (w *aliasWatch) cur() *aliasScenario {
 
 // progress follows the session's "scenario NAME: running" lines.
 func (w *aliasWatch) progress(next io.Writer) io.Writer {
-	return writerFunc(func(b []byte) (int, error) {
-		for _, l := range strings.Split(string(b), "\n") {
-			l = strings.TrimSpace(l)
-			if name, ok := strings.CutPrefix(l, "dirtygate: scenario "); ok && strings.HasSuffix(name, ": running") {
-				w.mu.Lock()
-				w.poll()
-				w.classify()
-				w.scenario = strings.TrimSuffix(name, ": running")
-				w.logs, w.maxGPA = nil, 0
-				w.cur()
-				w.mu.Unlock()
-			}
-		}
-		return next.Write(b)
+	return onScenario(next, func(name string) {
+		w.mu.Lock()
+		w.poll()
+		w.classify()
+		w.scenario = name
+		w.logs, w.maxGPA = nil, 0
+		w.cur()
+		w.mu.Unlock()
 	})
 }
 

@@ -66,6 +66,8 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 		defer watch.close()
 		m, progress = watch, watch.progress(progress)
 	}
+	calls := newScenarioCalls(client)
+	progress = onScenario(progress, calls.start)
 	driveErr := drive(client, m, o, &records, progress, true)
 	if driveErr == nil {
 		// The executor reboots; QEMU (-no-reboot) exits.
@@ -99,6 +101,9 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 		judgeAlias(r, watch, p.alias)
 	}
 	r.Transport = client.Stats().Summary("the console")
+	if per := calls.summary(); per != "" {
+		r.Transport += "; " + per
+	}
 	if driveErr != nil {
 		r.SetError(report.StageTransport, "", "executor: "+driveErr.Error())
 		if v.res.TimedOut {

@@ -105,7 +105,8 @@ func targetExecutor(t *targetRun) {
 	copied := make(chan struct{})
 	go func() { io.Copy(t.sink(client.Scanner()), t.conn.Out); close(copied) }()
 	var records bytes.Buffer
-	progress := &progressLines{w: t.o.Progress, prefix: "[" + a.Name + " target] "}
+	calls := newScenarioCalls(client)
+	progress := onScenario(&progressLines{w: t.o.Progress, prefix: "[" + a.Name + " target] "}, calls.start)
 	driveErr := drive(client, client, t.o, &records, progress, t.conn.Fresh)
 	if driveErr == nil && t.conn.Fresh {
 		client.Reboot() // off PID 1 the executor only exits
@@ -117,6 +118,9 @@ func targetExecutor(t *targetRun) {
 	}
 	t.judge(records.Bytes())
 	t.r.Transport = client.Stats().Summary(t.conn.Describe)
+	if per := calls.summary(); per != "" {
+		t.r.Transport += "; " + per
+	}
 	if driveErr != nil {
 		t.r.SetError(report.StageTransport, "", "executor: "+driveErr.Error())
 	}

@@ -1,0 +1,59 @@
+package run
+
+import (
+	"encoding/binary"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"dirtygate/harness/executor"
+	"dirtygate/vmm/errno"
+	"dirtygate/vmm/ioctl"
+	"dirtygate/vmm/machine"
+)
+
+// Calls are charged to the scenario whose "running" line went by last,
+// counted by the real executor's client.
+func TestScenarioCalls(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "executor")
+	root, _ := filepath.Abs("../..")
+	if out, err := exec.Command("gcc", "-static", "-nostdlib", "-ffreestanding", "-fno-pic", "-no-pie",
+		"-fno-stack-protector", "-Os", "-o", bin, filepath.Join(root, "guest/executor/csrc/executor.c"), "-lgcc").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin)
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Process.Kill(); cmd.Wait() })
+	abi := machine.ABI{Ioctl: ioctl.Generic, ByteOrder: binary.LittleEndian, WordBits: 64, PageSize: 4096}
+	c := executor.NewClient(in, abi, errno.Generic)
+	go io.Copy(c.Scanner(), out)
+	if err := c.WaitReady(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	calls := newScenarioCalls(c)
+	progress := onScenario(io.Discard, calls.start)
+	io.WriteString(progress, "dirtygate: scenario first: running\n")
+	for i := 0; i < 3; i++ {
+		if _, err := c.Eventfd(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	io.WriteString(progress, "dirtygate: scenario first: pass\ndirtygate: scenario second: running\n")
+	if _, err := c.Mmap(4096); err != nil {
+		t.Fatal(err)
+	}
+	got := calls.summary()
+	if want := "calls/round trips per scenario: first 3/3, second 1/1"; got != want {
+		t.Fatalf("summary %q, want %q", got, want)
+	}
+	if strings.Contains(got, "pass") {
+		t.Fatal("a result line started a scenario")
+	}
+}
