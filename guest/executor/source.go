@@ -14,5 +14,6 @@ var Source []byte
 
 // ReadyLine is what executor.c prints on the console once it runs: where
 // the guest's own output starts, and how a console is known to be the
-// executor's.
-const ReadyLine = "dirtygate-executor 2: ready"
+// executor's. Its 1 is the framing's version, which protocol 2 (batches,
+// said in the hello) kept: LAVA jobs and captured consoles wait for it.
+const ReadyLine = "dirtygate-executor 1: ready"

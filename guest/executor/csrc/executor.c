@@ -800,7 +800,7 @@ void executor_main(void)
 	if (sys(__NR_getpid, 0, 0, 0) == 1)
 		mounts();
 	raw_tty(0);
-	say("\r\ndirtygate-executor 2: ready\r\n");
+	say("\r\ndirtygate-executor 1: ready\r\n");
 	respond(0, 0, 0); /* seq 0: ready */
 	for (;;) {
 		long k = sys(__NR_read, 0, buf, sizeof buf);
