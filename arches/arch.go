@@ -120,6 +120,11 @@ type Boot struct {
 	KVMHost     string   // host GOARCH on which KVM may accelerate this guest; "" never
 	Timeout     time.Duration
 
+	// KernelArgs go on every kernel command line this machine boots
+	// (QEMU and LAVA's qemu device type), after console= and panic=:
+	// what the emulated machine's firmware makes a kernel need.
+	KernelArgs []string
+
 	// NoBoot lists kernel series ("6.12") this machine cannot boot here,
 	// with the reason: their runs stop after the build, as a BuildOnly
 	// arch's do, and every report says why (a boot that is known to fail
