@@ -130,6 +130,11 @@ type Boot struct {
 	// reordering alone, which the kernel's own barriers cover.
 	MTTCG bool
 
+	// KernelArgs go on every kernel command line this machine boots
+	// (QEMU and LAVA's qemu device type), after console= and panic=:
+	// what the emulated machine's firmware makes a kernel need.
+	KernelArgs []string
+
 	// NoBoot lists kernel series ("6.12") this machine cannot boot here,
 	// with the reason: their runs stop after the build, as a BuildOnly
 	// arch's do, and every report says why (a boot that is known to fail

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"dirtygate/arches"
 	"dirtygate/harness/report"
 	"dirtygate/vmm/record"
 )
@@ -61,6 +62,23 @@ func TestJudgeCouldNotDecide(t *testing.T) {
 		if r.Cause == nil || r.Cause.Stage != tc.stage {
 			t.Errorf("%s: cause %+v, want stage %s", name, r.Cause, tc.stage)
 		}
+	}
+}
+
+// A warning an arch lists as a boot artifact is reported as one before the
+// agent starts, and is a finding after.
+func TestJudgeBootArtifact(t *testing.T) {
+	base := captured(t, "../../vmm/record/testdata/console-x86_64-baseline.txt")
+	warn := []byte("WARNING: CPU: 0 PID: 0 at firmware_quirk+0x4/0x8\n")
+	at := bytes.Index(base, []byte("DGR1 0 "))
+	before := append(append(append([]byte(nil), base[:at]...), warn...), base[at:]...)
+	a := &arches.Arch{Name: "x", Boot: arches.Boot{Artifacts: []arches.BootArtifact{{Match: "at firmware_quirk", Why: "the firmware"}}}}
+	if r := judged(Input{Arch: a, Console: before}); r.Verdict != report.Pass || len(r.Artifacts) != 1 {
+		t.Errorf("before the agent: verdict %s, artifacts %q", r.Verdict, r.Artifacts)
+	}
+	after := append(append([]byte(nil), base...), warn...)
+	if r := judged(Input{Arch: a, Console: after}); r.Verdict == report.Pass || len(r.Artifacts) != 0 {
+		t.Errorf("after the agent: verdict %s, artifacts %q", r.Verdict, r.Artifacts)
 	}
 }
 

@@ -34,7 +34,8 @@ type Job struct {
 
 // Kernel arguments the agent reads (guest/cmd/agent), as a run passes them.
 func (j Job) kernelArgs() []string {
-	return append([]string{"console=" + j.Arch.Boot.Console, "panic=-1"}, run.AgentArgs(j.Arch, j.Only)...)
+	args := append([]string{"console=" + j.Arch.Boot.Console, "panic=-1"}, j.Arch.Boot.KernelArgs...)
+	return append(args, run.AgentArgs(j.Arch, j.Only)...)
 }
 
 // Console lines the job watches for.

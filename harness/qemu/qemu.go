@@ -27,7 +27,7 @@ type Config struct {
 	Kernel     string
 	DTB        string // device tree, for machines that need one
 	Initrd     string
-	Append     []string // kernel arguments after console= and panic=
+	Append     []string // kernel arguments after console=, panic= and the arch's own
 	Accel      string   // "kvm" or "tcg"
 	Timeout    time.Duration
 	ConsoleLog string    // the console is teed to this file as it arrives
@@ -91,7 +91,8 @@ func Command(c Config) []string {
 	if c.Initrd != "" {
 		args = append(args, "-initrd", c.Initrd)
 	}
-	kargs := append([]string{"console=" + a.Boot.Console, "panic=-1"}, c.Append...)
+	kargs := append([]string{"console=" + a.Boot.Console, "panic=-1"}, a.Boot.KernelArgs...)
+	kargs = append(kargs, c.Append...)
 	args = append(args, "-append", strings.Join(kargs, " "))
 	return args
 }

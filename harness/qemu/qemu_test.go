@@ -50,6 +50,11 @@ func TestCommand(t *testing.T) {
 	if got := Quote(Command(c)); strings.Contains(got, "thread=") {
 		t.Errorf("x86_64 keeps QEMU's default threading: %s", got)
 	}
+	hppa, _ := arches.Lookup("hppa")
+	got = Quote(Command(Config{Arch: hppa, Kernel: "/k/vmlinux", Append: []string{"dirtygate.only=carry"}}))
+	if !strings.Contains(got, "-append 'console=ttyS0 panic=-1 slub_max_order=4 dirtygate.only=carry'") {
+		t.Errorf("hppa command lacks its machine's kernel arguments: %s", got)
+	}
 }
 
 func TestMissingBinary(t *testing.T) {
