@@ -11,6 +11,7 @@ package scenario
 
 import (
 	"fmt"
+	"time"
 
 	"dirtygate/vmm/machine"
 	"dirtygate/vmm/virtq"
@@ -25,7 +26,8 @@ const harvestWindows, harvestWindowFrames = 6, 2
 // windowStats is what the switch counted.
 type windowStats struct {
 	opened, kmap, futex, acked, timedout, late uint64
-	served                                     int // phases the VMM read its log in
+	served                                     int           // phases the VMM read its log in
+	took                                       time.Duration // the windowed frames, armed to disarmed
 }
 
 // hasWindow says whether the kernel has the switch.
@@ -117,7 +119,7 @@ func (h *harvester) windowed(heads []uint16, fr [][]byte) (int, []virtq.Used, er
 	if !hasWindow(h.m) {
 		return 0, nil, nil
 	}
-	k := harvestWindowFrames
+	k, t0 := harvestWindowFrames, time.Now()
 	if err := armWindows(h.m, harvestWindows); err != nil {
 		return 0, nil, err
 	}
@@ -149,7 +151,7 @@ func (h *harvester) windowed(heads []uint16, fr [][]byte) (int, []virtq.Used, er
 	if err != nil {
 		return 0, nil, err
 	}
-	w.served = served + more
+	w.served, w.took = served+more, time.Since(t0)
 	h.win = &w
 	used, err := h.r.WaitUsed(k)
 	return k, used, err
@@ -162,6 +164,7 @@ func (h *harvester) judgeWindow(o *outcome) {
 		return
 	}
 	o.count("window_log_writes", int64(h.win.opened))
+	o.count("window_ms", h.win.took.Milliseconds())
 	p := h.win.problem()
 	switch {
 	case p == "":
