@@ -51,9 +51,11 @@ func armWindows(m machine.Machine, n int) error {
 }
 
 // serveWindows reads the log (read) in every phase the kernel opens, and
-// acknowledges it, until no phase opens for a second (the switch's wait).
-func serveWindows(m machine.Machine, read func() error) (served int, err error) {
-	for {
+// acknowledges it, until no phase opens for a second (the switch's wait);
+// before the first phase it waits up to patience seconds (a loaded host
+// may take that long to get the frames to vhost).
+func serveWindows(m machine.Machine, read func() error, patience int) (served int, err error) {
+	for idle := 0; ; {
 		line, err := readFile(m, windowDir+"wait")
 		if err != nil {
 			return served, err
@@ -64,7 +66,10 @@ func serveWindows(m machine.Machine, read func() error) (served int, err error) 
 			return served, fmt.Errorf("%swait holds %q: %w", windowDir, line, err)
 		}
 		if seq == 0 {
-			return served, nil
+			if idle++; served > 0 || idle >= patience {
+				return served, nil
+			}
+			continue
 		}
 		if err := read(); err != nil {
 			return served, err
@@ -136,12 +141,12 @@ func (h *harvester) windowed(heads []uint16, fr [][]byte) (int, []virtq.Used, er
 	if err := h.r.Send(fr[:k]...); err != nil {
 		return 0, nil, err
 	}
-	served, err := serveWindows(h.m, read)
+	served, err := serveWindows(h.m, read, 10)
 	var more int
 	if err == nil {
 		// A window taken just before the disarm is still served.
 		if err = writeFile(h.m, windowDir+"windows", "0"); err == nil {
-			more, err = serveWindows(h.m, read)
+			more, err = serveWindows(h.m, read, 1)
 		}
 	}
 	var w windowStats

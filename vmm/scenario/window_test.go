@@ -51,22 +51,41 @@ func (f *windowFake) Write(fd int, b []byte) (int, error) {
 	return len(b), nil
 }
 
+// countWaits counts the reads of wait.
+type countWaits struct {
+	*windowFake
+	n *int
+}
+
+func (c countWaits) Read(fd int, n int) ([]byte, error) {
+	if c.open[fd] == "wait" && !c.eof[fd] {
+		*c.n++
+	}
+	return c.windowFake.Read(fd, n)
+}
+
 // Every phase the switch opens is read in and acknowledged by its own
 // sequence number and phase, and the loop ends when none opens.
 func TestServeWindows(t *testing.T) {
 	f := &windowFake{phases: []string{"1 1 kmap", "1 2 kmap", "2 1 futex", "2 2 futex"}, open: map[int]string{}, eof: map[int]bool{}}
 	reads := 0
-	served, err := serveWindows(f, func() error { reads++; return nil })
+	served, err := serveWindows(f, func() error { reads++; return nil }, 1)
 	if err != nil || served != 4 || reads != 4 {
 		t.Fatalf("served %d, read %d times, err %v; want 4, 4, nil", served, reads, err)
 	}
 	if want := []string{"1 1", "1 2", "2 1", "2 2"}; !reflect.DeepEqual(f.acks, want) {
 		t.Errorf("acks %q, want %q", f.acks, want)
 	}
+	// Before the first phase it waits as long as it was told to.
+	f = &windowFake{open: map[int]string{}, eof: map[int]bool{}}
+	waits := 0
+	if served, err := serveWindows(countWaits{f, &waits}, func() error { return nil }, 3); served != 0 || err != nil || waits != 3 {
+		t.Errorf("no phase: served %d, err %v, %d waits; want 0, nil, 3", served, err, waits)
+	}
 	// A read that fails is not acknowledged: the phase times out in the
 	// kernel, and the counts say so.
 	f = &windowFake{phases: []string{"3 1 kmap"}, open: map[int]string{}, eof: map[int]bool{}}
-	if _, err := serveWindows(f, func() error { return errors.New("swap failed") }); err == nil || len(f.acks) != 0 {
+	if _, err := serveWindows(f, func() error { return errors.New("swap failed") }, 1); err == nil || len(f.acks) != 0 {
 		t.Errorf("a failed read: err %v, acks %q", err, f.acks)
 	}
 }
