@@ -19,8 +19,9 @@ import (
 
 const windowDir = "/sys/kernel/debug/vhost_log_window/"
 
-// harvestWindows is how many log writes harvest holds open: the first two
-// frames' (each logs its buffer page, the used entry and the used index).
+// harvestWindows is how many log writes harvest may hold open, in its
+// first two frames: 6.1 and futex-fixed make 2 per frame (the buffer page,
+// then the used ring); 6 leaves room for a kernel that logs more.
 const harvestWindows, harvestWindowFrames = 6, 2
 
 // windowStats is what the switch counted.
