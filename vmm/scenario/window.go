@@ -41,9 +41,10 @@ func hasWindow(m machine.Machine) bool {
 	return true
 }
 
-// armWindows resets the switch and arms n windows.
+// armWindows resets the switch and arms n windows, each phase held up to
+// 20 s: on a loaded host one round trip over the console can take 5.
 func armWindows(m machine.Machine, n int) error {
-	for _, s := range [][2]string{{"reset", "1"}, {"windows", fmt.Sprint(n)}} {
+	for _, s := range [][2]string{{"reset", "1"}, {"timeout_ms", "20000"}, {"windows", fmt.Sprint(n)}} {
 		if err := writeFile(m, windowDir+s[0], s[1]); err != nil {
 			return fmt.Errorf("arming the log-write window: %w", err)
 		}
