@@ -29,10 +29,13 @@ var kasanConfig string
 // an injection build shares its tree (and config) with the plain one.
 const InjectPatch = "inject-log-op"
 
-// AliasPatch is the built-in, test-only patch `--alias-model` applies after
-// the candidate (parisc only): the data cache flush and purge primitives
-// announce what they act on to the cache model (harness/aliasmodel).
-const AliasPatch = "alias-marker"
+// AliasPatches are the built-in, test-only patches `--alias-model` applies
+// after the candidate (parisc only): the data cache flush and purge
+// primitives announce what they act on to the cache model
+// (harness/aliasmodel), and a debugfs window in vhost's log write lets the
+// harvest scenario read the log between the kernel taking the log page and
+// storing the bit on every run, not by chance.
+var AliasPatches = []string{"alias-marker", "alias-window"}
 
 // DebugFragment is what `--debug-kernel` adds: lock, sleep-in-atomic and
 // VM debugging everywhere (less the options in exclude), and KASAN where

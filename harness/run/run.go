@@ -46,7 +46,7 @@ type Options struct {
 	Inject bool
 	// AliasModel runs the guest under dirtygate's model of a virtually
 	// indexed data cache (harness/aliasmodel; parisc only): it applies
-	// kernels.AliasPatch after the patches and loads the plugin.
+	// kernels.AliasPatches after the patches and loads the plugin.
 	AliasModel bool
 	// DebugKernel builds with kernels.DebugFragment (lockdep, atomic
 	// sleep, DEBUG_VM, KASAN where supported).
@@ -178,7 +178,7 @@ func (p *Prepared) resolve(ctx context.Context) *failure {
 		names = append(append([]string(nil), names...), kernels.InjectPatch)
 	}
 	if o.AliasModel {
-		names = append(append([]string(nil), names...), kernels.AliasPatch)
+		names = append(append([]string(nil), names...), kernels.AliasPatches...)
 	}
 	for i, a := range names {
 		if slices.Contains(names[:i], a) {

@@ -94,7 +94,7 @@ func addVM(fs *flag.FlagSet) vmFlags {
 	return vmFlags{addAccel(fs),
 		fs.Bool("debug-kernel", false, "build with lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_VM, DEBUG_PAGEALLOC and KASAN where supported"),
 		fs.Bool("inject", false, "apply the test-only injection switch (kernels/patches/inject-log-op.patch), for the inject-* scenarios (every arch)"),
-		fs.Bool("alias-model", false, "hppa: run under dirtygate's model of PA-RISC's virtually indexed data cache (a QEMU TCG plugin; applies the test-only kernels/patches/alias-marker.patch): stale reads of the log through an alias become alias findings")}
+		fs.Bool("alias-model", false, "hppa: run under dirtygate's model of PA-RISC's virtually indexed data cache (a QEMU TCG plugin; applies the test-only kernels/patches/alias-marker.patch and alias-window.patch): stale reads of the log through an alias become alias findings")}
 }
 
 func addOut(fs *flag.FlagSet) *string {
