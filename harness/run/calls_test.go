@@ -18,13 +18,7 @@ import (
 // Calls are charged to the scenario whose "running" line went by last,
 // counted by the real executor's client.
 func TestScenarioCalls(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "executor")
-	root, _ := filepath.Abs("../..")
-	if out, err := exec.Command("gcc", "-static", "-nostdlib", "-ffreestanding", "-fno-pic", "-no-pie",
-		"-fno-stack-protector", "-Os", "-o", bin, filepath.Join(root, "guest/executor/csrc/executor.c"), "-lgcc").CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin)
+	cmd := exec.Command(localExecutor(t))
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -56,4 +50,20 @@ func TestScenarioCalls(t *testing.T) {
 	if strings.Contains(got, "pass") {
 		t.Fatal("a result line started a scenario")
 	}
+}
+
+// localExecutor builds executor.c for this host, as the harness does for a
+// target.
+func localExecutor(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Fatal("gcc needed")
+	}
+	bin := filepath.Join(t.TempDir(), "executor")
+	root, _ := filepath.Abs("../..")
+	if out, err := exec.Command("gcc", "-static", "-nostdlib", "-ffreestanding", "-fno-pic", "-no-pie",
+		"-fno-stack-protector", "-Os", "-o", bin, filepath.Join(root, "guest/executor/csrc/executor.c"), "-lgcc").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	return bin
 }

@@ -2,8 +2,6 @@ package run
 
 import (
 	"context"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -37,15 +35,7 @@ func TestTargetAgentOnHost(t *testing.T) {
 // An executor that is not the arch the user named is refused before any
 // scenario runs: its answers would be decoded with the wrong ABI.
 func TestTargetExecutorArchMismatch(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Fatal("gcc needed")
-	}
-	bin := filepath.Join(t.TempDir(), "executor")
-	root, _ := filepath.Abs("../..")
-	if out, err := exec.Command("gcc", "-static", "-nostdlib", "-ffreestanding", "-fno-pic", "-no-pie",
-		"-fno-stack-protector", "-Os", "-o", bin, filepath.Join(root, "guest/executor/csrc/executor.c"), "-lgcc").CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	bin := localExecutor(t)
 	a, _ := arches.Lookup("hppa")
 	o := Options{Arch: a, CacheDir: t.TempDir(), OutDir: t.TempDir()}
 	r := Target(context.Background(), o, "exec:"+bin)
