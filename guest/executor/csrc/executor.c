@@ -358,13 +358,12 @@ static long number(const char *s)
 	return v;
 }
 
-/* each_entry calls f(tid, comm) for each numbered entry of dir ("/proc"
+/* each_entry calls f(tid, comm, ours) for each numbered entry of dir ("/proc"
  * or "/proc/self/task"), comm without its newline. */
-static void each_entry(const char *dir, void (*f)(long tid, const char *comm, int ours))
+static void each_entry(const char *dir, int ours, void (*f)(long tid, const char *comm, int ours))
 {
 	static u64 ents[512]; /* 8-aligned: linux_dirent64 */
 	static char path[64], comm[32];
-	int ours = dir[6] == 's'; /* /proc/self/task */
 	long fd = sys6(__NR_openat, AT_FDCWD_, (long)dir, O_CLOEXEC, 0, 0, 0);
 	if (fd < 0)
 		return;
@@ -660,10 +659,10 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 	case OP_VHOSTWORKERS:
 		/* The TIDs (u32 each) of the threads vhost runs for our devices. */
 		nown = 0;
-		each_entry("/proc/self/task", note_own);
+		each_entry("/proc/self/task", 1, note_own);
 		wout = d, wlen = 0, wcap = cap;
-		each_entry("/proc", note_worker);
-		each_entry("/proc/self/task", note_worker);
+		each_entry("/proc", 0, note_worker);
+		each_entry("/proc/self/task", 1, note_worker);
 		olen = wlen;
 		break;
 	case OP_SETAFFINITY: {
