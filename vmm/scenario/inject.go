@@ -92,15 +92,15 @@ func armInjection(m machine.Machine, errno string, every int) (skip string, disa
 	return "", disarm, nil
 }
 
-// counter reads one of the switch's counters.
-func counter(m machine.Machine, name string) (uint64, error) {
-	s, err := readFile(m, injectDir+name)
+// counter reads one of a debugfs switch's counters (path: its file).
+func counter(m machine.Machine, path string) (uint64, error) {
+	s, err := readFile(m, path)
 	if err != nil {
 		return 0, err
 	}
 	var n uint64
 	if _, err := fmt.Sscan(s, &n); err != nil {
-		return 0, fmt.Errorf("%s%s holds %q: %w", injectDir, name, s, err)
+		return 0, fmt.Errorf("%s holds %q: %w", path, s, err)
 	}
 	return n, nil
 }
@@ -113,7 +113,7 @@ func readInjection(m machine.Machine, armedAt uint64) (injection, error) {
 		name string
 		v    *uint64
 	}{{"calls", &in.calls}, {"injected", &in.injected}, {"dropped", &in.dropped}} {
-		if *c.v, err = counter(m, c.name); err != nil {
+		if *c.v, err = counter(m, injectDir+c.name); err != nil {
 			return in, fmt.Errorf("reading the injection counters: %w", err)
 		}
 	}
@@ -290,7 +290,7 @@ func armedRx(m machine.Machine, name, errno string, every int, judge func(r *Rig
 	t := traffic{cfg: Config{Name: name}, bufs: injectBufs(), frames: frames(32, frameLen)}
 	if early != every {
 		t.ready = func() error {
-			if armedAt, err = counter(m, "calls"); err != nil {
+			if armedAt, err = counter(m, injectDir+"calls"); err != nil {
 				return err
 			}
 			return writeFile(m, injectDir+"every", fmt.Sprint(every))

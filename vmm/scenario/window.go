@@ -90,12 +90,9 @@ func readWindow(m machine.Machine) (windowStats, error) {
 		name string
 		v    *uint64
 	}{{"opened", &w.opened}, {"kmap", &w.kmap}, {"futex", &w.futex}, {"acked", &w.acked}, {"timedout", &w.timedout}, {"late", &w.late}} {
-		s, err := readFile(m, windowDir+c.name)
-		if err != nil {
+		var err error
+		if *c.v, err = counter(m, windowDir+c.name); err != nil {
 			return w, err
-		}
-		if _, err := fmt.Sscan(s, c.v); err != nil {
-			return w, fmt.Errorf("%s%s holds %q: %w", windowDir, c.name, s, err)
 		}
 	}
 	return w, nil
