@@ -296,13 +296,30 @@ func judgeAlias(r *report.Report, w *aliasWatch, a *aliasSetup) {
 	}
 }
 
-// addAliasFinding turns a scenario's stale log reads into one finding per
-// log word: the pages whose bits that read could not see, the kernel
-// function and alias that wrote the word, the user address that read it.
+// addAliasFinding turns a scenario's stale reads into findings: one per log
+// word the VMM read stale, one per log word the kernel read stale.
 func addAliasFinding(sc *record.Scenario, s *aliasScenario, syms *aliasmodel.Symbols) {
+	for _, w := range vmmStaleWords(s) {
+		sc.Findings = append(sc.Findings, vmmStaleFinding(sc, w, syms))
+	}
+	sc.Findings = append(sc.Findings, kernelStaleFindings(s.kernelStale, syms)...)
+	if sc.Status == record.Pass {
+		sc.Status = record.Fail
+	}
+}
+
+// staleWord is one word of one log the VMM read stale, with every read.
+type staleWord struct {
+	base, word uint64
+	reads      []aliasmodel.Stale
+}
+
+// vmmStaleWords groups the VMM's stale log reads by log word, in log and
+// word order.
+func vmmStaleWords(s *aliasScenario) []*staleWord {
 	type key struct{ base, word uint64 }
-	byWord := map[key][]aliasmodel.Stale{}
-	var keys []key
+	byWord := map[key]*staleWord{}
+	var words []*staleWord
 	for _, st := range s.logStale {
 		va := st.VA & 0xffffffff
 		var base uint64 // the nearest log at or below the address
@@ -312,62 +329,72 @@ func addAliasFinding(sc *record.Scenario, s *aliasScenario, syms *aliasmodel.Sym
 			}
 		}
 		k := key{base, (va - base) / 4}
-		if byWord[k] == nil {
-			keys = append(keys, k)
+		w := byWord[k]
+		if w == nil {
+			w = &staleWord{base: k.base, word: k.word}
+			byWord[k] = w
+			words = append(words, w)
 		}
-		byWord[k] = append(byWord[k], st)
+		w.reads = append(w.reads, st)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].base != keys[j].base {
-			return keys[i].base < keys[j].base
+	sort.Slice(words, func(i, j int) bool {
+		if words[i].base != words[j].base {
+			return words[i].base < words[j].base
 		}
-		return keys[i].word < keys[j].word
+		return words[i].word < words[j].word
 	})
-	for _, k := range keys {
-		sts := byWord[k]
-		first, last := k.word*32, k.word*32+31 // set_bit numbering, 32-bit longs (hppa)
-		var pages []uint64
-		if sc.Evidence != nil {
-			for p := range sc.Evidence.Written {
-				if p >= first && p <= last {
-					pages = append(pages, p)
-				}
-			}
-			for _, p := range sc.Evidence.Required {
-				if p >= first && p <= last && sc.Evidence.Written[p] == 0 {
-					pages = append(pages, p)
-				}
+	return words
+}
+
+// vmmStaleFinding says which pages a stale log word hid, who wrote the word
+// and through which alias, and where the VMM read it.
+func vmmStaleFinding(sc *record.Scenario, w *staleWord, syms *aliasmodel.Symbols) oracle.Finding {
+	first, last := w.word*32, w.word*32+31 // set_bit numbering, 32-bit longs (hppa)
+	var pages []uint64
+	if sc.Evidence != nil {
+		for p := range sc.Evidence.Written {
+			if p >= first && p <= last {
+				pages = append(pages, p)
 			}
 		}
-		sort.Slice(pages, func(i, j int) bool { return pages[i] < pages[j] })
-		st := sts[0]
-		writer := syms.Name(st.WPC)
-		if writer == "" {
-			writer = fmt.Sprintf("pc 0x%x", st.WPC)
+		for _, p := range sc.Evidence.Required {
+			if p >= first && p <= last && sc.Evidence.Written[p] == 0 {
+				pages = append(pages, p)
+			}
 		}
-		how := "its cached copy"
-		if st.Miss {
-			how = "memory (the writer's dirty line not yet written back)"
-		}
-		written := "none written by this scenario"
-		if len(pages) > 0 {
-			written = "written by this scenario: " + pageRanges(pages)
-		}
-		detail := fmt.Sprintf("alias: log word %d (pages %d-%d; %s) read stale %d time(s) by the VMM at user address 0x%x (colour 0x%x) from %s: "+
-			"the kernel had written it through 0x%x (colour 0x%x) in %s on CPU %d with no flush of the VMM's alias since: "+
-			"on a virtually indexed cache that read cannot see the bits the kernel set there meanwhile",
-			k.word, first, last, written, len(sts), st.VA&0xffffffff, st.VA&(aliasmodel.Alias-1)&^0xfff, how,
-			st.WVA&0xffffffff, st.WVA&(aliasmodel.Alias-1)&^0xfff, writer, st.WVCPU)
-		if len(pages) == 0 {
-			pages = nil
-		}
-		sc.Findings = append(sc.Findings, oracle.Finding{Kind: oracle.Alias, Detail: detail, Pages: pages,
-			Cause: "kernel wrote the log through a non-equivalent alias of the VMM's page"})
 	}
-	// The kernel's stale reads, one finding per log word.
+	sort.Slice(pages, func(i, j int) bool { return pages[i] < pages[j] })
+	st := w.reads[0]
+	writer := syms.Name(st.WPC)
+	if writer == "" {
+		writer = fmt.Sprintf("pc 0x%x", st.WPC)
+	}
+	how := "its cached copy"
+	if st.Miss {
+		how = "memory (the writer's dirty line not yet written back)"
+	}
+	written := "none written by this scenario"
+	if len(pages) > 0 {
+		written = "written by this scenario: " + pageRanges(pages)
+	}
+	detail := fmt.Sprintf("alias: log word %d (pages %d-%d; %s) read stale %d time(s) by the VMM at user address 0x%x (colour 0x%x) from %s: "+
+		"the kernel had written it through 0x%x (colour 0x%x) in %s on CPU %d with no flush of the VMM's alias since: "+
+		"on a virtually indexed cache that read cannot see the bits the kernel set there meanwhile",
+		w.word, first, last, written, len(w.reads), st.VA&0xffffffff, st.VA&(aliasmodel.Alias-1)&^0xfff, how,
+		st.WVA&0xffffffff, st.WVA&(aliasmodel.Alias-1)&^0xfff, writer, st.WVCPU)
+	if len(pages) == 0 {
+		pages = nil
+	}
+	return oracle.Finding{Kind: oracle.Alias, Detail: detail, Pages: pages,
+		Cause: "kernel wrote the log through a non-equivalent alias of the VMM's page"}
+}
+
+// kernelStaleFindings reports the kernel's stale reads, one finding per log
+// word (by physical address).
+func kernelStaleFindings(stale []aliasmodel.Stale, syms *aliasmodel.Symbols) []oracle.Finding {
 	kwords := map[uint64][]aliasmodel.Stale{}
 	var kkeys []uint64
-	for _, st := range s.kernelStale {
+	for _, st := range stale {
 		k := st.PA &^ 3
 		if kwords[k] == nil {
 			kkeys = append(kkeys, k)
@@ -375,6 +402,7 @@ func addAliasFinding(sc *record.Scenario, s *aliasScenario, syms *aliasmodel.Sym
 		kwords[k] = append(kwords[k], st)
 	}
 	sort.Slice(kkeys, func(i, j int) bool { return kkeys[i] < kkeys[j] })
+	var out []oracle.Finding
 	for _, k := range kkeys {
 		st := kwords[k][0]
 		writer := syms.Name(st.PC)
@@ -385,14 +413,12 @@ func addAliasFinding(sc *record.Scenario, s *aliasScenario, syms *aliasmodel.Sym
 		if wname == "" {
 			wname = "the VMM" // user space, or the light-weight syscall page its atomic exchange runs in
 		}
-		sc.Findings = append(sc.Findings, oracle.Finding{Kind: oracle.Alias,
+		out = append(out, oracle.Finding{Kind: oracle.Alias,
 			Detail: fmt.Sprintf("alias: the kernel read a log word (physical 0x%x) stale %d time(s), through 0x%x (colour 0x%x) in %s on CPU %d: its newest write, by %s through 0x%x (colour 0x%x), had not reached the kernel's alias (a dirty line of another colour, or memory rolled back by a stale write-back): the kernel's read-modify-write writes an old word back (bits the VMM harvested come back), and when the VMM's line is written back later the kernel's new bit is lost",
 				k, len(kwords[k]), st.VA&0xffffffff, st.VA&(aliasmodel.Alias-1)&^0xfff, writer, st.VCPU, wname, st.WVA&0xffffffff, st.WVA&(aliasmodel.Alias-1)&^0xfff),
 			Cause: "kernel wrote the log through a non-equivalent alias of the VMM's page"})
 	}
-	if sc.Status == record.Pass {
-		sc.Status = record.Fail
-	}
+	return out
 }
 
 // pageRanges writes sorted pages as "3, 5-9".

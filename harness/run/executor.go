@@ -41,21 +41,8 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 	} else {
 		cfg.Watch = client.Scanner()
 	}
-	vmctx, stopVM := context.WithCancel(ctx)
-	defer stopVM()
-	type vm struct {
-		res *qemu.Result
-		err error
-	}
-	done := make(chan vm, 1)
-	go func() {
-		res, err := qemu.Run(vmctx, cfg)
-		// QEMU is gone: close our copy of its stdin's read end, so a
-		// request blocked writing into a full pipe fails (EPIPE) instead
-		// of waiting for a reader that will never come.
-		inR.Close()
-		done <- vm{res, err}
-	}()
+	vm := startVM(ctx, cfg, inR)
+	defer vm.stop()
 
 	var records bytes.Buffer
 	var progress io.Writer = &progressLines{w: o.Progress, prefix: "[" + r.Name() + "] "}
@@ -75,23 +62,7 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 			driveErr = fmt.Errorf("ending the VM: %w", err)
 		}
 	}
-	var v vm
-	if errors.Is(driveErr, executor.ErrLost) {
-		// A guest that stopped answering may be about to say why (an RCU
-		// stall is reported after 21 s, a hung task later): give its
-		// console a little time before stopping the VM.
-		select {
-		case v = <-done:
-		case <-time.After(stallGrace):
-			stopVM()
-			v = <-done
-		}
-	} else {
-		if driveErr != nil {
-			stopVM()
-		}
-		v = <-done
-	}
+	v := vm.wait(errors.Is(driveErr, executor.ErrLost), driveErr != nil)
 	if v.err != nil {
 		r.SetError(report.StageBoot, "", v.err.Error())
 		return r
@@ -111,6 +82,52 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 		}
 	}
 	return r
+}
+
+// executorVM is QEMU running in the background while the host drives
+// the executor.
+type executorVM struct {
+	stop func()
+	done chan vmResult
+}
+
+type vmResult struct {
+	res *qemu.Result
+	err error
+}
+
+// startVM starts QEMU; stdin is the read end of the pipe the client writes.
+func startVM(ctx context.Context, cfg qemu.Config, stdin *os.File) *executorVM {
+	vmctx, stop := context.WithCancel(ctx)
+	vm := &executorVM{stop: stop, done: make(chan vmResult, 1)}
+	go func() {
+		res, err := qemu.Run(vmctx, cfg)
+		// QEMU is gone: close our copy of its stdin's read end, so a
+		// request blocked writing into a full pipe fails (EPIPE) instead
+		// of waiting for a reader that will never come.
+		stdin.Close()
+		vm.done <- vmResult{res, err}
+	}()
+	return vm
+}
+
+// wait returns QEMU's result once it has ended. A guest that stopped
+// answering (lost) may be about to say why (an RCU stall is reported after
+// 21 s, a hung task later): its console gets a little time before the VM is
+// stopped. Otherwise a failed drive (failed) stops the VM at once.
+func (vm *executorVM) wait(lost, failed bool) vmResult {
+	switch {
+	case lost:
+		select {
+		case v := <-vm.done:
+			return v
+		case <-time.After(stallGrace):
+		}
+		vm.stop()
+	case failed:
+		vm.stop()
+	}
+	return <-vm.done
 }
 
 // stallGrace is how long a VM whose executor stopped answering may keep

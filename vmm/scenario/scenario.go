@@ -96,14 +96,39 @@ func Run(m machine.Machine, s Scenario) (res record.Scenario) {
 	}()
 	o := s.run(m, s.Name)
 	if errors.Is(o.err, ErrLogAllRefused) {
-		// Decided, not undecided: this kernel cannot log, so a VMM
-		// cannot migrate with it. The injection scenarios, where the
-		// helper is made to look missing, accept it themselves.
-		o.findings = append(o.findings, oracle.Finding{Kind: oracle.ABI,
-			Detail: "abi: " + o.err.Error() + ": a VMM cannot migrate with this device"})
-		o.control = control{moot: "the kernel refused LOG_ALL: the scenario failed outside the bitmap"}
-		o.err = nil
+		logAllRefused(&o)
 	}
+	describe(&res, o)
+	if o.err != nil {
+		res.Status = record.Error
+		res.Error = o.err.Error()
+		return res
+	}
+	if o.skip != "" {
+		res.Status = record.Skip
+		res.Notes = append(res.Notes, o.skip)
+		return res
+	}
+	decide(&res, o)
+	if res.Status != record.Error {
+		checkControl(&res, o)
+	}
+	return res
+}
+
+// logAllRefused turns a kernel's refusal of LOG_ALL into a finding:
+// decided, not undecided, since this kernel cannot log, so a VMM cannot
+// migrate with it. The injection scenarios, where the helper is made to
+// look missing, accept it themselves.
+func logAllRefused(o *outcome) {
+	o.findings = append(o.findings, oracle.Finding{Kind: oracle.ABI,
+		Detail: "abi: " + o.err.Error() + ": a VMM cannot migrate with this device"})
+	o.control = control{moot: "the kernel refused LOG_ALL: the scenario failed outside the bitmap"}
+	o.err = nil
+}
+
+// describe copies what the scenario did (not what it found) to its record.
+func describe(res *record.Scenario, o outcome) {
 	res.Notes = o.notes
 	res.Packets = o.packets
 	res.Pages = len(o.expect.Written)
@@ -119,23 +144,19 @@ func Run(m machine.Machine, s Scenario) (res record.Scenario) {
 			res.Exercised["pages_written"] = int64(len(o.expect.Written))
 		}
 	}
-	if o.err != nil {
-		res.Status = record.Error
-		res.Error = o.err.Error()
-		return res
-	}
-	if o.skip != "" {
-		res.Status = record.Skip
-		res.Notes = append(res.Notes, o.skip)
-		return res
-	}
+}
+
+// decide runs the oracle on the log the scenario read and sets the status;
+// a scenario that read no log and found nothing, or whose reason to exist
+// did not happen (vacuous) yet passed, is an error.
+func decide(res *record.Scenario, o outcome) {
 	res.Findings = append([]oracle.Finding(nil), o.findings...)
 	if len(o.log.After) > 0 {
 		res.Findings = append(res.Findings, oracle.Check(o.log, o.expect)...)
 	} else if len(res.Findings) == 0 && o.control.moot == "" {
 		res.Status = record.Error
 		res.Error = "the scenario read no log and found nothing: it decided nothing"
-		return res
+		return
 	}
 	if len(o.log.After) > 0 {
 		res.Evidence = record.NewEvidence(o.log, o.expect)
@@ -148,10 +169,15 @@ func Run(m machine.Machine, s Scenario) (res record.Scenario) {
 		if res.Status == record.Pass {
 			res.Status = record.Error
 			res.Error = o.vacuous
-			return res
+			return
 		}
 		res.Notes = append(res.Notes, "the log failed although "+o.vacuous)
 	}
+}
+
+// checkControl runs the scenario's negative control: a passing scenario
+// whose control does not fail could not have failed, so it is an error.
+func checkControl(res *record.Scenario, o outcome) {
 	ctl, failed := runControl(o)
 	res.Control = ctl
 	switch {
@@ -167,7 +193,6 @@ func Run(m machine.Machine, s Scenario) (res record.Scenario) {
 		res.Error = "negative control did not fail: " + ctl
 		res.Findings = append(res.Findings, oracle.Finding{Kind: oracle.Control, Detail: ctl})
 	}
-	return res
 }
 
 // runControl applies the control to copies and reports what the oracle
