@@ -53,9 +53,10 @@ selftest: build
 	for a in $(or $(subst $(comma), ,$(ARCHES)),x86_64); do bin/dirtygate selftest --arch $$a || exit 2; done
 
 # Cold build, warm verdict, patch swap and boot floor per arch, as a table
-# (cold builds: several minutes per arch).
+# (cold builds: several minutes per arch), and kunit_tool beside it
+# (`--peer kunit`: the kernel's own runner, built once per arch and kernel).
 bench: build
-	bin/dirtygate bench $(if $(ARCHES),--arch $(ARCHES)) --kernel $(KERNELS) --cold
+	bin/dirtygate bench $(if $(ARCHES),--arch $(ARCHES)) --kernel $(KERNELS) --cold --peer kunit
 
 vet:
 	$(GO) vet ./...

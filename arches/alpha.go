@@ -20,6 +20,7 @@ var alpha = &Arch{
 		CrossPackage: "gcc-alpha-linux-gnu",
 		MakeTarget:   "vmlinux",
 		Image:        "vmlinux",
+		KUnit:        "alpha",
 		Fragment: `CONFIG_ALPHA_GENERIC=y
 CONFIG_SERIAL_8250=y
 CONFIG_SERIAL_8250_CONSOLE=y

@@ -98,6 +98,10 @@ type Build struct {
 	Image        string // boot image, relative to the build directory
 	DTB          string // device tree for QEMU's -dtb, relative to the build directory; "" none
 	Fragment     string // Kconfig lines on top of tinyconfig and kernels/config/common.config
+	// KUnit is kunit_tool's --arch for this machine (the name of its
+	// tools/testing/kunit/qemu_configs file), for `bench --peer kunit`;
+	// "" where kunit_tool has no QEMU config for it.
+	KUnit string
 
 	// KASAN is true where 6.1 supports KASAN for this kernel
 	// (--debug-kernel adds it there).

@@ -12,6 +12,7 @@ var arm64 = &Arch{
 		CrossPackage: "gcc-aarch64-linux-gnu",
 		MakeTarget:   "Image",
 		Image:        "arch/arm64/boot/Image",
+		KUnit:        "arm64",
 		Fragment: `CONFIG_COMPAT=y
 CONFIG_COMPAT_32BIT_TIME=y
 CONFIG_SERIAL_AMBA_PL011=y

@@ -14,6 +14,7 @@ var armv7 = &Arch{
 		CrossPackage: "gcc-arm-linux-gnueabihf",
 		MakeTarget:   "zImage",
 		Image:        "arch/arm/boot/zImage",
+		KUnit:        "arm",
 		Fragment: `CONFIG_MMU=y
 CONFIG_ARCH_MULTI_V7=y
 CONFIG_ARCH_VIRT=y

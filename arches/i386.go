@@ -10,6 +10,7 @@ var i386 = &Arch{
 		KernelArch: "i386",
 		MakeTarget: "bzImage",
 		Image:      "arch/x86/boot/bzImage",
+		KUnit:      "i386",
 		Fragment: `# CONFIG_64BIT is not set
 CONFIG_SERIAL_8250=y
 CONFIG_SERIAL_8250_CONSOLE=y

@@ -19,6 +19,7 @@ var m68k = &Arch{
 		CrossPackage: "gcc-m68k-linux-gnu",
 		MakeTarget:   "vmlinux",
 		Image:        "vmlinux",
+		KUnit:        "m68k",
 		Fragment: `CONFIG_MMU=y
 CONFIG_M68KCLASSIC=y
 # CONFIG_COLDFIRE is not set

@@ -15,6 +15,7 @@ var ppc64 = &Arch{
 		CrossPackage: "gcc-powerpc64-linux-gnu",
 		MakeTarget:   "vmlinux",
 		Image:        "vmlinux",
+		KUnit:        "powerpc",
 		Fragment: `CONFIG_PPC64=y
 CONFIG_PPC_BOOK3S_64=y
 CONFIG_CPU_BIG_ENDIAN=y

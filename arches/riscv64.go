@@ -18,6 +18,7 @@ var riscv64 = &Arch{
 		CrossPackage: "gcc-riscv64-linux-gnu",
 		MakeTarget:   "Image",
 		Image:        "arch/riscv/boot/Image",
+		KUnit:        "riscv",
 		Fragment: `CONFIG_MMU=y
 CONFIG_ARCH_RV64I=y
 CONFIG_SOC_VIRT=y

@@ -13,6 +13,7 @@ var s390x = &Arch{
 		CrossPackage: "gcc-s390x-linux-gnu",
 		MakeTarget:   "bzImage",
 		Image:        "arch/s390/boot/bzImage",
+		KUnit:        "s390",
 		Fragment: `CONFIG_64BIT=y
 CONFIG_SCLP_TTY=y
 CONFIG_SCLP_CONSOLE=y

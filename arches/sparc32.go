@@ -24,6 +24,7 @@ var sparc32 = &Arch{
 		CrossPackage: "gcc-sparc64-linux-gnu",
 		MakeTarget:   "zImage",
 		Image:        "arch/sparc/boot/zImage",
+		KUnit:        "sparc",
 		Fragment: `# CONFIG_64BIT is not set
 # CONFIG_SMP is not set
 CONFIG_SERIAL_SUNZILOG=y

@@ -9,6 +9,7 @@ var x86_64 = &Arch{
 		KernelArch: "x86_64",
 		MakeTarget: "bzImage",
 		Image:      "arch/x86/boot/bzImage",
+		KUnit:      "x86_64",
 		Fragment: `CONFIG_64BIT=y
 CONFIG_IA32_EMULATION=y
 CONFIG_COMPAT_32BIT_TIME=y

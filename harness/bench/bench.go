@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"dirtygate/arches"
+	"dirtygate/harness/kunitpeer"
 	"dirtygate/harness/report"
 	"dirtygate/harness/run"
 	"dirtygate/kernels"
@@ -32,6 +33,16 @@ type Row struct {
 	BootFloor time.Duration // QEMU start to the agent's final record, no scenario
 	MaxRSS    float64       // MiB
 	Err       string
+	Peer      *Peer // with Options.Peer
+}
+
+// Peer is dirtygate beside kunit_tool on the same source, arch and machine:
+// each tool's time per run, warm.
+type Peer struct {
+	Dirtygate []time.Duration // warm runs to a verdict, whole scenario set
+	KUnit     kunitpeer.Result
+	Err       string
+	None      string // why this arch has no peer run (not an error)
 }
 
 // Options of a bench.
@@ -42,6 +53,11 @@ type Options struct {
 	Cold     bool // also measure a cold build (minutes per arch)
 	Jobs     int
 	Progress io.Writer
+	// Peer is "kunit" to time kunit_tool's `kunit.py exec` beside
+	// dirtygate's warm run ("" none); Runs is how many runs of each.
+	Peer        string
+	Runs        int
+	Kunitconfig string // the peer's kunitconfig; "" its example suite
 }
 
 // Run measures every kernel on every arch in turn.
@@ -61,7 +77,9 @@ func Run(ctx context.Context, o Options) []Row {
 
 func measure(ctx context.Context, a *arches.Arch, kernel string, o Options) Row {
 	row := Row{Arch: a.Name, Kernel: kernel}
-	base := run.Options{Arch: a, Kernel: kernel, CacheDir: o.CacheDir, Accel: "tcg", Jobs: o.Jobs, Progress: o.Progress}
+	// With the injection switch, as `make run` (ci/gate) and `make test`
+	// build: the warm kernel is theirs, never a third build.
+	base := run.Options{Arch: a, Kernel: kernel, CacheDir: o.CacheDir, Accel: "tcg", Jobs: o.Jobs, Progress: o.Progress, Inject: true}
 	if o.Cold {
 		dir, err := os.MkdirTemp(o.CacheDir, "bench-cold-")
 		if err != nil {
@@ -89,6 +107,9 @@ func measure(ctx context.Context, a *arches.Arch, kernel string, o Options) Row 
 	r := run.Run(ctx, base)
 	row.Warm = time.Since(start)
 	row.MaxRSS = r.Timings.VMMaxRSS
+	if o.Peer == "kunit" {
+		row.Peer = peer(ctx, a, kernel, base, row.Warm, o)
+	}
 	// Swap: a comment-only patch unique to this bench, so it is never
 	// cached and only drivers/vhost recompiles.
 	patch, err := uniquePatch(ctx, kernel, o.CacheDir)
@@ -109,6 +130,35 @@ func measure(ctx context.Context, a *arches.Arch, kernel string, o Options) Row 
 	r = run.Run(ctx, floor)
 	row.BootFloor = seconds(r.Timings.Boot + r.Timings.Agent)
 	return row
+}
+
+// peer times more warm dirtygate runs (the first is warm) and kunit_tool's
+// runs on the same source and arch.
+func peer(ctx context.Context, a *arches.Arch, kernel string, base run.Options, warm time.Duration, o Options) *Peer {
+	p := &Peer{Dirtygate: []time.Duration{warm}}
+	if a.Build.KUnit == "" {
+		p.None = "kunit_tool has no QEMU config for " + a.Name
+		return p
+	}
+	for len(p.Dirtygate) < max(o.Runs, 1) {
+		start := time.Now()
+		if r := run.Run(ctx, base); r.Verdict == report.Error {
+			p.Err = "dirtygate: " + r.Error
+			return p
+		}
+		p.Dirtygate = append(p.Dirtygate, time.Since(start))
+	}
+	src, err := kernels.Resolve(ctx, kernel, o.CacheDir, io.Discard)
+	if err != nil {
+		p.Err = err.Error()
+		return p
+	}
+	p.KUnit, err = kunitpeer.Run(ctx, kunitpeer.Options{Source: src, Arch: a, CacheDir: o.CacheDir, Jobs: o.Jobs,
+		Runs: o.Runs, Kunitconfig: o.Kunitconfig, Progress: o.Progress})
+	if err != nil {
+		p.Err = "kunit: " + err.Error()
+	}
+	return p
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
@@ -155,4 +205,5 @@ func Write(w io.Writer, rows []Row) {
 			fmt.Fprintf(w, "%s %s: could not measure: %s\n", r.Arch, r.Kernel, r.Err)
 		}
 	}
+	writePeers(w, rows)
 }

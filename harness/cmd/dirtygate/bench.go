@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 
 	"dirtygate/harness/bench"
@@ -14,6 +15,9 @@ type benchCmd struct {
 	cold    *bool
 	kernels kernelFlag
 	build   buildFlags
+	peer    *string
+	runs    *int
+	kconfig *string
 }
 
 func (c *benchCmd) define(fs *flag.FlagSet) {
@@ -21,6 +25,9 @@ func (c *benchCmd) define(fs *flag.FlagSet) {
 	c.cold = fs.Bool("cold", false, "also time a cold kernel build (empty cache, ccache off): minutes per arch")
 	c.kernels.register(fs)
 	c.build = addBuild(fs)
+	c.peer = fs.String("peer", "", "`PEER` kunit also times the kernel's own kunit_tool (kunit.py exec) on the same source and arch, and prints both per run (its kernel is built once, cached)")
+	c.runs = fs.Int("runs", 3, "with --peer: how many warm runs (`N`) of each tool are timed")
+	c.kconfig = fs.String("peer-kunitconfig", "", "with --peer kunit: the kunitconfig `FILE` kunit_tool builds (default: KUnit's example suite)")
 }
 
 func (c *benchCmd) run(ctx context.Context, _ *flag.FlagSet) int {
@@ -28,13 +35,26 @@ func (c *benchCmd) run(ctx context.Context, _ *flag.FlagSet) int {
 	if err != nil {
 		return fail("dirtygate", err)
 	}
+	if *c.peer != "" && *c.peer != "kunit" {
+		return fail("dirtygate bench", fmt.Errorf("--peer %q: the only peer is kunit (the kernel's tools/testing/kunit/kunit.py)", *c.peer))
+	}
+	if *c.runs < 1 {
+		return fail("dirtygate bench", fmt.Errorf("--runs %d: at least 1", *c.runs))
+	}
+	var kconfig []byte
+	if *c.kconfig != "" {
+		if kconfig, err = os.ReadFile(*c.kconfig); err != nil {
+			return fail("dirtygate bench", fmt.Errorf("--peer-kunitconfig: %w", err))
+		}
+	}
 	if err := (preflight{kernels: c.kernels}).check(ctx); err != nil {
 		return fail("dirtygate bench", err)
 	}
-	rows := bench.Run(ctx, bench.Options{Arches: as, Kernels: c.kernels.list(), CacheDir: *c.build.cache, Cold: *c.cold, Jobs: *c.build.jobs, Progress: progress()})
+	rows := bench.Run(ctx, bench.Options{Arches: as, Kernels: c.kernels.list(), CacheDir: *c.build.cache, Cold: *c.cold, Jobs: *c.build.jobs, Progress: progress(),
+		Peer: *c.peer, Runs: *c.runs, Kunitconfig: string(kconfig)})
 	bench.Write(os.Stdout, rows)
 	for _, r := range rows {
-		if r.Err != "" {
+		if r.Err != "" || r.Peer != nil && r.Peer.Err != "" {
 			return 2
 		}
 	}
