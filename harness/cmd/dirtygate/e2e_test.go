@@ -41,9 +41,9 @@ func endToEnd(t *testing.T, arch string) {
 		t.Fatalf("building the CLI: %v\n%s", err, out)
 	}
 	out := t.TempDir()
-	// x86_64 runs everything with the injection point (one kernel config
-	// for every run, so one cold build) and starts with the gate itself.
-	inject := arch == "x86_64"
+	// Everything runs with the injection switch, as `make run` and `make
+	// bench` do (one kernel per arch serves all three, so none rebuilds
+	// what another built), starting with the gate itself.
 	cli := func(args ...string) (int, string) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
@@ -62,10 +62,7 @@ func endToEnd(t *testing.T, arch string) {
 		js := filepath.Join(out, strings.ReplaceAll(strings.Join(args, "_"), "/", "_")+".json")
 		// 6.1 explicitly: the assertions below are about 6.1.192 (its own
 		// iotlb-used-split bug), and one kernel keeps make test's budget.
-		argv := []string{"run", "--arch", arch, "--kernel", "6.1", "--json", js, "--out", out}
-		if inject {
-			argv = append(argv, "--inject")
-		}
+		argv := []string{"run", "--arch", arch, "--kernel", "6.1", "--inject", "--json", js, "--out", out}
 		code, stdout := cli(append(argv, args...)...)
 		var r report.Report
 		if b, err := os.ReadFile(js); err == nil {
@@ -86,20 +83,9 @@ func endToEnd(t *testing.T, arch string) {
 	if a.ABI.WordBits == 32 {
 		skips["regions-high"] = "64-bit VMMs only"
 	}
-	var base, rfc *report.Report
-	var text string
-	if inject {
-		base, rfc, text = gateInject(t, cli, out, arch)
-	} else {
-		var code int
-		code, base, _ = dg()
-		if code != report.ExitKnown || base.Verdict != report.Fail || !base.OnlyKnown {
-			t.Fatalf("baseline: exit %d, verdict %s (%s); want only the known 6.1 failure (exit %d)", code, base.Verdict, base.Error, report.ExitKnown)
-		}
-		code, rfc, text = dg("--patch", "rfc-v2")
-		if code != 1 || rfc.Verdict != report.Fail {
-			t.Fatalf("rfc-v2: exit %d, verdict %s (%s)", code, rfc.Verdict, rfc.Error)
-		}
+	base, rfc, text := gateInject(t, cli, out, arch)
+	if base.Verdict != report.Fail || !base.OnlyKnown {
+		t.Fatalf("baseline: verdict %s (%s); want only the known 6.1 failure", base.Verdict, base.Error)
 	}
 	if len(base.Scenarios) < 30 {
 		t.Fatalf("baseline ran %d scenarios", len(base.Scenarios))
@@ -115,9 +101,9 @@ func endToEnd(t *testing.T, arch string) {
 			_, skip := skips[s.Name]
 			switch {
 			case skip && s.Status == "skip" && len(s.Notes) > 0:
-			case strings.HasPrefix(s.Name, "inject-") && s.Status == "skip" && len(s.Notes) > 0 && (!inject || !fixed):
-				// inject-* needs --inject, and a kernel that calls the
-				// helper (6.1 does not: nothing is injected, no verdict)
+			case strings.HasPrefix(s.Name, "inject-") && s.Status == "skip" && len(s.Notes) > 0 && !fixed:
+				// inject-* needs a kernel that calls the helper (6.1
+				// does not: nothing is injected, no verdict)
 			case s.Name == known61 && !fixed:
 				if s.Status != "fail" || len(s.Findings) != 1 || s.Findings[0].Kind != "missing" || s.Known == "" {
 					t.Errorf("%s %s: %s %+v (known %q), want 6.1's missing used-ring page, known", what, s.Name, s.Status, s.Findings, s.Known)
@@ -169,9 +155,7 @@ func endToEnd(t *testing.T, arch string) {
 			}
 		}
 	}
-	if inject {
-		find("inject-enosys", "silent-loss", "LOG_ALL accepted")
-	}
+	find("inject-enosys", "silent-loss", "LOG_ALL accepted")
 	if !strings.Contains(text, "carry: page") {
 		t.Errorf("text report lacks the carry:\n%s", text)
 	}
@@ -179,11 +163,9 @@ func endToEnd(t *testing.T, arch string) {
 	// The seed patch as its review asked for it, with the fix of 6.1's
 	// used-ring logging, passes everything: the gate is not just red.
 	code, fixed, _ := dg("--patch", "futex-fixed", "--patch", "log-used-iotlb")
-	if inject {
-		for _, s := range fixed.Scenarios {
-			if strings.HasPrefix(s.Name, "inject-") && (s.Status != "pass" || s.Exercised["injected"] == 0) {
-				t.Errorf("futex-fixed %s: %s, %d injected: the injection must fire and the fallback hold", s.Name, s.Status, s.Exercised["injected"])
-			}
+	for _, s := range fixed.Scenarios {
+		if strings.HasPrefix(s.Name, "inject-") && (s.Status != "pass" || s.Exercised["injected"] == 0) {
+			t.Errorf("futex-fixed %s: %s, %d injected: the injection must fire and the fallback hold", s.Name, s.Status, s.Exercised["injected"])
 		}
 	}
 	if code != 0 || fixed.Verdict != report.Pass {
