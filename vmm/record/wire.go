@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -18,7 +19,13 @@ import (
 //
 // The CRC (IEEE, 8 hex digits) covers everything between "DGR1 " and the
 // CRC field plus the payload, so a frame torn by a kernel message fails it.
-// Bodies longer than maxPayload are cut into fragments. Every frame is
+// Bodies longer than maxPayload are cut into fragments. A body of more
+// than compressAbove bytes is sent deflated: its type carries the suffix
+// "+deflate" (covered by the CRC) and the payload is the base64 of the
+// deflated JSON. Scenario records carry their log bitmaps as hex, mostly
+// zeros: deflated, x86_64's whole set went from 3.1 MB of console output to
+// a small fraction of it, and every byte through an emulated UART costs a
+// TCG exit. Small records (hello, final) stay plain. Every frame is
 // written twice, each in one write() starting on a new line, so a copy torn
 // by interleaved kernel output is recovered from the other; a record with
 // no intact copy is reported, never guessed.
@@ -26,6 +33,10 @@ const (
 	magic      = "DGR1 "
 	maxPayload = 600 // base64 characters per frame: short lines tear less
 	copies     = 2
+
+	deflated      = "+deflate"
+	compressAbove = 1024
+	maxInflated   = 64 << 20 // a record's largest body: refuse a frame that claims more
 )
 
 // Writer sends records; it is not safe for concurrent use.
@@ -65,6 +76,15 @@ func Encode(seq int, typ string, body any) ([][]byte, error) {
 	j, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
+	}
+	if len(j) > compressAbove {
+		var z bytes.Buffer
+		zw, _ := flate.NewWriter(&z, flate.BestSpeed)
+		zw.Write(j)
+		if err := zw.Close(); err != nil {
+			return nil, err
+		}
+		j, typ = z.Bytes(), typ+deflated
 	}
 	payload := base64.StdEncoding.EncodeToString(j)
 	n := (len(payload) + maxPayload - 1) / maxPayload
@@ -240,6 +260,13 @@ func assemble(seq int, fs []frame, torn int) (Record, error) {
 		return Record{}, fmt.Errorf("record %d (%s): fragment %d of %d lost", seq, typ, len(fs), n)
 	}
 	body, err := base64.StdEncoding.DecodeString(payload.String())
+	if err == nil && strings.HasSuffix(typ, deflated) {
+		typ = strings.TrimSuffix(typ, deflated)
+		body, err = io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(body)), maxInflated+1))
+		if err == nil && len(body) > maxInflated {
+			err = fmt.Errorf("more than %d bytes", maxInflated)
+		}
+	}
 	if err != nil || !json.Valid(body) {
 		return Record{}, fmt.Errorf("record %d (%s): payload does not decode", seq, typ)
 	}

@@ -2,6 +2,11 @@ package record
 
 import (
 	"bytes"
+	"compress/flate"
+	"encoding/base64"
+	"fmt"
+	"hash/crc32"
+	"math/rand"
 	"os"
 	"strings"
 	"testing"
@@ -128,7 +133,10 @@ func TestRecordsAfterFinal(t *testing.T) {
 }
 
 func TestCRLFAndFragments(t *testing.T) {
-	big := Scenario{Name: "big", Notes: []string{strings.Repeat("0123456789abcdef", 1300)}}
+	// Random text: deflate cannot shrink it below 30 frames.
+	rnd := make([]byte, 15600)
+	rand.New(rand.NewSource(1)).Read(rnd)
+	big := Scenario{Name: "big", Notes: []string{base64.StdEncoding.EncodeToString(rnd)}}
 	s := stream(t, big)
 	if n := bytes.Count(s, []byte("DGR1 1 ")); n < 2*30 {
 		t.Fatalf("a 20 KB body made only %d frames", n)
@@ -150,6 +158,49 @@ func TestCRLFAndFragments(t *testing.T) {
 		}
 	}
 	if _, err := Parse([]byte(strings.Join(keep, "\n"))); err == nil || !strings.Contains(err.Error(), "fragment 7") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A scenario's log bitmap (hex, mostly zeros, as every real one) is sent
+// deflated in a few frames and comes back as it was; small records stay
+// plain.
+func TestDeflatedBitmaps(t *testing.T) {
+	ev := &Evidence{WordBits: 64, Pages: 1 << 18, Before: strings.Repeat("0", 1<<16), After: strings.Repeat("0", 1<<15) + "80" + strings.Repeat("0", 1<<15-2)}
+	s := stream(t, Scenario{Name: "big", Status: Pass, Evidence: ev})
+	if n := bytes.Count(s, []byte("DGR1 1 ")); n > 2*2 {
+		t.Errorf("a 96 KB bitmap made %d frames", n)
+	}
+	if !bytes.Contains(s, []byte(" scenario+deflate ")) || bytes.Contains(s, []byte(" hello+deflate ")) {
+		t.Errorf("want the scenario deflated and the hello plain:\n%s", s)
+	}
+	st, err := Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Scenario
+	if err := st.Records[1].Into(&got); err != nil || st.Records[1].Type != TypeScenario || got.Evidence.After != ev.After {
+		t.Fatalf("record 1: type %q, %v", st.Records[1].Type, err)
+	}
+}
+
+// A deflated frame that inflates past maxInflated is refused, not read.
+func TestDeflateBombRefused(t *testing.T) {
+	var z bytes.Buffer
+	zw, _ := flate.NewWriter(&z, flate.BestCompression)
+	zw.Write([]byte(`"`)) // valid JSON but for its size: one long string
+	zw.Write(bytes.Repeat([]byte("a"), maxInflated))
+	zw.Write([]byte(`"`))
+	zw.Close()
+	part := base64.StdEncoding.EncodeToString(z.Bytes())
+	var console strings.Builder
+	n := (len(part) + maxPayload - 1) / maxPayload
+	for i := 0; i < n; i++ {
+		p := part[i*maxPayload : min(len(part), (i+1)*maxPayload)]
+		head := fmt.Sprintf("0 %d/%d hello+deflate", i, n)
+		fmt.Fprintf(&console, "\nDGR1 %s %08x %s\n", head, crc32.ChecksumIEEE([]byte(head+" "+p)), p)
+	}
+	if _, err := Parse([]byte(console.String())); err == nil || !strings.Contains(err.Error(), "does not decode") {
 		t.Fatalf("err = %v", err)
 	}
 }
