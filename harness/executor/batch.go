@@ -21,11 +21,31 @@ func (c *Client) Call(op byte, wait time.Duration, args []uint64, data []byte) (
 	for {
 		select {
 		case res := <-k.done: // it went in another caller's batch
+			if err := c.deferredErr(); res.err == nil && err != nil {
+				return Response{}, err
+			}
 			return res.r, res.err
 		default:
 		}
 		c.send(c.take())
 	}
+}
+
+// post queues a call that nobody waits for (a deferred write): the next
+// Call's round trips carry it.
+func (c *Client) post(op byte, args []uint64, data []byte) {
+	k := &pending{Call: Call{Op: op, Args: args, Data: data}, deferred: true, done: make(chan result, 1)}
+	c.qmu.Lock()
+	c.queue = append(c.queue, k)
+	c.qmu.Unlock()
+	c.count(func(s *Stats) { s.Deferred++ })
+}
+
+// deferredErr is the first failure of a deferred call, if any.
+func (c *Client) deferredErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deferErr
 }
 
 // pending is a call waiting for its round trip.
@@ -34,6 +54,8 @@ type pending struct {
 	wait  time.Duration
 	reply int // the most bytes its response carries
 	done  chan result
+	// deferred: nobody waits for it; a failure is kept for the next call.
+	deferred bool
 }
 
 type result struct {
@@ -88,6 +110,7 @@ func (c *Client) send(batch []*pending) {
 		k := batch[0]
 		r, err := c.roundTrip(k.Op, k.wait, k.Args, k.Data, 1)
 		k.done <- result{r, err}
+		c.noteDeferred(batch, err)
 		return
 	}
 	var wait time.Duration
@@ -112,6 +135,24 @@ func (c *Client) send(batch []*pending) {
 			k.done <- result{err: err}
 		} else {
 			k.done <- result{r: rs[i]}
+		}
+	}
+	c.noteDeferred(batch, err)
+}
+
+// noteDeferred keeps the first failure of a deferred call in batch.
+func (c *Client) noteDeferred(batch []*pending, err error) {
+	if err == nil {
+		return
+	}
+	for _, k := range batch {
+		if k.deferred {
+			c.mu.Lock()
+			if c.deferErr == nil {
+				c.deferErr = fmt.Errorf("a deferred write of %d bytes at %#x: %w", len(k.Data), k.Args[0], err)
+			}
+			c.mu.Unlock()
+			return
 		}
 	}
 }

@@ -18,15 +18,18 @@ type Stats struct {
 	// Calls made, the round trips that carried them, and the calls that
 	// shared their round trip with others (a batch).
 	Calls, RoundTrips, Batched int
-	Resent, Torn, Duplicates   int
+	// Deferred are the memory writes that went with a later call's round
+	// trip instead of one of their own.
+	Deferred                 int
+	Resent, Torn, Duplicates int
 	// Repairs says why the first few resends happened.
 	Repairs []string
 }
 
 // Summary says, for a report, what the transport over via had to repair.
 func (s Stats) Summary(via string) string {
-	out := fmt.Sprintf("executor over %s: %d calls in %d round trips (%d batched), %d resent, %d torn, %d duplicate responses dropped",
-		via, s.Calls, s.RoundTrips, s.Batched, s.Resent, s.Torn, s.Duplicates)
+	out := fmt.Sprintf("executor over %s: %d calls in %d round trips (%d batched, %d of them deferred writes), %d resent, %d torn, %d duplicate responses dropped",
+		via, s.Calls, s.RoundTrips, s.Batched, s.Deferred, s.Resent, s.Torn, s.Duplicates)
 	if len(s.Repairs) > 0 {
 		out += "; " + strings.Join(s.Repairs, "; ")
 	}
@@ -59,7 +62,10 @@ type Client struct {
 	mu       sync.Mutex
 	stats    Stats
 	broken   error // set by the first lost call: every later call fails fast
-	forkN    int   // the size of the waiting child's view (Fork)
+	// deferErr is the first failure of a deferred write: the next call
+	// returns it, so a write that went wrong never goes unseen.
+	deferErr error
+	forkN    int // the size of the waiting child's view (Fork)
 }
 
 type event struct {
@@ -340,16 +346,29 @@ func (c *Client) ReadMem(addr uint64, n int) ([]byte, error) {
 	return out, nil
 }
 
+// WriteMem writes guest memory. Where the executor runs batches the
+// write is deferred: it waits in the queue and travels in the round trip
+// of the next call, whatever it is, and runs in the guest before it, in
+// order. A write has no result to wait for (only its transport can fail),
+// and a VMM's ring updates are many small writes before one kick or read:
+// they were most of the executor arches' round trips. What vhost sees is
+// unchanged, since vhost acts on a ring only after a kick or a read, both
+// calls, which carry the writes before them.
 func (c *Client) WriteMem(addr uint64, b []byte) error {
+	c.qmu.Lock()
+	deferred := c.batching
+	c.qmu.Unlock()
 	for len(b) > 0 {
 		k := min(len(b), MaxData)
-		if _, err := c.Call(OpWriteMem, 0, []uint64{addr}, b[:k]); err != nil {
+		if deferred {
+			c.post(OpWriteMem, []uint64{addr}, append([]byte(nil), b[:k]...))
+		} else if _, err := c.Call(OpWriteMem, 0, []uint64{addr}, b[:k]); err != nil {
 			return err
 		}
 		addr += uint64(k)
 		b = b[k:]
 	}
-	return nil
+	return c.deferredErr()
 }
 
 func (c *Client) Eventfd() (int, error) {

@@ -451,3 +451,57 @@ func TestBatchEncoding(t *testing.T) {
 		}
 	}
 }
+
+// Memory writes wait for the next call and travel in its round trip, in
+// order: fifty ring-sized writes and the read after them take one or two
+// round trips, and the read sees every write.
+func TestDeferredWrites(t *testing.T) {
+	c := start(t, &damage{})
+	if _, err := c.Hello(); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := c.Mmap(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := c.Stats()
+	var want []byte
+	for i := 0; i < 50; i++ {
+		b := bytes.Repeat([]byte{byte(i)}, 16)
+		if err := c.WriteMem(addr+uint64(16*i), b); err != nil {
+			t.Fatal(err)
+		}
+		b[0] = 0xff // the caller may reuse its buffer once WriteMem returns
+		want = append(want, bytes.Repeat([]byte{byte(i)}, 16)...)
+	}
+	got, err := c.ReadMem(addr, len(want))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read back %x, %v", got, err)
+	}
+	st := c.Stats()
+	if st.Deferred-before.Deferred != 50 || st.RoundTrips-before.RoundTrips > 2 || st.Calls-before.Calls != 51 {
+		t.Fatalf("stats before %+v after %+v: want 50 deferred writes and the read in at most 2 round trips", before, st)
+	}
+}
+
+// A deferred write whose round trip is lost is never taken for done: the
+// call that carried it fails, and so does every later write.
+func TestDeferredWriteOnALostLink(t *testing.T) {
+	c := start(t, &damage{dropAfter: 3})
+	if _, err := c.Hello(); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := c.Mmap(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteMem(addr, []byte{1, 2, 3, 4}); err != nil {
+		t.Fatalf("a deferred write: %v", err)
+	}
+	if _, err := c.Eventfd(); !errors.Is(err, ErrLost) {
+		t.Fatalf("the call carrying the write: %v, want ErrLost", err)
+	}
+	if err := c.WriteMem(addr, []byte{5}); !errors.Is(err, ErrLost) || !strings.Contains(err.Error(), "deferred write") {
+		t.Fatalf("a later write: %v, want the deferred write's loss", err)
+	}
+}
