@@ -63,12 +63,20 @@ func (w *workTree) lock() (func(), error) {
 	if err := os.MkdirAll(w.dir, 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(w.dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	return Lock(filepath.Join(w.dir, ".lock"), func() {
+		fmt.Fprintf(w.req.Progress, "[%s] waiting for another build in %s\n", w.req.label(), w.dir)
+	})
+}
+
+// Lock takes an exclusive flock on path (created if missing), calling
+// waiting first when another process holds it. It returns the unlock.
+func Lock(path string, waiting func()) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		fmt.Fprintf(w.req.Progress, "[%s] waiting for another build in %s\n", w.req.label(), w.dir)
+		waiting()
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 			f.Close()
 			return nil, err

@@ -19,10 +19,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	"dirtygate/arches"
+	"dirtygate/harness/kbuild"
 	"dirtygate/kernels"
 )
 
@@ -119,14 +119,13 @@ func build(ctx context.Context, o Options, config string, args []string, dir str
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return 0, err
 	}
-	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := kbuild.Lock(dir+".lock", func() {
+		fmt.Fprintf(o.Progress, "[kunit %s %s] waiting for another build in %s\n", o.Arch.Name, o.Source.Name, dir)
+	})
 	if err != nil {
 		return 0, err
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return 0, err
-	}
+	defer unlock()
 	if _, err := os.Stat(filepath.Join(dir, doneMarker)); err == nil {
 		fmt.Fprintf(o.Progress, "[kunit %s %s] kernel cached in %s\n", o.Arch.Name, o.Source.Name, dir)
 		return 0, nil
