@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pierrec/lz4/v4"
+
 	"dirtygate/vmm/errno"
 	"dirtygate/vmm/machine"
 )
@@ -22,14 +24,17 @@ type Stats struct {
 	// trip instead of one of their own.
 	Deferred                 int
 	Resent, Torn, Duplicates int
+	// Sent is the request lines' bytes on the console; Unpacked what they
+	// would have been without packing (protocol 3).
+	Sent, Unpacked int
 	// Repairs says why the first few resends happened.
 	Repairs []string
 }
 
 // Summary says, for a report, what the transport over via had to repair.
 func (s Stats) Summary(via string) string {
-	out := fmt.Sprintf("executor over %s: %d calls in %d round trips (%d batched, %d of them deferred writes), %d resent, %d torn, %d duplicate responses dropped",
-		via, s.Calls, s.RoundTrips, s.Batched, s.Deferred, s.Resent, s.Torn, s.Duplicates)
+	out := fmt.Sprintf("executor over %s: %d calls in %d round trips (%d batched, %d of them deferred writes), %d resent, %d torn, %d duplicate responses dropped, requests %d KB on the console (%d KB unpacked)",
+		via, s.Calls, s.RoundTrips, s.Batched, s.Deferred, s.Resent, s.Torn, s.Duplicates, s.Sent>>10, s.Unpacked>>10)
 	if len(s.Repairs) > 0 {
 		out += "; " + strings.Join(s.Repairs, "; ")
 	}
@@ -56,8 +61,10 @@ type Client struct {
 	callMu sync.Mutex // one round trip in flight: the wire has no multiplexing
 	qmu    sync.Mutex // queue, batching
 	queue  []*pending // calls waiting for a round trip, oldest first
-	// batching: the executor runs batches (protocol 2, from its hello).
+	// batching: the executor runs batches (protocol 2, from its hello);
+	// packer packs requests (protocol 3), nil before or without.
 	batching bool
+	packer   *lz4.Compressor
 	seq      uint32
 	mu       sync.Mutex
 	stats    Stats
@@ -134,8 +141,15 @@ func (c *Client) roundTrip(op byte, wait time.Duration, args []uint64, data []by
 	if calls > 1 {
 		c.stats.Batched += calls
 	}
+	packer := c.packer
 	c.mu.Unlock()
-	line := Request{Seq: seq, Op: op, Args: args, Data: data}.Encode()
+	q := Request{Seq: seq, Op: op, Args: args, Data: data}
+	line := q.Encode()
+	unpacked := len(line)
+	if packer != nil {
+		line = q.EncodePacked(packer)
+	}
+	c.count(func(s *Stats) { s.Sent += len(line); s.Unpacked += unpacked })
 	wait += time.Duration(len(line)) * c.PerByte
 	var last error
 	for try := 0; try < c.Tries; try++ {
@@ -238,6 +252,11 @@ func (c *Client) Hello() (Hello, error) {
 	c.qmu.Lock()
 	c.batching = h.Version >= 2
 	c.qmu.Unlock()
+	if h.Version >= 3 {
+		c.mu.Lock()
+		c.packer = &lz4.Compressor{}
+		c.mu.Unlock()
+	}
 	var strs []string
 	rest := r.Data[3:]
 	for len(rest) > 0 {

@@ -22,6 +22,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+
+	"github.com/pierrec/lz4/v4"
 )
 
 // Ops, in executor.c's order.
@@ -65,7 +67,40 @@ type Request struct {
 }
 
 // Encode renders the request as a line for the executor.
-func (q Request) Encode() []byte {
+func (q Request) Encode() []byte { return requestLine(q.frame()) }
+
+// EncodePacked renders the request as a packed line (protocol 3) when
+// packing makes it shorter, else as Encode does. The console carries the
+// host's bytes into a TCG guest at tens of microseconds each (measured on
+// hppa: a 900-byte frame's write() took 44 ms, an ioctl 6 ms), and the
+// VMM's frames and ring images repeat themselves.
+//
+// A packed frame is 'Z' rawlen:u32 block crc32:u32: block is the whole
+// 'Q' frame, its own CRC included, in LZ4's block format; the outer CRC
+// covers what travelled, so a torn frame is dropped before it is unpacked,
+// and the unpacked frame is checked again as any other.
+func (q Request) EncodePacked(z *lz4.Compressor) []byte {
+	b := q.frame()
+	if len(b) < packMin {
+		return requestLine(b)
+	}
+	out := make([]byte, 5, 5+lz4.CompressBlockBound(len(b))+4)
+	out[0] = 'Z'
+	be.PutUint32(out[1:], uint32(len(b)))
+	n, err := z.CompressBlock(b, out[5:cap(out)])
+	if err != nil || n == 0 || 5+n+4 >= len(b) {
+		return requestLine(b) // incompressible
+	}
+	out = out[:5+n]
+	out = be.AppendUint32(out, crc32.ChecksumIEEE(out))
+	return requestLine(out)
+}
+
+// packMin is the shortest frame worth packing.
+const packMin = 64
+
+// frame is the request's 'Q' frame with its CRC.
+func (q Request) frame() []byte {
 	b := []byte{'Q', 0, 0, 0, 0, q.Op, byte(len(q.Args))}
 	be.PutUint32(b[1:], q.Seq)
 	for _, a := range q.Args {
@@ -73,7 +108,11 @@ func (q Request) Encode() []byte {
 	}
 	b = be.AppendUint32(b, uint32(len(q.Data)))
 	b = append(b, q.Data...)
-	b = be.AppendUint32(b, crc32.ChecksumIEEE(b))
+	return be.AppendUint32(b, crc32.ChecksumIEEE(b))
+}
+
+// requestLine is frame b as the line the executor reads.
+func requestLine(b []byte) []byte {
 	line := make([]byte, 0, 2+2*len(b))
 	line = append(line, '>')
 	line = hex.AppendEncode(line, b)

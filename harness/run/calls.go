@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"dirtygate/harness/executor"
 )
@@ -24,37 +25,44 @@ func onScenario(next io.Writer, start func(name string)) io.Writer {
 	})
 }
 
-// scenarioCalls counts the executor's calls and round trips per scenario:
-// where the console's time goes.
+// scenarioCalls counts the executor's calls, round trips and seconds per
+// scenario: where the console's time goes.
 type scenarioCalls struct {
 	c     *executor.Client
 	mu    sync.Mutex
 	cur   string
 	at    executor.Stats
+	since time.Time
 	order []string
-	per   map[string][2]int // calls, round trips
+	per   map[string]callCount
+}
+
+type callCount struct {
+	calls, trips int
+	took         time.Duration
 }
 
 func newScenarioCalls(c *executor.Client) *scenarioCalls {
-	return &scenarioCalls{c: c, per: map[string][2]int{}}
+	return &scenarioCalls{c: c, per: map[string]callCount{}}
 }
 
 // start charges what happened since the last start to that scenario.
 func (s *scenarioCalls) start(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.c.Stats()
+	now, t := s.c.Stats(), time.Now()
 	if s.cur != "" {
 		p := s.per[s.cur]
-		p[0] += now.Calls - s.at.Calls
-		p[1] += now.RoundTrips - s.at.RoundTrips
+		p.calls += now.Calls - s.at.Calls
+		p.trips += now.RoundTrips - s.at.RoundTrips
+		p.took += t.Sub(s.since)
 		s.per[s.cur] = p
 	}
 	if _, seen := s.per[name]; name != "" && !seen {
 		s.order = append(s.order, name)
-		s.per[name] = [2]int{}
+		s.per[name] = callCount{}
 	}
-	s.cur, s.at = name, now
+	s.cur, s.at, s.since = name, now, t
 }
 
 // summary ends the count and says it, scenario by scenario.
@@ -67,7 +75,8 @@ func (s *scenarioCalls) summary() string {
 	}
 	var parts []string
 	for _, n := range s.order {
-		parts = append(parts, fmt.Sprintf("%s %d/%d", n, s.per[n][0], s.per[n][1]))
+		p := s.per[n]
+		parts = append(parts, fmt.Sprintf("%s %d/%d %.1fs", n, p.calls, p.trips, p.took.Seconds()))
 	}
-	return "calls/round trips per scenario: " + strings.Join(parts, ", ")
+	return "calls/round trips/seconds per scenario: " + strings.Join(parts, ", ")
 }

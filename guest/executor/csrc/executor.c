@@ -8,6 +8,7 @@
  * messages cannot corrupt it silently. Host to us: '>' HEX '\n'. Us to
  * host: "%%" HEX '$'. Inside, big-endian:
  *   request:  'Q' seq:u32 op:u8 nargs:u8 args:u64*nargs dlen:u32 data crc32:u32
+ *   packed:   'Z' rawlen:u32 block crc32:u32 (block: a request, LZ4-packed)
  *   response: 'R' seq:u32 ret:i64 dlen:u32 data crc32:u32
  * ret is the syscall's return, -errno in the target's own numbering. A
  * request whose seq repeats the last one gets the cached response again
@@ -243,7 +244,8 @@ static u32 crc32(const u8 *p, ulong n)
 /* ---- frames ---- */
 #define MAXDATA 16384
 #define MAXARGS 6
-static u8 req[MAXDATA + 128];
+static u8 wire[MAXDATA + 128]; /* a line's bytes */
+static u8 req[MAXDATA + 128];  /* a packed line's request, unpacked */
 static u8 resp[MAXDATA + 64];
 static char line[2 * (MAXDATA + 128) + 8];
 static char hexout[2 * (MAXDATA + 64) + 16];
@@ -440,7 +442,7 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 	case OP_HELLO: {
 		static struct new_utsname_ u;
 		union { u32 i; u8 b[4]; } e = { .i = 1 };
-		d[0] = 2; /* protocol version: 2 has OP_BATCH */
+		d[0] = 3; /* protocol version: 2 has OP_BATCH, 3 packed requests */
 		d[1] = sizeof(long);
 		d[2] = e.b[0] == 0; /* big-endian */
 		olen = 3;
@@ -743,37 +745,99 @@ static void execute(u32 seq, int op, const u64 *a, const u8 *data, u32 dlen)
 	respond(seq, ret, olen);
 }
 
-/* handle decodes one line (without '>' and '\n') and executes it. */
-static void handle(const char *l, long n)
+/* lz4_block unpacks an LZ4 block (lz4's doc/lz4_Block_format.md) of n
+ * bytes at s into d, at most cap bytes: the unpacked length, or -1 when
+ * the block is malformed. Every length and offset is checked: the CRC
+ * already vouched for the bytes, this guards against a host bug. */
+static long lz4_block(const u8 *s, long n, u8 *d, long cap)
 {
-	if (n % 2 || n / 2 > (long)sizeof req)
-		return;
-	for (long i = 0; i < n / 2; i++) {
-		int h = unhex(l[2 * i]), lo = unhex(l[2 * i + 1]);
-		if (h < 0 || lo < 0)
-			return;
-		req[i] = h << 4 | lo;
+	const u8 *end = s + n;
+	long o = 0;
+	while (s < end) {
+		u8 tok = *s++, b;
+		long lit = tok >> 4, len = (tok & 15) + 4;
+		if (lit == 15)
+			do {
+				if (s >= end)
+					return -1;
+				lit += b = *s++;
+			} while (b == 255);
+		if (lit > end - s || lit > cap - o)
+			return -1;
+		memcpy(d + o, s, lit);
+		s += lit;
+		o += lit;
+		if (s == end)
+			break; /* the last sequence is literals only */
+		if (end - s < 2)
+			return -1;
+		long off = s[0] | (long)s[1] << 8;
+		s += 2;
+		if (off == 0 || off > o)
+			return -1;
+		if (len == 19)
+			do {
+				if (s >= end)
+					return -1;
+				len += b = *s++;
+			} while (b == 255);
+		if (len > cap - o)
+			return -1;
+		for (; len > 0; len--, o++)
+			d[o] = d[o - off]; /* byte by byte: a match may overlap itself */
 	}
-	n /= 2;
-	if (n < 1 + 4 + 1 + 1 + 4 + 4 || req[0] != 'Q')
+	return o;
+}
+
+/* request parses a 'Q' frame of n bytes and executes it. */
+static void request(const u8 *f, long n)
+{
+	if (n < 1 + 4 + 1 + 1 + 4 + 4 || f[0] != 'Q')
 		return;
-	if (get32(req + n - 4) != crc32(req, n - 4))
+	if (get32(f + n - 4) != crc32(f, n - 4))
 		return; /* torn: the host resends */
-	u32 seq = get32(req + 1);
-	int op = req[5], nargs = req[6];
+	u32 seq = get32(f + 1);
+	int op = f[5], nargs = f[6];
 	if (nargs > MAXARGS || 7 + 8 * nargs + 4 + 4 > n)
 		return;
 	u64 a[MAXARGS] = {0};
 	for (int i = 0; i < nargs; i++)
-		a[i] = get64(req + 7 + 8 * i);
-	u32 dlen = get32(req + 7 + 8 * nargs);
+		a[i] = get64(f + 7 + 8 * i);
+	u32 dlen = get32(f + 7 + 8 * nargs);
 	if (7 + 8 * nargs + 4 + dlen + 4 != (ulong)n || dlen > MAXDATA)
 		return;
 	if (seq == last_seq && resp_len) {
 		send_response(); /* a resend: the response was lost or torn */
 		return;
 	}
-	execute(seq, op, a, req + 7 + 8 * nargs + 4, dlen);
+	execute(seq, op, a, f + 7 + 8 * nargs + 4, dlen);
+}
+
+/* handle decodes one line (without '>' and '\n') and executes it: a 'Q'
+ * frame as it is, a packed 'Z' frame (protocol 3: 'Z' rawlen:u32
+ * LZ4-block crc32:u32, the block holding a whole 'Q' frame) once its CRC
+ * holds and it unpacks to rawlen bytes. */
+static void handle(const char *l, long n)
+{
+	if (n % 2 || n / 2 > (long)sizeof wire)
+		return;
+	for (long i = 0; i < n / 2; i++) {
+		int h = unhex(l[2 * i]), lo = unhex(l[2 * i + 1]);
+		if (h < 0 || lo < 0)
+			return;
+		wire[i] = h << 4 | lo;
+	}
+	n /= 2;
+	if (n < 1 + 4 + 4 || wire[0] != 'Z') {
+		request(wire, n);
+		return;
+	}
+	if (get32(wire + n - 4) != crc32(wire, n - 4))
+		return; /* torn: the host resends */
+	long raw = lz4_block(wire + 5, n - 9, req, sizeof req);
+	if (raw < 0 || (u32)raw != get32(wire + 1))
+		return;
+	request(req, raw);
 }
 
 static void mounts(void)

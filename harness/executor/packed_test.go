@@ -1,0 +1,189 @@
+package executor
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"dirtygate/vmm/errno"
+	"dirtygate/vmm/ioctl"
+	"dirtygate/vmm/machine"
+)
+
+// Packed requests (protocol 3) reach the real executor intact: what a
+// VMM writes (a ring image, frames that repeat a pattern) travels in a
+// fraction of its hex, and an incompressible write still goes as it is.
+func TestPackedRequests(t *testing.T) {
+	c := start(t, &damage{})
+	if h, err := c.Hello(); err != nil || h.Version < 3 {
+		t.Fatalf("hello %+v, %v: want protocol 3", h, err)
+	}
+	addr, err := c.Mmap(3 * 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := make([]byte, 4096) // mostly zeros, as a fresh ring page
+	for i := 0; i < 64; i++ {
+		binary.LittleEndian.PutUint64(ring[16*i:], uint64(0x100000+4096*i))
+		binary.LittleEndian.PutUint32(ring[16*i+8:], 2048)
+	}
+	noise := make([]byte, 4096)
+	rand.NewChaCha8([32]byte{7}).Read(noise)
+	frame := make([]byte, 4096)
+	for i := range frame {
+		frame[i] = byte(i) ^ 0x5a
+	}
+	want := append(append(append([]byte(nil), ring...), noise...), frame...)
+	before := c.Stats()
+	for i, b := range [][]byte{ring, noise, frame} {
+		if err := c.WriteMem(addr+uint64(4096*i), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := c.ReadMem(addr, len(want))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read back differs (%v)", err)
+	}
+	st := c.Stats()
+	sent, unpacked := st.Sent-before.Sent, st.Unpacked-before.Unpacked
+	// The noise alone is 8 KB of hex; the ring and the frame pack to little.
+	if sent >= unpacked*2/3 || sent < 2*len(noise) {
+		t.Fatalf("requests took %d bytes on the console, %d unpacked: want the ring and frame packed, the noise not", sent, unpacked)
+	}
+}
+
+// lineTamper sits between the client and the executor's stdin and lets
+// tamper change each request line before it goes on.
+type lineTamper struct {
+	mu     sync.Mutex
+	w      io.Writer
+	n      int
+	tamper func(n int, line []byte) []byte
+}
+
+func (l *lineTamper) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	l.n++
+	line := l.tamper(l.n, append([]byte(nil), b...))
+	l.mu.Unlock()
+	if _, err := l.w.Write(line); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// startTampered starts the local executor with tamper on its request lines.
+func startTampered(t *testing.T, tamper func(n int, line []byte) []byte) *Client {
+	t.Helper()
+	cmd := exec.Command(buildLocal(t))
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Process.Kill(); cmd.Wait() })
+	abi := machine.ABI{Ioctl: ioctl.Generic, ByteOrder: binary.LittleEndian, WordBits: 64, PageSize: os.Getpagesize()}
+	c := NewClient(&lineTamper{w: in, tamper: tamper}, abi, errno.Generic)
+	c.Timeout = 300 * time.Millisecond
+	c.PerByte = 60 * time.Microsecond // scaled down as Timeout is
+	go (&damage{}).pump(out, c.Scanner())
+	if err := c.WaitReady(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// A packed request torn on its way (a digit changed) fails the outer CRC
+// and is dropped before it is unpacked; the resend runs it, once.
+func TestPackedRequestTorn(t *testing.T) {
+	torn := 0
+	c := startTampered(t, func(n int, line []byte) []byte {
+		if len(line) > 2 && line[1] == '5' && line[2] == 'a' && torn == 0 { // 'Z'
+			torn++
+			i := len(line) / 2
+			line[i] = "10"[map[bool]int{true: 1}[line[i] == '0']] // still hex, now wrong
+		}
+		return line
+	})
+	if _, err := c.Hello(); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := c.Mmap(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Repeat([]byte("vhost"), 800)
+	if err := c.WriteMem(addr, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.ReadMem(addr, len(want))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read back after a torn packed request: %v", err)
+	}
+	if st := c.Stats(); torn != 1 || st.Resent != 1 {
+		t.Fatalf("torn %d, stats %+v: want the one torn packed request resent once", torn, st)
+	}
+}
+
+// A packed frame whose CRC holds but whose block lies (a match before the
+// start, literals past the end, a size that is not rawlen) is dropped
+// without running anything and without harming the executor: a host bug
+// must not become a guest crash or a wrong call. The control, the same
+// frame packed honestly, does run (as request 77, out of the client's step).
+func TestMalformedPackedFrames(t *testing.T) {
+	inner := Request{Seq: 77, Op: OpEventfd}.frame() // 15 bytes
+	lit := func(b []byte) []byte {                   // one literal-only sequence, 15 to 269 bytes
+		return append([]byte{0xf0, byte(len(b) - 15)}, b...)
+	}
+	type bad struct {
+		block  []byte
+		rawlen int
+	}
+	cases := map[string]bad{
+		"honest (control)":       {lit(inner), len(inner)},
+		"match before the start": {[]byte{0x1f, 'Q', 0x05, 0x00}, len(inner)},
+		"literals past the end":  {[]byte{0xf0, 200, 'Q'}, len(inner)},
+		"match offset zero":      {append(lit(inner), 0x00, 0x00), len(inner) + 4},
+		"rawlen says one more":   {lit(inner), len(inner) + 1},
+		"rawlen says one less":   {lit(inner), len(inner) - 1},
+		"truncated offset":       {append(lit(inner), 0x01), len(inner)},
+		"match length past cap":  {append(append([]byte{0xff, 0x00}, inner...), 0x01, 0x00, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0), len(inner)},
+	}
+	for name, b := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := startTampered(t, func(n int, line []byte) []byte {
+				if n == 1 { // the bad frame goes just before the first real request
+					z := append([]byte{'Z', 0, 0, 0, 0}, b.block...)
+					binary.BigEndian.PutUint32(z[1:], uint32(b.rawlen))
+					z = binary.BigEndian.AppendUint32(z, crc32.ChecksumIEEE(z))
+					return append(requestLine(z), line...)
+				}
+				return line
+			})
+			_, err := c.Eventfd()
+			if name == "honest (control)" {
+				// Its response comes first: the client resends its own.
+				if st := c.Stats(); st.Resent != 1 || !strings.Contains(strings.Join(st.Repairs, ";"), "response to request 77") {
+					t.Fatalf("the honest packed frame did not run as request 77: %v, stats %+v", err, st)
+				}
+				return
+			}
+			// Had the frame run, the call would be out of step; had the
+			// executor died, the calls would be lost.
+			for i := 0; err == nil && i < 2; i++ {
+				_, err = c.Eventfd()
+			}
+			if st := c.Stats(); err != nil || st.Resent+st.Torn+st.Duplicates != 0 {
+				t.Fatalf("after a malformed packed frame: %v, stats %+v", err, st)
+			}
+		})
+	}
+}
