@@ -46,7 +46,7 @@ CONFIG_SLUB=y
 		// hppa's vCPUs in turn in one thread: see Boot.MTTCG).
 		SMP:     4,
 		MTTCG:   true,
-		Console: "ttyS0",
+		Console: "ttyS0,115200",
 		Timeout: 240 * time.Second,
 		// QEMU 7.2's SeaBIOS-hppa reports a 32 KiB D-cache stride, and
 		// parisc's arch_slab_minalign() is that stride: every slab object
