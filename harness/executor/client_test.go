@@ -509,3 +509,71 @@ func TestDeferredWriteOnALostLink(t *testing.T) {
 		t.Fatalf("a later write: %v, want the deferred write's loss", err)
 	}
 }
+
+// Deferred write()s run in order before the next call: three kicks of an
+// eventfd, then its read, see the sum, in one round trip.
+func TestDeferredSyscallWrites(t *testing.T) {
+	c := start(t, &damage{})
+	if _, err := c.Hello(); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := c.Eventfd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := c.Stats()
+	for _, v := range []uint64{1, 2, 4} {
+		if n, err := c.Write(fd, binary.LittleEndian.AppendUint64(nil, v)); n != 8 || err != nil {
+			t.Fatalf("write: %d, %v", n, err)
+		}
+	}
+	b, err := c.Read(fd, 8)
+	if err != nil || len(b) != 8 || binary.LittleEndian.Uint64(b) != 7 {
+		t.Fatalf("read %x, %v: want 7", b, err)
+	}
+	if st := c.Stats(); st.RoundTrips-before.RoundTrips != 1 || st.Deferred-before.Deferred != 3 {
+		t.Fatalf("stats before %+v after %+v: want 3 deferred writes and the read in one round trip", before, st)
+	}
+}
+
+// A deferred write() the guest refuses (a closed fd) fails every call
+// after it until Flush, which returns it once: the scenario that made the
+// call owns the failure, and the next scenario starts clean.
+func TestDeferredSyscallFailure(t *testing.T) {
+	c := start(t, &damage{})
+	if _, err := c.Hello(); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := c.Eventfd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(fd); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.Write(fd, make([]byte, 8)); n != 8 || err != nil {
+		t.Fatalf("a deferred write: %d, %v", n, err)
+	}
+	if _, err := c.Eventfd(); machine.ErrnoName(err) != "EBADF" || !strings.Contains(err.Error(), "deferred write") {
+		t.Fatalf("the call after the write: %v, want the write's EBADF", err)
+	}
+	if _, err := c.Mmap(4096); machine.ErrnoName(err) != "EBADF" {
+		t.Fatalf("the failure is kept until Flush: %v", err)
+	}
+	if err := c.Flush(); machine.ErrnoName(err) != "EBADF" {
+		t.Fatalf("Flush: %v, want EBADF", err)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatalf("a second Flush: %v", err)
+	}
+	if _, err := c.Eventfd(); err != nil {
+		t.Fatalf("after Flush: %v", err)
+	}
+	// A write refused for its size is a failure too (an eventfd takes
+	// exactly 8 bytes: EINVAL).
+	fd, _ = c.Eventfd()
+	c.Write(fd, make([]byte, 9))
+	if err := c.Flush(); machine.ErrnoName(err) != "EINVAL" {
+		t.Fatalf("Flush after a 9-byte eventfd write: %v, want EINVAL", err)
+	}
+}

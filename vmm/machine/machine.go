@@ -96,6 +96,15 @@ type Spawner interface {
 	Spawn(path string, env []string) ([]byte, error)
 }
 
+// Flusher is a machine that defers calls whose only result is success
+// (the executor's client: memory writes and write() travel with the next
+// call). Flush sends what is still queued and returns the first failure
+// of a deferred call since the last Flush: each scenario ends with one,
+// so a failure is charged to the scenario that made the call.
+type Flusher interface {
+	Flush() error
+}
+
 // Pinner is a machine that can place vhost's worker threads on CPUs: the
 // concurrent scenario puts its devices' workers on different CPUs, so
 // their log updates do meet (woken on the CPU that woke them, they would

@@ -95,6 +95,11 @@ func Run(m machine.Machine, s Scenario) (res record.Scenario) {
 		res.Millis = time.Since(start).Milliseconds()
 	}()
 	o := s.run(m, s.Name)
+	if f, ok := m.(machine.Flusher); ok {
+		if err := f.Flush(); err != nil && o.err == nil {
+			o.err = err // a call of this scenario failed after it returned
+		}
+	}
 	if errors.Is(o.err, ErrLogAllRefused) {
 		logAllRefused(&o)
 	}
