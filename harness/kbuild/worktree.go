@@ -353,7 +353,8 @@ func (w *workTree) compile(ctx context.Context) error {
 	}
 	defer f.Close()
 	last := &lastLine{}
-	fmt.Fprintf(w.req.Progress, "[%s] compiling %s with -j%d\n", w.req.label(), w.req.Arch.Build.MakeTarget, w.req.Jobs)
+	b := treeLayout(w.src(), w.req.Arch.Build)
+	fmt.Fprintf(w.req.Progress, "[%s] compiling %s with -j%d\n", w.req.label(), b.MakeTarget, w.req.Jobs)
 	done := make(chan struct{})
 	start := time.Now()
 	go func() {
@@ -368,15 +369,15 @@ func (w *workTree) compile(ctx context.Context) error {
 			}
 		}
 	}()
-	targets := append([]string{fmt.Sprintf("-j%d", w.req.Jobs)}, strings.Fields(w.req.Arch.Build.MakeTarget)...)
+	targets := append([]string{fmt.Sprintf("-j%d", w.req.Jobs)}, strings.Fields(b.MakeTarget)...)
 	err = w.run(ctx, io.MultiWriter(f, last), "make", w.makeArgs(targets...)...)
 	close(done)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	if err != nil {
-		b, _ := os.ReadFile(logPath)
-		return &Error{Stage: "compile", Log: logPath, Msg: "make " + w.req.Arch.Build.MakeTarget + " failed:\n" + CompileErrors(string(b))}
+		log, _ := os.ReadFile(logPath)
+		return &Error{Stage: "compile", Log: logPath, Msg: "make " + b.MakeTarget + " failed:\n" + CompileErrors(string(log))}
 	}
 	return nil
 }
@@ -415,10 +416,10 @@ func (w *workTree) store(entry string, took time.Duration) (*Kernel, error) {
 		return nil, &Error{Stage: "compile", Msg: "no image at " + img + ": " + err.Error()}
 	}
 	var dtbName string
-	if w.req.Arch.Build.DTB != "" {
-		dtbName = filepath.Base(w.req.Arch.Build.DTB)
-		if err := CopyFile(filepath.Join(w.out(), w.req.Arch.Build.DTB), filepath.Join(tmp, dtbName)); err != nil {
-			return nil, &Error{Stage: "compile", Msg: "no device tree at " + w.req.Arch.Build.DTB + ": " + err.Error()}
+	if dtb := treeLayout(w.src(), w.req.Arch.Build).DTB; dtb != "" {
+		dtbName = filepath.Base(dtb)
+		if err := CopyFile(filepath.Join(w.out(), dtb), filepath.Join(tmp, dtbName)); err != nil {
+			return nil, &Error{Stage: "compile", Msg: "no device tree at " + dtb + ": " + err.Error()}
 		}
 	}
 	cfg, err := os.ReadFile(filepath.Join(w.out(), ".config"))
