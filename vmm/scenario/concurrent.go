@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"strings"
-	"sync"
 
 	"dirtygate/vmm/machine"
 	"dirtygate/vmm/oracle"
@@ -87,36 +86,40 @@ func spreadWorkers(m machine.Machine, cpus int) string {
 const concurrentDevs, concurrentBufs, concurrentRounds = 3, 128, 1
 
 // concurrentTraffic posts every device's buffers, then sends their frames
-// at once, each device from its own goroutine, so that frame i of every
-// device (pages 3i..3i+2, one log word) arrives at about the same moment;
-// then it stops them all and returns each one's used buffers.
+// interleaved, frame i of every device (pages 3i..3i+2, one log word)
+// before frame i+1 of any, so the devices' workers log into the same word
+// at about the same moment; then it waits for each device's used buffers
+// and stops them all. One thread sends: with a goroutine per device the
+// executor's client (which defers write()s into the next round trip) sent
+// each device's 128 frames as one run, device after device, and on hppa
+// the workers met too seldom for set-bit-nonatomic's window.
 func concurrentTraffic(devs []*Rig) ([][]virtq.Used, error) {
-	const ndev, nbuf, rounds = concurrentDevs, concurrentBufs, concurrentRounds
-	used := make([][]virtq.Used, ndev)
-	errs := make([]error, ndev)
-	heads := make([][]uint16, ndev)
+	const ndev, nbuf = concurrentDevs, concurrentBufs
+	if concurrentRounds != 1 {
+		panic("concurrentTraffic sends one round")
+	}
 	for k, d := range devs {
 		var bufs [][]Seg
 		for i := 0; i < nbuf; i++ {
 			bufs = append(bufs, one(pageOff(firstBufPage+uint64(ndev*i+k), 256), 2048))
 		}
-		var err error
-		if heads[k], err = d.Post(bufs...); err != nil {
+		if _, err := d.Post(bufs...); err != nil {
 			return nil, err
 		}
 	}
-	var wg sync.WaitGroup
-	for k, d := range devs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			used[k], errs[k] = deliver(d, heads[k], frames(nbuf*rounds, frameLen), true)
-		}()
+	frs := frames(nbuf, frameLen)
+	for i := range frs {
+		for _, d := range devs {
+			if err := d.Send(frs[i]); err != nil {
+				return nil, err
+			}
+		}
 	}
-	wg.Wait()
-	for _, e := range errs {
-		if e != nil {
-			return nil, e
+	used := make([][]virtq.Used, ndev)
+	for k, d := range devs {
+		var err error
+		if used[k], err = d.WaitUsed(nbuf); err != nil {
+			return nil, err
 		}
 	}
 	for _, d := range devs {
