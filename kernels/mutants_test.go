@@ -48,12 +48,7 @@ func TestParseMutantRejectsBareDiff(t *testing.T) {
 // Each mutant applies on its base in Debian's 6.1 source, when the cache
 // holds it (make run and the end-to-end tests unpack it).
 func TestMutantsApply(t *testing.T) {
-	home, _ := os.UserHomeDir()
-	src := filepath.Join(home, ".cache/dirtygate/src")
-	if c := os.Getenv("DIRTYGATE_CACHE"); c != "" {
-		src = filepath.Join(c, "src")
-	}
-	trees, _ := filepath.Glob(filepath.Join(src, "linux-source-6.1_*/linux-source-6.1"))
+	trees, _ := filepath.Glob(filepath.Join(cacheSrcDir(), "linux-source-6.1_*/linux-source-6.1"))
 	if len(trees) == 0 {
 		t.Skip("no unpacked linux-source-6.1 in the cache")
 	}

@@ -119,6 +119,9 @@ type Kernel struct {
 	Patchfile  string `json:"patchfile,omitempty"` // path of the applied patches
 	Cached     bool   `json:"cached"`
 	Debug      bool   `json:"debug,omitempty"` // built with --debug-kernel
+	// BuildFix is the source's build fix for the arch (kernels/fixes/),
+	// applied before the patches, on the base and the candidate alike.
+	BuildFix string `json:"build_fix,omitempty"`
 }
 
 // Stage is where a run that could not decide stopped.
@@ -384,6 +387,9 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	if r.Kernel.Patchfile != "" {
 		fmt.Fprintf(w, "patches: %s\n", r.Kernel.Patchfile)
+	}
+	if r.Kernel.BuildFix != "" {
+		fmt.Fprintf(w, "build fix: %s (applied first, not under test: the source does not build for %s without it)\n", r.Kernel.BuildFix, r.Arch)
 	}
 	if r.QEMUCmdline != "" && r.Verdict != Pass {
 		fmt.Fprintf(w, "reproduce: %s\n", r.QEMUCmdline)

@@ -185,15 +185,23 @@ func (p *Prepared) resolve(ctx context.Context) *failure {
 			return failed(report.StageSetup, "", "patch %s is given twice (with --inject or --alias-model, their test-only patches come with them)", a)
 		}
 	}
+	var under []kernels.Patch // the patches under test, in order
 	for _, a := range names {
 		ps, err := kernels.ResolvePatchFor(a, src.Series())
 		if err != nil {
 			return failed(report.StageSetup, "patch", "%v", err)
 		}
-		p.patches = append(p.patches, ps...)
+		under = append(under, ps...)
 	}
-	for _, pt := range p.patches {
+	for _, pt := range under {
 		r.Patches = append(r.Patches, pt.Name)
+	}
+	p.patches = under
+	if fix, ok := kernels.BuildFix(src.Series(), o.Arch.Name); ok {
+		// First, so the tree builds; not a patch under test (the report
+		// names it apart), and the base gets it as the candidate does.
+		p.patches = append([]kernels.Patch{fix}, under...)
+		r.Kernel.BuildFix = fix.File
 	}
 	return nil
 }
