@@ -74,7 +74,8 @@ func (e *Error) Error() string {
 
 // Fragment is the whole Kconfig fragment a request builds with.
 func (r Request) Fragment() string {
-	return kernels.CommonFragment() + "\n# arch " + r.Arch.Name + "\n" + r.Arch.Build.Fragment + "\n# extra\n" + r.Extra
+	f := kernels.CommonFragment() + "\n# arch " + r.Arch.Name + "\n" + r.Arch.Build.Fragment + "\n# extra\n" + r.Extra
+	return kernels.RenameSymbols(f, r.Source.Dir, r.Arch.Build.KernelArch)
 }
 
 // settings is what of a fragment decides the kernel: its option lines,

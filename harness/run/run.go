@@ -197,7 +197,7 @@ func (p *Prepared) resolve(ctx context.Context) *failure {
 		r.Patches = append(r.Patches, pt.Name)
 	}
 	p.patches = under
-	if fix, ok := kernels.BuildFix(src.Series(), o.Arch.Name); ok {
+	if fix, ok := kernels.BuildFix(src.Series(), o.Arch.Build.KernelArch); ok {
 		// First, so the tree builds; not a patch under test (the report
 		// names it apart), and the base gets it as the candidate does.
 		p.patches = append([]kernels.Patch{fix}, under...)
