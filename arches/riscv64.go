@@ -38,6 +38,13 @@ CONFIG_SERIAL_OF_PLATFORM=y
 		Console:     "ttyS0",
 		KVMHost:     "riscv64",
 		Timeout:     180 * time.Second,
+		// QEMU 7.2's device tree names a hart's extensions only in
+		// "riscv,isa", which 6.12 parses only with RISCV_ISA_FALLBACK
+		// (tinyconfig leaves it off) or this parameter; without either it
+		// finds no valid hart and stops in setup_smp() before the console
+		// is up. 6.1 always parses it and passes the unknown parameter on
+		// to init, which ignores it.
+		KernelArgs: []string{"riscv_isa_fallback"},
 	},
 	ABI: ABI{
 		WordBits: 64,
