@@ -183,6 +183,8 @@ type Response struct {
 	Seq  uint32
 	Ret  int64
 	Data []byte
+	// Packed: it came as a 'P' frame (protocol 4), its data zero-run packed.
+	Packed bool
 }
 
 // Encode renders the response as the executor does (for tests and fakes).
@@ -209,18 +211,57 @@ func DecodeResponse(h []byte) (Response, error) {
 	if _, err := hex.Decode(b, h); err != nil {
 		return Response{}, fmt.Errorf("%w: %v", ErrTorn, err)
 	}
-	const head = 1 + 4 + 8 + 4
-	if len(b) < head+4 || b[0] != 'R' {
+	head := 1 + 4 + 8 + 4
+	if len(b) > 0 && b[0] == 'P' {
+		head += 4 // rawlen, then the packed length
+	}
+	if len(b) < head+4 || b[0] != 'R' && b[0] != 'P' {
 		return Response{}, fmt.Errorf("%w: %d bytes, not a response", ErrTorn, len(b))
 	}
-	n := be.Uint32(b[13:])
+	n := be.Uint32(b[head-4:])
 	if uint64(n) != uint64(len(b)-head-4) {
 		return Response{}, fmt.Errorf("%w: data length %d in a %d-byte frame", ErrTorn, n, len(b))
 	}
 	if got, want := crc32.ChecksumIEEE(b[:len(b)-4]), be.Uint32(b[len(b)-4:]); got != want {
 		return Response{}, fmt.Errorf("%w: CRC %08x, frame says %08x", ErrTorn, got, want)
 	}
-	return Response{Seq: be.Uint32(b[1:]), Ret: int64(be.Uint64(b[5:])), Data: b[head : head+int(n)]}, nil
+	r := Response{Seq: be.Uint32(b[1:]), Ret: int64(be.Uint64(b[5:])), Data: b[head : head+int(n)]}
+	if b[0] == 'P' {
+		raw := int(be.Uint32(b[13:]))
+		data, err := unpackZeroRuns(r.Data, raw)
+		if err != nil {
+			return Response{}, fmt.Errorf("%w: packed data: %v", ErrTorn, err)
+		}
+		r.Data, r.Packed = data, true
+	}
+	return r, nil
+}
+
+// unpackZeroRuns undoes the executor's zero_runs (protocol 4): tokens of
+// lit:u16 zeros:u16 and lit bytes, unpacking to exactly raw bytes, at most
+// MaxData plus a batch's heads.
+func unpackZeroRuns(p []byte, raw int) ([]byte, error) {
+	if raw > 2*MaxData {
+		return nil, fmt.Errorf("%d bytes unpacked is more than any response", raw)
+	}
+	out := make([]byte, 0, raw)
+	for len(p) > 0 {
+		if len(p) < 4 {
+			return nil, fmt.Errorf("a token cut short")
+		}
+		lit, z := int(be.Uint16(p)), int(be.Uint16(p[2:]))
+		p = p[4:]
+		if lit > len(p) || len(out)+lit+z > raw {
+			return nil, fmt.Errorf("a token past the end (%d literal, %d zeros)", lit, z)
+		}
+		out = append(out, p[:lit]...)
+		out = append(out, make([]byte, z)...)
+		p = p[lit:]
+	}
+	if len(out) != raw {
+		return nil, fmt.Errorf("%d bytes unpacked, the frame says %d", len(out), raw)
+	}
+	return out, nil
 }
 
 // Scanner finds response frames in a console stream that also carries

@@ -96,11 +96,18 @@ func TestRequestEncoding(t *testing.T) {
 func FuzzDecodeResponse(f *testing.F) {
 	f.Add([]byte("52000000010000000000000000000000005b4d1fa1"))
 	f.Add([]byte(Response{Seq: 2, Ret: -1, Data: []byte("x")}.Encode()))
+	f.Add([]byte("500000000100000000000000000000000a000000060002000868691138ef12")) // 'P': "hi" and 8 zeros
 	f.Fuzz(func(t *testing.T, h []byte) {
 		r, err := DecodeResponse(h)
 		if err != nil {
 			if !errors.Is(err, ErrTorn) {
 				t.Fatalf("error %v is not ErrTorn", err)
+			}
+			return
+		}
+		if r.Packed { // a packed frame unpacks within bounds
+			if len(r.Data) > 2*MaxData {
+				t.Fatalf("unpacked %d bytes", len(r.Data))
 			}
 			return
 		}

@@ -20,7 +20,7 @@ import (
 )
 
 // executorVersion names the agent in the hello record of executor runs.
-const executorVersion = "dirtygate host agent driving dirtygate-executor 3"
+const executorVersion = "dirtygate host agent driving dirtygate-executor 4"
 
 // bootExecutor boots a guest whose /init is the C executor and runs the
 // scenarios here, against it, over the console. The records the agent

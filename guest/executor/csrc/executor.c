@@ -10,6 +10,7 @@
  *   request:  'Q' seq:u32 op:u8 nargs:u8 args:u64*nargs dlen:u32 data crc32:u32
  *   packed:   'Z' rawlen:u32 block crc32:u32 (block: a request, LZ4-packed)
  *   response: 'R' seq:u32 ret:i64 dlen:u32 data crc32:u32
+ *   packed:   'P' seq:u32 ret:i64 rawlen:u32 plen:u32 zero-runs crc32:u32
  * ret is the syscall's return, -errno in the target's own numbering. A
  * request whose seq repeats the last one gets the cached response again
  * (the host resends when a response was torn); one that fails its CRC is
@@ -284,16 +285,65 @@ static void send_response(void)
 	out(hexout, n);
 }
 
+/* zero_runs packs n bytes at s into d as tokens lit:u16 zeros:u16 and the
+ * lit bytes: what the log and the rings read back are mostly zeros, and
+ * every byte the guest sends costs an interrupt on a slow console (sparc32's
+ * ESCC: one per character). Runs of fewer than 8 zeros stay literal. The
+ * packed length, or -1 when packing would not save 8 bytes. */
+static long zero_runs(const u8 *s, long n, u8 *d)
+{
+	long i = 0, o = 0;
+	while (i < n) {
+		long p = i, k = 0;
+		for (;;) { /* the literal ends where 8 zeros, or zeros to the end, begin */
+			for (k = 0; p + k < n && k < 8 && s[p + k] == 0; k++)
+				;
+			if (k == 8 || p + k == n)
+				break;
+			p += k + 1;
+		}
+		long lit = p - i, z = 0;
+		if (lit > 65535) {
+			lit = 65535;
+			p = i + lit;
+		} else
+			while (p + z < n && z < 65535 && s[p + z] == 0)
+				z++;
+		if (o + 4 + lit > n - 8)
+			return -1;
+		d[o] = lit >> 8;
+		d[o + 1] = lit;
+		d[o + 2] = z >> 8;
+		d[o + 3] = z;
+		memcpy(d + o + 4, s + i, lit);
+		o += 4 + lit;
+		i = p + z;
+	}
+	return o;
+}
+
+static u8 zdata[MAXDATA + 64];
+
 /* respond builds and sends the response to seq; data is already in place
- * at resp+17. */
+ * at resp+17. Data that zero_runs shortens goes packed (protocol 4):
+ * 'P' seq ret rawlen:u32 plen:u32 packed crc32. */
 static void respond(u32 seq, long ret, u32 dlen)
 {
+	long z = dlen >= 64 ? zero_runs(resp + 17, dlen, zdata) : -1;
 	resp[0] = 'R';
 	put32(resp + 1, seq);
 	put64(resp + 5, (u64)(long long)ret);
 	put32(resp + 13, dlen);
-	put32(resp + 17 + dlen, crc32(resp, 17 + dlen));
-	resp_len = 17 + dlen + 4;
+	if (z >= 0) {
+		resp[0] = 'P';
+		put32(resp + 17, z);
+		memcpy(resp + 21, zdata, z);
+		put32(resp + 21 + z, crc32(resp, 21 + z));
+		resp_len = 21 + z + 4;
+	} else {
+		put32(resp + 17 + dlen, crc32(resp, 17 + dlen));
+		resp_len = 17 + dlen + 4;
+	}
 	last_seq = seq;
 	send_response();
 }
@@ -442,7 +492,7 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 	case OP_HELLO: {
 		static struct new_utsname_ u;
 		union { u32 i; u8 b[4]; } e = { .i = 1 };
-		d[0] = 3; /* protocol version: 2 has OP_BATCH, 3 packed requests */
+		d[0] = 4; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses */
 		d[1] = sizeof(long);
 		d[2] = e.b[0] == 0; /* big-endian */
 		olen = 3;
