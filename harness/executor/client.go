@@ -117,12 +117,12 @@ func (c *Client) roundTrip(op byte, wait time.Duration, args []uint64, data []by
 	}
 	packer := c.packer
 	c.mu.Unlock()
-	q := Request{Seq: seq, Op: op, Args: args, Data: data}
-	line := q.Encode()
-	unpacked := len(line)
+	frame := Request{Seq: seq, Op: op, Args: args, Data: data}.frame()
+	line := requestLine(frame)
 	if packer != nil {
-		line = q.EncodePacked(packer)
+		line = packedLine(frame, packer)
 	}
+	unpacked := 2 + 2*len(frame) // '>', the hex, '\n'
 	c.count(func(s *Stats) { s.Sent += len(line); s.Unpacked += unpacked })
 	wait += time.Duration(len(line)) * c.PerByte
 	var last error
@@ -351,9 +351,7 @@ func (c *Client) ReadMem(addr uint64, n int) ([]byte, error) {
 // unchanged, since vhost acts on a ring only after a kick or a read, both
 // calls, which carry the writes before them.
 func (c *Client) WriteMem(addr uint64, b []byte) error {
-	c.qmu.Lock()
-	deferred := c.batching
-	c.qmu.Unlock()
+	deferred := c.defers()
 	for len(b) > 0 {
 		k := min(len(b), MaxData)
 		if deferred {
@@ -365,6 +363,14 @@ func (c *Client) WriteMem(addr uint64, b []byte) error {
 		b = b[k:]
 	}
 	return c.deferredErr()
+}
+
+// defers says whether calls with no result but success wait for the next
+// call's round trip: where the executor runs batches.
+func (c *Client) defers() bool {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return c.batching
 }
 
 func (c *Client) Eventfd() (int, error) {
@@ -388,10 +394,7 @@ func (c *Client) Write(fd int, b []byte) (int, error) {
 	if len(b) > MaxData {
 		return 0, fmt.Errorf("write of %d bytes: the executor takes at most %d", len(b), MaxData)
 	}
-	c.qmu.Lock()
-	deferred := c.batching
-	c.qmu.Unlock()
-	if deferred {
+	if c.defers() {
 		c.post(OpWrite, []uint64{uint64(fd)}, append([]byte(nil), b...), int64(len(b)))
 		return len(b), c.deferredErr()
 	}

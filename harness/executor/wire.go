@@ -66,21 +66,20 @@ type Request struct {
 	Data []byte
 }
 
-// Encode renders the request as a line for the executor.
+// Encode renders the request as a plain line for the executor.
 func (q Request) Encode() []byte { return requestLine(q.frame()) }
 
-// EncodePacked renders the request as a packed line (protocol 3) when
-// packing makes it shorter, else as Encode does. The console carries the
-// host's bytes into a TCG guest at tens of microseconds each (measured on
-// hppa: a 900-byte frame's write() took 44 ms, an ioctl 6 ms), and the
-// VMM's frames and ring images repeat themselves.
+// packedLine renders frame b as a packed line (protocol 3) when packing
+// makes it shorter, else as a plain one. The console carries the host's
+// bytes into a TCG guest at tens of microseconds each (measured on hppa:
+// a 900-byte frame's write() took 44 ms, an ioctl 6 ms), and the VMM's
+// frames and ring images repeat themselves.
 //
 // A packed frame is 'Z' rawlen:u32 block crc32:u32: block is the whole
 // 'Q' frame, its own CRC included, in LZ4's block format; the outer CRC
 // covers what travelled, so a torn frame is dropped before it is unpacked,
 // and the unpacked frame is checked again as any other.
-func (q Request) EncodePacked(z *lz4.Compressor) []byte {
-	b := q.frame()
+func packedLine(b []byte, z *lz4.Compressor) []byte {
 	if len(b) < packMin {
 		return requestLine(b)
 	}
