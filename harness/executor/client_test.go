@@ -92,7 +92,11 @@ func (d *damage) pump(src io.Reader, dst io.Writer) {
 	}
 }
 
-func start(t *testing.T, d *damage) *Client {
+func start(t *testing.T, d *damage) *Client { return startWith(t, d, nil) }
+
+// startWith starts the local executor behind d, with wrap (if not nil)
+// between the client and the executor's stdin.
+func startWith(t *testing.T, d *damage, wrap func(io.Writer) io.Writer) *Client {
 	t.Helper()
 	bin := buildLocal(t)
 	cmd := exec.Command(bin)
@@ -108,8 +112,12 @@ func start(t *testing.T, d *damage) *Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close(); cmd.Process.Kill(); cmd.Wait() })
+	var w io.Writer = in
+	if wrap != nil {
+		w = wrap(in)
+	}
 	abi := machine.ABI{Ioctl: ioctl.Generic, ByteOrder: binary.LittleEndian, WordBits: 64, PageSize: os.Getpagesize()}
-	c := NewClient(in, abi, errno.Generic)
+	c := NewClient(w, abi, errno.Generic)
 	c.Timeout = 300 * time.Millisecond
 	c.PerByte = 60 * time.Microsecond // scaled down as Timeout is
 	go d.pump(out, c.Scanner())

@@ -8,16 +8,9 @@ import (
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"dirtygate/vmm/errno"
-	"dirtygate/vmm/ioctl"
-	"dirtygate/vmm/machine"
 )
 
 // Packed requests (protocol 3) reach the real executor intact: what a
@@ -85,22 +78,7 @@ func (l *lineTamper) Write(b []byte) (int, error) {
 // startTampered starts the local executor with tamper on its request lines.
 func startTampered(t *testing.T, tamper func(n int, line []byte) []byte) *Client {
 	t.Helper()
-	cmd := exec.Command(buildLocal(t))
-	in, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close(); cmd.Process.Kill(); cmd.Wait() })
-	abi := machine.ABI{Ioctl: ioctl.Generic, ByteOrder: binary.LittleEndian, WordBits: 64, PageSize: os.Getpagesize()}
-	c := NewClient(&lineTamper{w: in, tamper: tamper}, abi, errno.Generic)
-	c.Timeout = 300 * time.Millisecond
-	c.PerByte = 60 * time.Microsecond // scaled down as Timeout is
-	go (&damage{}).pump(out, c.Scanner())
-	if err := c.WaitReady(5 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return startWith(t, &damage{}, func(in io.Writer) io.Writer { return &lineTamper{w: in, tamper: tamper} })
 }
 
 // A packed request torn on its way (a digit changed) fails the outer CRC
