@@ -118,6 +118,8 @@ func TestPackedRequestTorn(t *testing.T) {
 // without running anything and without harming the executor: a host bug
 // must not become a guest crash or a wrong call. The control, the same
 // frame packed honestly, does run (as request 77, out of the client's step).
+// Only the rawlen cases fail here when their check is taken out; the
+// bounds checks are shown by TestUnpackerBounds, under AddressSanitizer.
 func TestMalformedPackedFrames(t *testing.T) {
 	inner := Request{Seq: 77, Op: OpEventfd}.frame() // 15 bytes
 	lit := func(b []byte) []byte {                   // one literal-only sequence, 15 to 269 bytes

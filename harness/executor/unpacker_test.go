@@ -1,0 +1,80 @@
+package executor
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// unpackerCases drives executor.c's lz4_block, compiled for this host
+// with AddressSanitizer: every input is a buffer of exactly its size and
+// so is the output, so a bounds check that is missing shows as a read or
+// write outside them (the sanitizer aborts), or as a wrong return. The
+// end-to-end TestMalformedPackedFrames cannot see those: reading past a
+// static buffer in the guest neither crashes nor runs anything.
+const unpackerCases = `
+#define EXECUTOR_HOSTED_TEST
+#include "executor.c"
+void *malloc(unsigned long);
+void free(void *);
+static int check(int i, const u8 *b, long n, long cap, long want)
+{
+	u8 *in = malloc(n ? n : 1), *out = malloc(cap ? cap : 1);
+	memcpy(in, b, n);
+	long got = lz4_block(in, n, out, cap);
+	free(in);
+	free(out);
+	return got == want ? 0 : 10 + i;
+}
+int main(void)
+{
+	static const u8 q15[] = {0xf0, 0, 'Q', 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+	static const u8 before[] = {0x1f, 'Q', 0x05, 0x00, 0x00};
+	static const u8 litpast[] = {0xf0, 200, 'Q'};
+	static const u8 litext[] = {0xf0};
+	static const u8 offzero[] = {0x10, 'Q', 0x00, 0x00};
+	static const u8 offcut[] = {0x10, 'Q', 0x01};
+	static const u8 lencut[] = {0x1f, 'Q', 0x01, 0x00};
+	static const u8 lenpast[] = {0x1f, 'Q', 0x01, 0x00, 0x00};
+	static const u8 overlap[] = {0x1f, 'Q', 0x01, 0x00, 0x02};
+	int r = 0;
+	r = r ? r : check(0, q15, sizeof q15, 15, 15);       /* honest: 15 literals */
+	r = r ? r : check(1, overlap, sizeof overlap, 22, 22); /* honest: 'Q' repeated by an overlapping match */
+	r = r ? r : check(2, before, sizeof before, 64, -1);   /* a match before the output's start */
+	r = r ? r : check(3, litpast, sizeof litpast, 512, -1); /* literals past the input's end */
+	r = r ? r : check(4, litext, sizeof litext, 64, -1);   /* a literal length cut short */
+	r = r ? r : check(5, offzero, sizeof offzero, 64, -1); /* offset 0 */
+	r = r ? r : check(6, offcut, sizeof offcut, 64, -1);   /* an offset cut short */
+	r = r ? r : check(7, lencut, sizeof lencut, 64, -1);   /* a match length cut short */
+	r = r ? r : check(8, lenpast, sizeof lenpast, 10, -1); /* a match past the output's end */
+	r = r ? r : check(9, q15, sizeof q15, 14, -1);         /* literals past the output's end */
+	return r;
+}
+`
+
+func TestUnpackerBounds(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile("../../guest/executor/csrc/executor.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "executor.c"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cases.c"), []byte(unpackerCases), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "cases")
+	cmd := exec.Command("gcc", "-g", "-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+		"-Wno-unused-function", "-o", bin, filepath.Join(dir, "cases.c"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gcc (AddressSanitizer comes with Debian's gcc): %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the unpacker failed a case (exit 10+N: case N returned the wrong value; else the sanitizer's report): %v\n%s",
+			err, strings.TrimSpace(string(out)))
+	}
+}
