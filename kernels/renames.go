@@ -24,14 +24,16 @@ func RenameSymbols(fragment, dir, karch string) string {
 	if dir == "" {
 		return fragment
 	}
-	var kconfig strings.Builder
-	files, _ := filepath.Glob(filepath.Join(dir, "arch", karch, "Kconfig*"))
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		kconfig.Write(b)
-	}
+	var kconfig string // read once, and only for a fragment that names an old symbol
 	defined := func(sym string) bool {
-		return regexp.MustCompile(`(?m)^\s*(menu)?config\s+` + sym + `\s*$`).MatchString(kconfig.String())
+		if kconfig == "" {
+			files, _ := filepath.Glob(filepath.Join(dir, "arch", karch, "Kconfig*"))
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				kconfig += string(b)
+			}
+		}
+		return regexp.MustCompile(`(?m)^\s*(menu)?config\s+` + sym + `\s*$`).MatchString(kconfig)
 	}
 	for _, r := range renamedSymbols {
 		if !strings.Contains(fragment, "CONFIG_"+r.Old) || defined(r.Old) || !defined(r.New) {
