@@ -78,12 +78,12 @@ func spreadWorkers(m machine.Machine, cpus int) string {
 	return "vhost workers placed: " + strings.Join(placed, ", ") + where
 }
 
-// concurrent's devices, the buffers each posts, and the rounds of frames
-// that refill them. One round: every data page is written, and logged,
-// once, so a bit another worker's update wiped out is not set again by a
-// later write of the same page (with two rounds a lost update showed only
-// when both writes of a page lost theirs).
-const concurrentDevs, concurrentBufs, concurrentRounds = 3, 128, 1
+// concurrent's devices and the buffers each posts, one frame each: every
+// data page is written, and logged, once, so a bit another worker's update
+// wiped out is not set again by a later write of the same page (with two
+// rounds of frames a lost update showed only when both writes of a page
+// lost theirs).
+const concurrentDevs, concurrentBufs = 3, 128
 
 // concurrentTraffic posts every device's buffers, then sends their frames
 // interleaved, frame i of every device (pages 3i..3i+2, one log word)
@@ -95,9 +95,6 @@ const concurrentDevs, concurrentBufs, concurrentRounds = 3, 128, 1
 // the workers met too seldom for set-bit-nonatomic's window.
 func concurrentTraffic(devs []*Rig) ([][]virtq.Used, error) {
 	const ndev, nbuf = concurrentDevs, concurrentBufs
-	if concurrentRounds != 1 {
-		panic("concurrentTraffic sends one round")
-	}
 	for k, d := range devs {
 		var bufs [][]Seg
 		for i := 0; i < nbuf; i++ {
@@ -133,7 +130,7 @@ func concurrentTraffic(devs []*Rig) ([][]virtq.Used, error) {
 // judgeConcurrent reads the shared log and says what each device wrote,
 // and how many log words all of them updated.
 func judgeConcurrent(o *outcome, devs []*Rig, used [][]virtq.Used) error {
-	const ndev, nbuf, rounds = concurrentDevs, concurrentBufs, concurrentRounds
+	const ndev, nbuf = concurrentDevs, concurrentBufs
 	primary := devs[0]
 	var err error
 	if o.log, err = primary.Log(); err != nil {
@@ -157,9 +154,9 @@ func judgeConcurrent(o *outcome, devs []*Rig, used [][]virtq.Used) error {
 			shared++
 		}
 	}
-	o.packets = ndev * nbuf * rounds
+	o.packets = ndev * nbuf
 	for k := range devs {
-		o.findings = append(o.findings, usedLengths(used[k], frames(nbuf*rounds, frameLen))...)
+		o.findings = append(o.findings, usedLengths(used[k], frames(nbuf, frameLen))...)
 	}
 	if shared == 0 {
 		return fmt.Errorf("no log word was updated by all %d devices: the scenario did not make them share words", ndev)
@@ -170,8 +167,8 @@ func judgeConcurrent(o *outcome, devs []*Rig, used [][]virtq.Used) error {
 		maps.Copy(o.expect.Allowed, d.UsedPages()) // each device logs its used ring
 	}
 	o.logEvents = primary.LogEvents()
-	o.notes = append(o.notes, fmt.Sprintf("%d devices, %d frames each in %d rounds; %d log words were updated by all %d devices, %d set_bit calls in all",
-		ndev, nbuf*rounds, rounds, shared, ndev, sumCounts(w)))
+	o.notes = append(o.notes, fmt.Sprintf("%d devices, %d frames each; %d log words were updated by all %d devices, %d set_bit calls in all",
+		ndev, nbuf, shared, ndev, sumCounts(w)))
 	o.control = clearBit(sortedPages(w)[10])
 	return nil
 }
