@@ -1,7 +1,9 @@
 package oracle_test
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -111,4 +113,79 @@ func TestCapturedBigEndianCarryPerPage(t *testing.T) {
 			t.Errorf("no %q in\n%s", want, j)
 		}
 	}
+}
+
+// capturedLogs are the logs of every scenario record in the captured
+// consoles, with the scenario and file they came from.
+func capturedLogs(t testing.TB) (logs []oracle.Log, exps []oracle.Expect, names []string) {
+	files, err := filepath.Glob("../record/testdata/console-*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no captured consoles: %v", err)
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := record.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range st.Records {
+			var s record.Scenario
+			if r.Type != record.TypeScenario || r.Into(&s) != nil || s.Evidence == nil {
+				continue
+			}
+			l, e, err := s.Evidence.Oracle()
+			if err != nil {
+				t.Fatal(err)
+			}
+			logs, exps, names = append(logs, l), append(exps, e), append(names, filepath.Base(file)+" "+s.Name)
+		}
+	}
+	return logs, exps, names
+}
+
+// The checker reads bits through the raw logs (no map of every set bit):
+// on every captured log, and on it shortened to end inside a word, it
+// must see exactly the bits Bits lists.
+func TestBitSetsAgreeWithBits(t *testing.T) {
+	logs, _, names := capturedLogs(t)
+	for i, l := range logs {
+		for _, cut := range []int{0, 3} {
+			before := l.Before[:max(0, len(l.Before)-cut)]
+			inBefore := map[uint64]bool{}
+			for _, b := range oracle.Bits(before, l.Layout) {
+				inBefore[b] = true
+			}
+			var want []uint64
+			for _, b := range oracle.Bits(l.After, l.Layout) {
+				if !inBefore[b] {
+					want = append(want, b)
+				}
+			}
+			if got := oracle.BitsWithout(l.After, before, l.Layout); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s (before cut by %d): after without before = %v, Bits gives %v", names[i], cut, got, want)
+			}
+			for b := uint64(0); b < uint64(len(before)+8)*8; b++ {
+				if oracle.HasBit(before, l.Layout, b) != inBefore[b] {
+					t.Fatalf("%s (cut by %d): bit %d: has %v, Bits %v", names[i], cut, b, !inBefore[b], inBefore[b])
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkCheck judges every captured log once per iteration; the agent
+// runs the oracle twice a scenario (the log and its negative control),
+// under TCG where it was once the largest part of a scenario's time.
+func BenchmarkCheck(b *testing.B) {
+	logs, exps, _ := capturedLogs(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range logs {
+			oracle.Check(logs[i], exps[i])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(logs)), "ns/check")
 }

@@ -35,8 +35,8 @@ const (
 type checker struct {
 	log     Log
 	want    Expect
-	after   map[uint64]bool
-	before  map[uint64]bool
+	after   bitSet
+	before  bitSet
 	missing map[uint64]bool // absolute bits expected set and clear
 	stray   map[uint64]bool // absolute bits set that nobody may set
 	lost    map[uint64]bool // absolute bits pre-set and now clear
@@ -46,7 +46,7 @@ type checker struct {
 	u32  bool
 	// The add replay, computed once (it depends only on log and want).
 	replayed     bool
-	replayAgree  map[uint64]bool
+	replayAgree  wordSet
 	replayExact  bool
 	replayProven bool // exact, and some word differs from what ORs give
 }
@@ -58,24 +58,21 @@ func Check(log Log, want Expect) []Finding {
 	if log.PageBase != 0 {
 		want = rebase(want, log.PageBase)
 	}
-	c := &checker{log: log, want: want, after: set(Bits(log.After, log.Layout)), before: set(Bits(log.Before, log.Layout)),
+	c := &checker{log: log, want: want, after: newBitSet(log.After, log.Layout), before: newBitSet(log.Before, log.Layout),
 		missing: map[uint64]bool{}, stray: map[uint64]bool{}, lost: map[uint64]bool{},
 		land: func(b uint64) uint64 { return b }}
 	fb := log.FirstBit
 	for p := range want.Written {
-		if !c.after[fb+p] {
+		if !c.after.has(fb + p) {
 			c.missing[fb+p] = true
 		}
 	}
 	for p := range want.Required {
-		if !c.after[fb+p] {
+		if !c.after.has(fb + p) {
 			c.missing[fb+p] = true
 		}
 	}
-	for b := range c.after {
-		if c.before[b] {
-			continue
-		}
+	for _, b := range c.after.without(c.before) {
 		if b >= fb && b < fb+log.Pages {
 			p := b - fb
 			if _, ok := want.Written[p]; ok {
@@ -87,10 +84,8 @@ func Check(log Log, want Expect) []Finding {
 		}
 		c.stray[b] = true
 	}
-	for b := range c.before {
-		if !c.after[b] {
-			c.lost[b] = true
-		}
+	for _, b := range c.before.without(c.after) {
+		c.lost[b] = true
 	}
 	var out []Finding
 	out = append(out, c.misplaced()...)
@@ -107,12 +102,38 @@ func Check(log Log, want Expect) []Finding {
 	return out
 }
 
-func set(bits []uint64) map[uint64]bool {
-	m := make(map[uint64]bool, len(bits))
-	for _, b := range bits {
-		m[b] = true
+// bitSet is a raw log read as the set of its set bits, in set_bit
+// numbering: the bits Bits lists, without building them. The checked
+// range holds canaries of mostly set bits around the log, so a map of
+// every set bit cost a millisecond a check natively and ~10 ms under TCG.
+type bitSet struct {
+	raw []byte
+	l   Layout
+	n   uint64 // bits in whole words; a trailing partial word is not read
+}
+
+func newBitSet(raw []byte, l Layout) bitSet {
+	return bitSet{raw: raw, l: l, n: uint64(Words(raw, l) * l.WordBits)}
+}
+
+func (s bitSet) has(b uint64) bool { return b < s.n && TestBit(s.raw, s.l, b) }
+
+// without lists, in order, the bits set in s and clear in o.
+func (s bitSet) without(o bitSet) []uint64 {
+	var out []uint64
+	for i := 0; i < Words(s.raw, s.l); i++ {
+		v := WordAt(s.raw, s.l, i)
+		if i < Words(o.raw, o.l) {
+			v &^= WordAt(o.raw, o.l, i)
+		}
+		for b := 0; v != 0; b++ {
+			if v&1 != 0 {
+				out = append(out, uint64(i*s.l.WordBits+b))
+			}
+			v >>= 1
+		}
 	}
-	return m
+	return out
 }
 
 func sorted(m map[uint64]bool) []uint64 {
@@ -211,7 +232,7 @@ func (c *checker) misplaced() []Finding {
 // was clear before.
 func (c *checker) once(b uint64) bool {
 	fb := c.log.FirstBit
-	if b < fb || b >= fb+c.log.Pages || c.before[b] {
+	if b < fb || b >= fb+c.log.Pages || c.before.has(b) {
 		return false
 	}
 	n, ok := c.want.Written[b-fb]
@@ -252,7 +273,7 @@ func (c *checker) carries() []Finding {
 	for _, p := range sources {
 		b := fb + p
 		n, _ := c.count(p)
-		wasSet := c.before[b]
+		wasSet := c.before.has(b)
 		repeated := n >= 2 || n == 0 || wasSet // 0: unknown, as for used-ring pages
 		if !repeated {
 			continue
@@ -260,12 +281,12 @@ func (c *checker) carries() []Finding {
 		// lb and next are where this page's bit and the carry out of it
 		// land under the kernel's word layout.
 		lb, next := c.land(b), c.land(b+1)
-		cleared := (c.missing[b] || c.lost[b]) && !c.after[lb]
+		cleared := (c.missing[b] || c.lost[b]) && !c.after.has(lb)
 		nextHit := c.stray[next] || c.lost[next]
 		// A neighbour that was itself written or allowed is set anyway, so
 		// it cannot prove the carry; but a page logged more than once whose
 		// bit vanished next to a set bit has no other known explanation.
-		nextSet := c.after[next] && !c.before[next]
+		nextSet := c.after.has(next) && !c.before.has(next)
 		wordEnd := b%32 == 31
 		nextName := c.page(next)
 		if c.u32 {
@@ -276,7 +297,7 @@ func (c *checker) carries() []Finding {
 		// unknown, only an add replay that reproduces the word names a
 		// carry: a plain dropped bit, or an off-by-one stray after the
 		// used ring, is reported as what it is.
-		replayed := agree[p/32]
+		replayed := agree.has(p / 32)
 		var what string
 		switch {
 		case cleared && nextHit && (n > 0 || replayed || c.addsProven()):
@@ -285,7 +306,7 @@ func (c *checker) carries() []Finding {
 			what = fmt.Sprintf("bit clear, %s set (also written, so set either way)", nextName)
 		case cleared && wordEnd && n > 0 && replayed:
 			what = "bit clear, carry left the 32-bit word (p % 32 == 31)"
-		case !cleared && c.stray[next] && c.after[lb] && n >= 3:
+		case !cleared && c.stray[next] && c.after.has(lb) && n >= 3:
 			what = fmt.Sprintf("bit set, %s set too", nextName)
 		default:
 			continue
@@ -321,7 +342,7 @@ func (c *checker) carries() []Finding {
 // log base) where the replay agrees with the log read back, leaving out
 // words holding pages whose count is unknown (used-ring pages). exact is
 // true when it agrees everywhere it can be compared.
-func (c *checker) addReplay() (agree map[uint64]bool, exact bool) {
+func (c *checker) addReplay() (agree wordSet, exact bool) {
 	if !c.replayed {
 		c.replayAgree, c.replayExact, c.replayProven = c.replayAdds()
 		c.replayed = true
@@ -337,7 +358,7 @@ func (c *checker) addsProven() bool {
 	return c.replayProven
 }
 
-func (c *checker) replayAdds() (agree map[uint64]bool, exact, proven bool) {
+func (c *checker) replayAdds() (agree wordSet, exact, proven bool) {
 	if c.log.FirstBit%32 != 0 || c.log.Layout.WordBits == 0 {
 		return nil, false, false
 	}
@@ -355,9 +376,9 @@ func (c *checker) replayAdds() (agree map[uint64]bool, exact, proven bool) {
 	}
 	sim := SimulateAdd(c.log.Before, c.log.Layout, c.log.FirstBit, counts)
 	ors := SimulateOr(c.log.Before, c.log.Layout, c.log.FirstBit, counts)
-	agree = map[uint64]bool{}
-	exact = true
 	base := int(c.log.FirstBit / 8)
+	agree = make(wordSet, max(0, (len(sim)-base)/4))
+	exact = true
 	for off := base; off+4 <= len(sim) && off+4 <= len(c.log.After); off += 4 {
 		j := uint64(off-base) / 4
 		if unknown[j] {
@@ -377,6 +398,13 @@ func (c *checker) replayAdds() (agree map[uint64]bool, exact, proven bool) {
 	return agree, exact, exact && proven
 }
 
+// wordSet holds, by u32 word index from the log base, the words where
+// the add replay agrees with the log (a slice: the checked range has a
+// thousand words, most of them agreeing zeros or canaries).
+type wordSet []bool
+
+func (w wordSet) has(j uint64) bool { return j < uint64(len(w)) && w[j] }
+
 // explainedByAdds folds what the add replay explains and the per-page
 // rules did not into one carry finding.
 func (c *checker) explainedByAdds() []Finding {
@@ -388,7 +416,7 @@ func (c *checker) explainedByAdds() []Finding {
 	var bits []uint64
 	for _, m := range []map[uint64]bool{c.missing, c.stray, c.lost} {
 		for _, b := range sorted(m) {
-			if b >= fb && agree[(b-fb)/32] {
+			if b >= fb && agree.has((b-fb)/32) {
 				bits = append(bits, b)
 				delete(m, b)
 			}
@@ -490,7 +518,7 @@ func (c *checker) wantWord(i int) uint64 {
 		p := b - c.log.FirstBit
 		_, wr := c.want.Written[p]
 		_, al := c.want.Allowed[p]
-		if wr || c.want.Required[p] || (al && c.after[b]) {
+		if wr || c.want.Required[p] || (al && c.after.has(b)) {
 			w |= 1 << k
 		}
 	}
