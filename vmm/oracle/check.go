@@ -102,40 +102,6 @@ func Check(log Log, want Expect) []Finding {
 	return out
 }
 
-// bitSet is a raw log read as the set of its set bits, in set_bit
-// numbering: the bits Bits lists, without building them. The checked
-// range holds canaries of mostly set bits around the log, so a map of
-// every set bit cost a millisecond a check natively and ~10 ms under TCG.
-type bitSet struct {
-	raw []byte
-	l   Layout
-	n   uint64 // bits in whole words; a trailing partial word is not read
-}
-
-func newBitSet(raw []byte, l Layout) bitSet {
-	return bitSet{raw: raw, l: l, n: uint64(Words(raw, l) * l.WordBits)}
-}
-
-func (s bitSet) has(b uint64) bool { return b < s.n && TestBit(s.raw, s.l, b) }
-
-// without lists, in order, the bits set in s and clear in o.
-func (s bitSet) without(o bitSet) []uint64 {
-	var out []uint64
-	for i := 0; i < Words(s.raw, s.l); i++ {
-		v := WordAt(s.raw, s.l, i)
-		if i < Words(o.raw, o.l) {
-			v &^= WordAt(o.raw, o.l, i)
-		}
-		for b := 0; v != 0; b++ {
-			if v&1 != 0 {
-				out = append(out, uint64(i*s.l.WordBits+b))
-			}
-			v >>= 1
-		}
-	}
-	return out
-}
-
 func sorted(m map[uint64]bool) []uint64 {
 	var s []uint64
 	for k, v := range m {
@@ -397,13 +363,6 @@ func (c *checker) replayAdds() (agree wordSet, exact, proven bool) {
 	}
 	return agree, exact, exact && proven
 }
-
-// wordSet holds, by u32 word index from the log base, the words where
-// the add replay agrees with the log (a slice: the checked range has a
-// thousand words, most of them agreeing zeros or canaries).
-type wordSet []bool
-
-func (w wordSet) has(j uint64) bool { return j < uint64(len(w)) && w[j] }
 
 // explainedByAdds folds what the add replay explains and the per-page
 // rules did not into one carry finding.
