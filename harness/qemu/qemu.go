@@ -91,11 +91,19 @@ func Command(c Config) []string {
 	if c.Initrd != "" {
 		args = append(args, "-initrd", c.Initrd)
 	}
-	kargs := append([]string{"console=" + a.Boot.Console, "panic=-1"}, a.Boot.KernelArgs...)
+	kargs := append([]string{"console=" + a.Boot.Console, "panic=-1", expediteRCU}, a.Boot.KernelArgs...)
 	kargs = append(kargs, c.Append...)
 	args = append(args, "-append", strings.Join(kargs, " "))
 	return args
 }
+
+// expediteRCU makes synchronize_rcu() expedited on every kernel booted
+// here: each scenario closes a vhost device and a tap, whose teardown
+// waits for grace periods that, under TCG with a 250 Hz tick, took ~25 ms
+// a scenario (x86_64's agent: 3.5 s without, 2.1 s with). It changes how
+// long the kernel waits for readers, not what vhost writes to the log.
+// Tiny RCU (uniprocessor kernels) has no such parameter and ignores it.
+const expediteRCU = "rcupdate.rcu_expedited=1"
 
 // Quote renders a command line for a shell.
 func Quote(args []string) string {

@@ -16,7 +16,7 @@ func TestCommand(t *testing.T) {
 	c := Config{Arch: a, Kernel: "/k/bzImage", Initrd: "/k/i.gz", Accel: "tcg", Append: []string{"dirtygate.only=carry"}}
 	got := Quote(Command(c))
 	for _, s := range []string{"qemu-system-x86_64 -M q35", "-accel tcg", "-no-reboot", "-nic none", "-kernel /k/bzImage",
-		"-initrd /k/i.gz", "-append 'console=ttyS0 panic=-1 dirtygate.only=carry'"} {
+		"-initrd /k/i.gz", "-append 'console=ttyS0 panic=-1 rcupdate.rcu_expedited=1 dirtygate.only=carry'"} {
 		if !strings.Contains(got, s) {
 			t.Errorf("command lacks %q: %s", s, got)
 		}
@@ -52,7 +52,7 @@ func TestCommand(t *testing.T) {
 	}
 	hppa, _ := arches.Lookup("hppa")
 	got = Quote(Command(Config{Arch: hppa, Kernel: "/k/vmlinux", Append: []string{"dirtygate.only=carry"}}))
-	if !strings.Contains(got, "-append 'console=ttyS0,115200 panic=-1 slub_max_order=4 dirtygate.only=carry'") {
+	if !strings.Contains(got, "-append 'console=ttyS0,115200 panic=-1 rcupdate.rcu_expedited=1 slub_max_order=4 dirtygate.only=carry'") {
 		t.Errorf("hppa command lacks its machine's kernel arguments: %s", got)
 	}
 }
