@@ -22,6 +22,7 @@ func (m *native) Fork(addr uint64, n int, touch bool) error {
 	if m.child != nil {
 		return fmt.Errorf("fork: a child is already waiting")
 	}
+	m.Settle()
 	b, err := m.mem(addr, n)
 	if err != nil {
 		return err

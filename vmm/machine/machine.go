@@ -105,6 +105,21 @@ type Flusher interface {
 	Flush() error
 }
 
+// Releaser is a machine that can tear down in the background: closing a
+// tap unregisters its device, which waits for RCU callbacks (~16 ms under
+// TCG, a third of a scenario), and that can run while the next scenario
+// is judged and started. Released work runs in one goroutine, in the order
+// released, so a rig's devices are closed before its memory is unmapped
+// as when closed in place; a new mapping cannot take an address a
+// device being closed still holds. The guest agent's machine.
+type Releaser interface {
+	// Release queues f.
+	Release(f func())
+	// Settle returns once everything released before has run. Spawn
+	// and Fork settle first: a child inherits no device being closed.
+	Settle()
+}
+
 // Pinner is a machine that can place vhost's worker threads on CPUs: the
 // concurrent scenario puts its devices' workers on different CPUs, so
 // their log updates do meet (woken on the CPU that woke them, they would

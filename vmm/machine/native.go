@@ -20,9 +20,11 @@ import (
 // native runs the calls in this process. Memory is reached through the
 // slices of its own mappings, never through integer-to-pointer casts.
 type native struct {
-	mu    sync.Mutex
-	maps  map[uint64][]byte
-	child *child // the forked child waiting for ChildView
+	mu      sync.Mutex
+	maps    map[uint64][]byte
+	child   *child // the forked child waiting for ChildView
+	release chan func()
+	pending sync.WaitGroup
 }
 
 // Native is the machine this process runs on.
@@ -232,6 +234,7 @@ func (m *native) OrWord(addr uint64, mask []byte) error {
 // Spawn runs path with env added and returns its standard output; its
 // standard error goes to ours (the console).
 func (m *native) Spawn(path string, env []string) ([]byte, error) {
+	m.Settle()
 	cmd := exec.Command(path)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
@@ -241,3 +244,22 @@ func (m *native) Spawn(path string, env []string) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// Release queues f for the one goroutine that runs released work.
+func (m *native) Release(f func()) {
+	m.mu.Lock()
+	if m.release == nil {
+		m.release = make(chan func(), 64)
+		go func() {
+			for f := range m.release {
+				f()
+				m.pending.Done()
+			}
+		}()
+	}
+	m.pending.Add(1)
+	m.mu.Unlock()
+	m.release <- f
+}
+
+func (m *native) Settle() { m.pending.Wait() }

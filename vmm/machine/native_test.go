@@ -4,6 +4,7 @@ package machine_test
 
 import (
 	"testing"
+	"time"
 
 	"dirtygate/vmm/machine"
 	"dirtygate/vmm/machine/machinetest"
@@ -14,3 +15,44 @@ import (
 func TestNativeFork(t *testing.T) { machinetest.Fork(t, machine.Native()) }
 
 func TestNativeOpenReadOnly(t *testing.T) { machinetest.OpenReadOnly(t, machine.Native()) }
+
+// Released teardowns run one at a time, in the order released (a rig's
+// devices are closed before its memory is unmapped), and Settle waits
+// for all of them; Spawn settles before it starts a child.
+func TestNativeReleaseOrder(t *testing.T) {
+	m := machine.Native()
+	rel, ok := m.(machine.Releaser)
+	if !ok {
+		t.Fatal("the native machine does not release in the background")
+	}
+	var got []int
+	running := 0
+	for i := range 20 {
+		rel.Release(func() {
+			running++
+			if running != 1 {
+				t.Errorf("release %d ran beside another", i)
+			}
+			time.Sleep(time.Millisecond)
+			got = append(got, i)
+			running--
+		})
+	}
+	rel.Settle()
+	if len(got) != 20 {
+		t.Fatalf("Settle returned after %d of 20 releases", len(got))
+	}
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("releases ran in the order %v", got)
+		}
+	}
+	done := false
+	rel.Release(func() { time.Sleep(20 * time.Millisecond); done = true })
+	if _, err := m.(machine.Spawner).Spawn("/bin/true", nil); err != nil {
+		t.Fatal(err)
+	}
+	if !done {
+		t.Error("Spawn started its child before the released work had run")
+	}
+}

@@ -3,6 +3,7 @@ package scenario
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"dirtygate/vmm/machine"
@@ -284,8 +285,16 @@ func (r *Rig) openDevice(step func(string, error) error, desc, avail, used int) 
 	return r.attach(step)
 }
 
+// taps counts the taps this process made: a tap's name carries its number,
+// so no two rigs of a process share a name, even while one is still being
+// torn down in the background, or where names cut to IFNAMSIZ would meet
+// (inject-enosys, inject-enosys-half).
+var taps atomic.Uint32
+
+// tapName is a fresh interface name for the rig's tap: dg<number><name>,
+// cut to 15 bytes.
 func (c Config) tapName() string {
-	n := "dg" + c.Name
+	n := fmt.Sprintf("dg%d%s", taps.Add(1), c.Name)
 	if len(n) > 15 {
 		n = n[:15]
 	}
@@ -326,32 +335,50 @@ func (r *Rig) Page(off int) uint64 { return (guestBase + uint64(off)) >> pageShi
 // OffOfPage is the guest memory offset where page p starts.
 func OffOfPage(p uint64) int { return int(p<<pageShift) - guestBase }
 
-// Close tears everything down; safe on a half-built rig.
+// Close tears everything down; safe on a half-built rig, and on a closed
+// one (it takes what it closes out of the rig). Where the machine can
+// (machine.Releaser) the teardown runs in the background, in the same
+// order: the devices, then the memory they were given.
 func (r *Rig) Close() {
-	if r.Net != nil {
-		r.Net.Close()
+	net, tp := r.Net, r.Tap
+	fds := []int{r.kick, r.call, r.txKick, r.txCall, r.errFD}
+	r.Net, r.Tap, r.kick, r.call, r.txKick, r.txCall, r.errFD = nil, nil, -1, -1, -1, -1, -1
+	var maps [][2]uint64 // address, size
+	if r.peerOf == nil { // else memory, log and log eventfd are the primary's
+		if r.logFD >= 0 {
+			fds = append(fds, r.logFD)
+		}
+		if r.Mem != nil {
+			maps = append(maps, [2]uint64{r.Mem.VA, uint64(r.Mem.Size)})
+		}
+		for _, x := range r.extra {
+			maps = append(maps, [2]uint64{x.VA, uint64(x.Size)})
+		}
+		if r.logMapSize != 0 {
+			maps = append(maps, [2]uint64{r.logMap, uint64(r.logMapSize)})
+		}
+		r.logFD, r.Mem, r.extra, r.logMapSize = -1, nil, nil, 0
 	}
-	if r.Tap != nil {
-		r.Tap.Close()
-	}
-	for _, fd := range []int{r.kick, r.call, r.txKick, r.txCall, r.errFD} {
-		if fd >= 0 {
-			r.M.Close(fd)
+	m := r.M
+	teardown := func() {
+		if net != nil {
+			net.Close()
+		}
+		if tp != nil {
+			tp.Close()
+		}
+		for _, fd := range fds {
+			if fd >= 0 {
+				m.Close(fd)
+			}
+		}
+		for _, x := range maps {
+			m.Munmap(x[0], int(x[1]))
 		}
 	}
-	if r.peerOf != nil {
-		return // memory, log and log eventfd belong to the primary
+	if rel, ok := m.(machine.Releaser); ok {
+		rel.Release(teardown)
+		return
 	}
-	if r.logFD >= 0 {
-		r.M.Close(r.logFD)
-	}
-	if r.Mem != nil {
-		r.M.Munmap(r.Mem.VA, r.Mem.Size)
-	}
-	for _, x := range r.extra {
-		r.M.Munmap(x.VA, x.Size)
-	}
-	if r.logMapSize != 0 {
-		r.M.Munmap(r.logMap, r.logMapSize)
-	}
+	teardown()
 }

@@ -53,6 +53,9 @@ func Session(m machine.Machine, w *record.Writer, hello record.Hello, only map[s
 			return 2
 		}
 	}
+	if rel, ok := m.(machine.Releaser); ok {
+		rel.Settle() // the last rig's teardown, before the final record
+	}
 	switch {
 	case n == 0:
 		fmt.Fprintln(progress, "\ndirtygate: no scenario selected")
