@@ -134,6 +134,11 @@ func (r *Rig) waitRing(ring *virtq.Ring, call, n int, what string) ([]virtq.Used
 		if time.Now().After(deadline) {
 			return got, fmt.Errorf("vhost used %d of %d %s within %v", len(got), n, what, waitUsed)
 		}
+		if r.Cfg.EventIdx {
+			if err := ring.AskCall(); err != nil {
+				return got, err
+			}
+		}
 		if ready, err := r.M.Poll(call, 20); err != nil {
 			return got, err
 		} else if ready {

@@ -233,7 +233,7 @@ func (r *Rig) usedMarks() (flags, event uint16, err error) {
 // waitAvailEvent waits until vhost has overwritten the avail_event mark.
 func (r *Rig) waitAvailEvent(mark uint16) error {
 	deadline := time.Now().Add(waitUsed)
-	for {
+	for nap := time.Millisecond; ; nap = min(2*nap, 20*time.Millisecond) {
 		_, e, err := r.usedMarks()
 		if err != nil || e != mark {
 			return err
@@ -241,7 +241,7 @@ func (r *Rig) waitAvailEvent(mark uint16) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("vhost did not write avail_event within %v after a frame found the ring empty", waitUsed)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(nap)
 	}
 }
 

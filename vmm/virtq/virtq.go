@@ -148,6 +148,16 @@ func (r *Ring) Offer(heads ...uint16) error {
 	return r.Mem.Write(r.AvailOff, w[:])
 }
 
+// AskCall writes used_event (VIRTIO_RING_F_EVENT_IDX) as a driver does
+// before it sleeps (Linux's virtqueue_enable_cb_prepare): the device
+// signals the call eventfd once its used index passes what was taken.
+// Without it, a device with EVENT_IDX signals only the first used batch.
+func (r *Ring) AskCall() error {
+	var e [2]byte
+	le.PutUint16(e[:], r.usedSeen)
+	return r.Mem.Write(r.AvailOff+4+2*r.Num, e[:])
+}
+
 // UsedIdx is the device's used index, read with one 32-bit load.
 func (r *Ring) UsedIdx() (uint16, error) {
 	w, err := r.Mem.Read(r.UsedOff, 4)
