@@ -116,7 +116,9 @@ type Releaser interface {
 	// Release queues f.
 	Release(f func())
 	// Settle returns once everything released before has run. Spawn
-	// and Fork settle first: a child inherits no device being closed.
+	// and Fork settle first (a child inherits no device being closed),
+	// and so does VhostWorkers (a closing device's worker is not the
+	// caller's).
 	Settle()
 }
 

@@ -13,6 +13,9 @@ import (
 // (guest/executor/csrc/executor.c, OP_VHOSTWORKERS): vhost names each
 // "vhost-<tid>" after the thread that set the owner.
 func (m *native) VhostWorkers() ([]int, error) {
+	// A device still being closed in the background (Release) may still
+	// have its worker: it is not the caller's.
+	m.Settle()
 	own := map[string]bool{}
 	ents, err := os.ReadDir("/proc/self/task")
 	if err != nil {
