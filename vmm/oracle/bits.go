@@ -57,19 +57,7 @@ func TestBit(raw []byte, l Layout, n uint64) bool {
 }
 
 // Bits lists the set bits of raw in set_bit numbering, in order.
-func Bits(raw []byte, l Layout) []uint64 {
-	var out []uint64
-	for i := 0; i < Words(raw, l); i++ {
-		v := WordAt(raw, l, i)
-		for b := 0; v != 0; b++ {
-			if v&1 != 0 {
-				out = append(out, uint64(i*l.WordBits+b))
-			}
-			v >>= 1
-		}
-	}
-	return out
-}
+func Bits(raw []byte, l Layout) []uint64 { return newBitSet(raw, l).without(bitSet{l: l}) }
 
 // SimulateAdd returns what a kernel that logs with FUTEX_OP_ADD of
 // 1 << (p % 32) on the u32 at log_base + 4 * (p / 32), once per log call,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,41 +13,69 @@ import (
 )
 
 // Consoles captured from real runs: the agent booted on Debian's 6.1.192
-// x86_64 and s390x tinyconfig kernels, without and with the rfc-v2 patch. Each
-// scenario record carries its bitmap, judged here again.
+// x86_64 and s390x tinyconfig kernels, without and with the rfc-v2 patch
+// (the -6.1-inject- ones with --inject and today's canaried log ranges).
+// Each scenario record carries its bitmap, judged here again.
 func replay(t *testing.T, file string) map[string][]oracle.Finding {
 	t.Helper()
-	b, err := os.ReadFile("../record/testdata/" + file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := record.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]oracle.Finding{}
-	for _, r := range st.Records {
-		if r.Type != record.TypeScenario {
-			continue
-		}
-		var s record.Scenario
-		if err := r.Into(&s); err != nil {
-			t.Fatal(err)
-		}
-		if s.Evidence == nil {
-			continue
-		}
-		l, e, err := s.Evidence.Oracle()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, c := range captured(t, "../record/testdata/"+file) {
 		// The guest's own findings came from the oracle of its day; the
 		// live host cross-check compares same-version oracles, this
 		// fixture checks today's oracle against the bitmaps.
-		got := oracle.Check(l, e)
-		out[s.Name] = got
+		out[c.scenario] = oracle.Check(c.log, c.want)
 	}
 	return out
+}
+
+// capture is one scenario record's bitmap and expectation.
+type capture struct {
+	file, scenario string
+	log            oracle.Log
+	want           oracle.Expect
+}
+
+// captured reads the scenario records that carry evidence in files.
+func captured(t testing.TB, files ...string) []capture {
+	t.Helper()
+	var out []capture
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := record.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range st.Records {
+			if r.Type != record.TypeScenario {
+				continue
+			}
+			var s record.Scenario
+			if err := r.Into(&s); err != nil {
+				t.Fatal(err)
+			}
+			if s.Evidence == nil {
+				continue
+			}
+			l, e, err := s.Evidence.Oracle()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, capture{filepath.Base(file), s.Name, l, e})
+		}
+	}
+	return out
+}
+
+// allCaptured is every captured console's records.
+func allCaptured(t testing.TB) []capture {
+	files, err := filepath.Glob("../record/testdata/console-*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no captured consoles: %v", err)
+	}
+	return captured(t, files...)
 }
 
 func TestCapturedBaselineIsClean(t *testing.T) {
@@ -115,77 +144,65 @@ func TestCapturedBigEndianCarryPerPage(t *testing.T) {
 	}
 }
 
-// capturedLogs are the logs of every scenario record in the captured
-// consoles, with the scenario and file they came from.
-func capturedLogs(t testing.TB) (logs []oracle.Log, exps []oracle.Expect, names []string) {
-	files, err := filepath.Glob("../record/testdata/console-*.txt")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no captured consoles: %v", err)
-	}
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := record.Parse(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range st.Records {
-			var s record.Scenario
-			if r.Type != record.TypeScenario || r.Into(&s) != nil || s.Evidence == nil {
-				continue
-			}
-			l, e, err := s.Evidence.Oracle()
-			if err != nil {
-				t.Fatal(err)
-			}
-			logs, exps, names = append(logs, l), append(exps, e), append(names, filepath.Base(file)+" "+s.Name)
+// setBits is the reference the checker's bit sets (and Bits, built on
+// them) are held to: raw's whole words read bit by bit with TestBit.
+func setBits(raw []byte, l oracle.Layout) map[uint64]bool {
+	out := map[uint64]bool{}
+	for b := uint64(0); b < uint64(oracle.Words(raw, l)*l.WordBits); b++ {
+		if oracle.TestBit(raw, l, b) {
+			out[b] = true
 		}
 	}
-	return logs, exps, names
+	return out
 }
 
 // The checker reads bits through the raw logs (no map of every set bit):
 // on every captured log, and on it shortened to end inside a word, it
-// must see exactly the bits Bits lists.
+// must see exactly the bits a bit-by-bit read finds.
 func TestBitSetsAgreeWithBits(t *testing.T) {
-	logs, _, names := capturedLogs(t)
-	for i, l := range logs {
+	for _, c := range allCaptured(t) {
+		l := c.log
+		after := setBits(l.After, l.Layout)
+		if got, want := oracle.Bits(l.After, l.Layout), sortedBits(after, nil); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s %s: Bits = %v, bit by bit %v", c.file, c.scenario, got, want)
+		}
 		for _, cut := range []int{0, 3} {
 			before := l.Before[:max(0, len(l.Before)-cut)]
-			inBefore := map[uint64]bool{}
-			for _, b := range oracle.Bits(before, l.Layout) {
-				inBefore[b] = true
-			}
-			var want []uint64
-			for _, b := range oracle.Bits(l.After, l.Layout) {
-				if !inBefore[b] {
-					want = append(want, b)
-				}
-			}
-			if got := oracle.BitsWithout(l.After, before, l.Layout); fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("%s (before cut by %d): after without before = %v, Bits gives %v", names[i], cut, got, want)
+			inBefore := setBits(before, l.Layout)
+			if got, want := oracle.BitsWithout(l.After, before, l.Layout), sortedBits(after, inBefore); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s %s (before cut by %d): after without before = %v, bit by bit %v", c.file, c.scenario, cut, got, want)
 			}
 			for b := uint64(0); b < uint64(len(before)+8)*8; b++ {
 				if oracle.HasBit(before, l.Layout, b) != inBefore[b] {
-					t.Fatalf("%s (cut by %d): bit %d: has %v, Bits %v", names[i], cut, b, !inBefore[b], inBefore[b])
+					t.Fatalf("%s %s (cut by %d): bit %d: has %v, bit by bit %v", c.file, c.scenario, cut, b, !inBefore[b], inBefore[b])
 				}
 			}
 		}
 	}
+}
+
+// sortedBits lists the bits of a not in b, in order.
+func sortedBits(a, b map[uint64]bool) []uint64 {
+	var out []uint64
+	for k := range a {
+		if !b[k] {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // BenchmarkCheck judges every captured log once per iteration; the agent
 // runs the oracle twice a scenario (the log and its negative control),
 // under TCG where it was once the largest part of a scenario's time.
 func BenchmarkCheck(b *testing.B) {
-	logs, exps, _ := capturedLogs(b)
+	cs := allCaptured(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		for i := range logs {
-			oracle.Check(logs[i], exps[i])
+		for _, c := range cs {
+			oracle.Check(c.log, c.want)
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(logs)), "ns/check")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(cs)), "ns/check")
 }
