@@ -76,6 +76,7 @@ type Ring struct {
 	Num                        int
 	DescOff, AvailOff, UsedOff int
 	availIdx, usedSeen         uint16
+	usedEvent                  uint16 // what used_event holds (0 from New)
 	desc                       []Desc
 }
 
@@ -152,10 +153,19 @@ func (r *Ring) Offer(heads ...uint16) error {
 // before it sleeps (Linux's virtqueue_enable_cb_prepare): the device
 // signals the call eventfd once its used index passes what was taken.
 // Without it, a device with EVENT_IDX signals only the first used batch.
+// It writes only when what was taken moved: a wait polls many times, and
+// on the executor each write travels in the next call's request.
 func (r *Ring) AskCall() error {
+	if r.usedEvent == r.usedSeen {
+		return nil
+	}
 	var e [2]byte
 	le.PutUint16(e[:], r.usedSeen)
-	return r.Mem.Write(r.AvailOff+4+2*r.Num, e[:])
+	if err := r.Mem.Write(r.AvailOff+4+2*r.Num, e[:]); err != nil {
+		return err
+	}
+	r.usedEvent = r.usedSeen
+	return nil
 }
 
 // UsedIdx is the device's used index, read with one 32-bit load.

@@ -51,3 +51,42 @@ func TestTakeUsedAcrossTheEnd(t *testing.T) {
 		}
 	}
 }
+
+// AskCall puts what was taken in used_event, and writes again only when
+// that moved.
+func TestAskCall(t *testing.T) {
+	m := machine.Native()
+	va, err := m.Mmap(3 * 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := &Memory{M: m, VA: va, GPA: 1 << 20, Size: 3 * 4096}
+	const num = 8
+	r, err := New(mem, num, 0, 4096, 8192)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usedEvent := func() uint16 {
+		b, err := mem.Read(4096+4+2*num, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return binary.LittleEndian.Uint16(b)
+	}
+	mem.Write(8192, []byte{0, 0, 3, 0}) // the device used 3
+	if _, err := r.TakeUsed(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AskCall(); err != nil || usedEvent() != 3 {
+		t.Fatalf("used_event %d after taking 3 (%v)", usedEvent(), err)
+	}
+	mem.Write(4096+4+2*num, []byte{0x77, 0}) // not written again while nothing moved
+	if r.AskCall(); usedEvent() != 0x77 {
+		t.Errorf("AskCall wrote used_event again with nothing new taken")
+	}
+	mem.Write(8192, []byte{0, 0, 5, 0})
+	r.TakeUsed()
+	if r.AskCall(); usedEvent() != 5 {
+		t.Errorf("used_event %d after taking 5", usedEvent())
+	}
+}
