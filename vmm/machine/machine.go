@@ -58,7 +58,7 @@ type Machine interface {
 	Ioctl(fd int, req uint32, arg []byte) error
 	Mmap(size int) (uint64, error) // anonymous, private, populated, read-write
 	// MmapLazy is Mmap without populating: pages appear on first touch,
-	// as in the log a VMM allocates.
+	// as in the guest RAM and the dirty log QEMU allocates.
 	MmapLazy(size int) (uint64, error)
 	Mprotect(addr uint64, size int, prot Prot) error
 	Munmap(addr uint64, size int) error
