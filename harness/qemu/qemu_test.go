@@ -37,9 +37,9 @@ func TestCommand(t *testing.T) {
 	// hppa's vCPUs each get a thread (QEMU would run them in turn), not
 	// under KVM, and x86_64's keep QEMU's default (already one each).
 	hp, _ := arches.Lookup("hppa")
-	want := "-smp 4 -accel tcg,thread=multi"
+	want := "-smp 2 -accel tcg,thread=multi"
 	if !tsoHost {
-		want = "-smp 4 -accel tcg "
+		want = "-smp 2 -accel tcg "
 	}
 	if got := Quote(Command(Config{Arch: hp, Kernel: "/k/vmlinux"})); !strings.Contains(got, want) {
 		t.Errorf("hppa command lacks %q: %s", want, got)
