@@ -179,14 +179,21 @@ func (c *Client) noteDeferred(k *pending, r Response, err error) {
 	if !k.deferred || (err == nil && r.Ret == k.want) {
 		return
 	}
-	what := fmt.Sprintf("a deferred write of %d bytes at %#x", len(k.Data), k.Args[0])
-	if k.Op == OpWrite {
-		what = fmt.Sprintf("a deferred write(%d) of %d bytes", k.Args[0], len(k.Data))
+	var what, call string
+	switch k.Op {
+	case OpWrite:
+		what, call = fmt.Sprintf("a deferred write(%d) of %d bytes", k.Args[0], len(k.Data)), "write"
+	case OpClose:
+		what, call = fmt.Sprintf("a deferred close(%d)", k.Args[0]), "close"
+	case OpMunmap:
+		what, call = fmt.Sprintf("a deferred munmap of %d bytes at %#x", k.Args[1], k.Args[0]), "munmap"
+	default:
+		what, call = fmt.Sprintf("a deferred write of %d bytes at %#x", len(k.Data), k.Args[0]), "writemem"
 	}
 	switch {
 	case err != nil:
 	case r.Ret < 0 && r.Ret >= -4095:
-		err = &machine.Errno{Op: "write", Num: int(-r.Ret), Name: c.errnos.Name(int(-r.Ret))}
+		err = &machine.Errno{Op: call, Num: int(-r.Ret), Name: c.errnos.Name(int(-r.Ret))}
 	default:
 		err = fmt.Errorf("it returned %d", r.Ret)
 	}

@@ -585,3 +585,47 @@ func TestDeferredSyscallFailure(t *testing.T) {
 		t.Fatalf("Flush after a 9-byte eventfd write: %v, want EINVAL", err)
 	}
 }
+
+// A teardown through Deferring sends nothing until the next call that
+// waits, then travels with it in order: an eventfd closed that way is
+// closed for the read after it, the close and munmap cost no round trip
+// of their own, and a close the guest refuses is charged by Flush as a
+// close.
+func TestDeferredTeardown(t *testing.T) {
+	c := start(t, &damage{})
+	if _, err := c.Hello(); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := c.Eventfd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := c.Mmap(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := c.Stats()
+	d := c.Deferring()
+	if err := d.Close(fd); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Munmap(addr, 4096); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.RoundTrips != before.RoundTrips {
+		t.Fatalf("a deferred teardown made %d round trips", st.RoundTrips-before.RoundTrips)
+	}
+	if _, err := c.Read(fd, 8); machine.ErrnoName(err) != "EBADF" {
+		t.Fatalf("read after the deferred close: %v, want EBADF", err)
+	}
+	if st := c.Stats(); st.RoundTrips-before.RoundTrips != 1 || st.Deferred-before.Deferred != 2 {
+		t.Fatalf("stats before %+v after %+v: want the close and munmap deferred, one round trip", before, st)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	d.Close(fd) // closed already: EBADF
+	if err := c.Flush(); machine.ErrnoName(err) != "EBADF" || !strings.Contains(err.Error(), "deferred close") {
+		t.Fatalf("Flush after closing a closed fd: %v, want the close's EBADF", err)
+	}
+}

@@ -10,7 +10,8 @@ type Stats struct {
 	// Calls made, the round trips that carried them, and the calls that
 	// shared their round trip with others (a batch).
 	Calls, RoundTrips, Batched int
-	// Deferred are the memory writes that went with a later call's round
+	// Deferred are the calls nobody waited for (memory writes, write(),
+	// a teardown's close and munmap) that went with a later call's round
 	// trip instead of one of their own.
 	Deferred                 int
 	Resent, Torn, Duplicates int
@@ -25,7 +26,7 @@ type Stats struct {
 
 // Summary says, for a report, what the transport over via had to repair.
 func (s Stats) Summary(via string) string {
-	out := fmt.Sprintf("executor over %s: %d calls in %d round trips (%d batched, %d of them deferred writes), %d resent, %d torn, %d duplicate responses dropped, requests %d KB on the console (%d KB unpacked), %d responses packed",
+	out := fmt.Sprintf("executor over %s: %d calls in %d round trips (%d batched, %d of them deferred), %d resent, %d torn, %d duplicate responses dropped, requests %d KB on the console (%d KB unpacked), %d responses packed",
 		via, s.Calls, s.RoundTrips, s.Batched, s.Deferred, s.Resent, s.Torn, s.Duplicates, s.Sent>>10, s.Unpacked>>10, s.PackedResponses)
 	if len(s.Repairs) > 0 {
 		out += "; " + strings.Join(s.Repairs, "; ")

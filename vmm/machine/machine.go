@@ -122,6 +122,17 @@ type Releaser interface {
 	Settle()
 }
 
+// Deferrer is a machine whose teardown can travel with its next call
+// that waits for an answer: the executor's client, where each close or
+// munmap waited for was a console round trip of its own (nine a
+// scenario). Deferring returns a view of the machine whose Close and
+// Munmap are queued, in order, behind what is queued already; a failure
+// is returned by the next call and by Flush, so it is charged to the
+// scenario that tore down, as a deferred write's is.
+type Deferrer interface {
+	Deferring() Machine
+}
+
 // Pinner is a machine that can place vhost's worker threads on CPUs: the
 // concurrent scenario puts its devices' workers on different CPUs, so
 // their log updates do meet (woken on the CPU that woke them, they would

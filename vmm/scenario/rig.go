@@ -341,11 +341,18 @@ func OffOfPage(p uint64) int { return int(p<<pageShift) - guestBase }
 
 // Close tears everything down; safe on a half-built rig, and on a closed
 // one (it takes what it closes out of the rig). Where the machine can
-// (machine.Releaser) the teardown runs in the background, in the same
+// (machine.Releaser) the teardown runs in the background, or its calls
+// travel with the next call that waits (machine.Deferrer), in the same
 // order: the devices, then the memory they were given.
 func (r *Rig) Close() {
-	net, tp := r.Net, r.Tap
-	fds := []int{r.kick, r.call, r.txKick, r.txCall, r.errFD}
+	var fds []int
+	if r.Net != nil {
+		fds = append(fds, r.Net.Fd())
+	}
+	if r.Tap != nil {
+		fds = append(fds, r.Tap.Fds()...)
+	}
+	fds = append(fds, r.kick, r.call, r.txKick, r.txCall, r.errFD)
 	r.Net, r.Tap, r.kick, r.call, r.txKick, r.txCall, r.errFD = nil, nil, -1, -1, -1, -1, -1
 	var maps [][2]uint64 // address, size
 	if r.peerOf == nil { // else memory, log and log eventfd are the primary's
@@ -363,14 +370,7 @@ func (r *Rig) Close() {
 		}
 		r.logFD, r.Mem, r.extra, r.logMapSize = -1, nil, nil, 0
 	}
-	m := r.M
-	teardown := func() {
-		if net != nil {
-			net.Close()
-		}
-		if tp != nil {
-			tp.Close()
-		}
+	teardown := func(m machine.Machine) {
 		for _, fd := range fds {
 			if fd >= 0 {
 				m.Close(fd)
@@ -380,9 +380,12 @@ func (r *Rig) Close() {
 			m.Munmap(x[0], int(x[1]))
 		}
 	}
-	if rel, ok := m.(machine.Releaser); ok {
-		rel.Release(teardown)
-		return
+	switch m := r.M.(type) {
+	case machine.Releaser:
+		m.Release(func() { teardown(r.M) })
+	case machine.Deferrer:
+		teardown(m.Deferring())
+	default:
+		teardown(r.M)
 	}
-	teardown()
 }

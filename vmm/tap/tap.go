@@ -146,11 +146,22 @@ func (t *Tap) Send(frame []byte) error {
 }
 
 // Close releases the socket and the tap; the device goes away with the fd.
-func (t *Tap) Close() error {
+// Fds are the descriptors Close closes, in its order: the AF_PACKET
+// socket (when open), then the tap.
+func (t *Tap) Fds() []int {
 	if t.pkt >= 0 {
-		t.m.Close(t.pkt)
+		return []int{t.pkt, t.fd}
 	}
-	return t.m.Close(t.fd)
+	return []int{t.fd}
+}
+
+// Close closes the socket and the tap, which unregisters the interface.
+func (t *Tap) Close() error {
+	var err error
+	for _, fd := range t.Fds() {
+		err = t.m.Close(fd)
+	}
+	return err
 }
 
 // Frame builds an Ethernet frame of n bytes (n >= 14) with a recognizable

@@ -33,6 +33,9 @@ func OpenNet(m machine.Machine) (*Net, error) {
 // Close releases the device; vhost stops its worker.
 func (n *Net) Close() error { return n.m.Close(n.fd) }
 
+// Fd is the device's descriptor: closing it is Close.
+func (n *Net) Fd() int { return n.fd }
+
 // ioctl issues one request with arg pointing at buf (nil for none).
 func (n *Net) ioctl(name string, r uint32, buf []byte) error {
 	if err := n.m.Ioctl(n.fd, r, buf); err != nil {
