@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -35,9 +36,11 @@ type Client struct {
 	qmu    sync.Mutex // queue, batching
 	queue  []*pending // calls waiting for a round trip, oldest first
 	// batching: the executor runs batches (protocol 2, from its hello);
-	// packer packs requests (protocol 3), nil before or without.
+	// packer packs requests (protocol 3), nil before or without; b64
+	// sends them in base64 (protocol 5).
 	batching bool
 	packer   *lz4.Compressor
+	b64      bool
 	seq      uint32
 	mu       sync.Mutex
 	stats    Stats
@@ -115,14 +118,17 @@ func (c *Client) roundTrip(op byte, wait time.Duration, args []uint64, data []by
 	if calls > 1 {
 		c.stats.Batched += calls
 	}
-	packer := c.packer
+	packer, b64 := c.packer, c.b64
 	c.mu.Unlock()
 	frame := Request{Seq: seq, Op: op, Args: args, Data: data}.frame()
-	line := requestLine(frame)
+	line := requestLine(frame, b64)
 	if packer != nil {
-		line = packedLine(frame, packer)
+		line = packedLine(frame, packer, b64)
 	}
 	unpacked := 2 + 2*len(frame) // '>', the hex, '\n'
+	if b64 {
+		unpacked = 2 + base64.RawStdEncoding.EncodedLen(len(frame))
+	}
 	c.count(func(s *Stats) { s.Sent += len(line); s.Unpacked += unpacked })
 	wait += time.Duration(len(line)) * c.PerByte
 	var last error
@@ -229,11 +235,12 @@ func (c *Client) Hello() (Hello, error) {
 	c.qmu.Lock()
 	c.batching = h.Version >= 2
 	c.qmu.Unlock()
+	c.mu.Lock()
 	if h.Version >= 3 {
-		c.mu.Lock()
 		c.packer = &lz4.Compressor{}
-		c.mu.Unlock()
 	}
+	c.b64 = h.Version >= 5
+	c.mu.Unlock()
 	var strs []string
 	rest := r.Data[3:]
 	for len(rest) > 0 {

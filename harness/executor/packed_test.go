@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -49,8 +50,8 @@ func TestPackedRequests(t *testing.T) {
 	}
 	st := c.Stats()
 	sent, unpacked := st.Sent-before.Sent, st.Unpacked-before.Unpacked
-	// The noise alone is 8 KB of hex; the ring and the frame pack to little.
-	if sent >= unpacked*2/3 || sent < 2*len(noise) {
+	// The noise alone is 5.3 KB of base64; the ring and the frame pack to little.
+	if sent >= unpacked*2/3 || sent < len(noise)*4/3 {
 		t.Fatalf("requests took %d bytes on the console, %d unpacked: want the ring and frame packed, the noise not", sent, unpacked)
 	}
 }
@@ -86,10 +87,11 @@ func startTampered(t *testing.T, tamper func(n int, line []byte) []byte) *Client
 func TestPackedRequestTorn(t *testing.T) {
 	torn := 0
 	c := startTampered(t, func(n int, line []byte) []byte {
-		if len(line) > 2 && line[1] == '5' && line[2] == 'a' && torn == 0 { // 'Z'
+		b, err := base64.RawStdEncoding.DecodeString(string(bytes.TrimSpace(line[1:])))
+		if line[0] == '#' && err == nil && len(b) > 0 && b[0] == 'Z' && torn == 0 {
 			torn++
 			i := len(line) / 2
-			line[i] = "10"[map[bool]int{true: 1}[line[i] == '0']] // still hex, now wrong
+			line[i] = "BA"[map[bool]int{true: 1}[line[i] == 'A']] // still base64, now wrong
 		}
 		return line
 	})
@@ -146,7 +148,7 @@ func TestMalformedPackedFrames(t *testing.T) {
 					z := append([]byte{'Z', 0, 0, 0, 0}, b.block...)
 					binary.BigEndian.PutUint32(z[1:], uint32(b.rawlen))
 					z = binary.BigEndian.AppendUint32(z, crc32.ChecksumIEEE(z))
-					return append(requestLine(z), line...)
+					return append(requestLine(z, false), line...)
 				}
 				return line
 			})
@@ -231,5 +233,45 @@ func TestMalformedPackedResponses(t *testing.T) {
 		if _, err := DecodeResponse(f); !errors.Is(err, ErrTorn) {
 			t.Errorf("%s: %v, want a torn frame", name, err)
 		}
+	}
+}
+
+// Base64 request lines (protocol 5) the executor cannot decode are
+// dropped, never run or half-run: a character outside the alphabet, a
+// length no encoding has, a line that decodes past the frame buffer. An
+// honest line of the same request shows the injection point works.
+func TestMalformedBase64Lines(t *testing.T) {
+	honest := requestLine(Request{Seq: 77, Op: OpEventfd}.frame(), true)
+	cases := map[string][]byte{
+		"honest (control)":  honest,
+		"outside alphabet":  append(append([]byte{}, honest[:5]...), append([]byte{'!'}, honest[6:]...)...),
+		"length 4k+1":       append(append([]byte{}, honest[:len(honest)-1]...), 'A', '\n'),
+		"past frame buffer": append(append([]byte{'#'}, bytes.Repeat([]byte("AAAA"), 7000)...), '\n'),
+	}
+	for name, bad := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := startTampered(t, func(n int, line []byte) []byte {
+				if n == 2 { // after the hello, before the first base64 request
+					return append(append([]byte(nil), bad...), line...)
+				}
+				return line
+			})
+			if _, err := c.Hello(); err != nil {
+				t.Fatal(err)
+			}
+			_, err := c.Eventfd()
+			if name == "honest (control)" {
+				if st := c.Stats(); st.Resent != 1 || !strings.Contains(strings.Join(st.Repairs, ";"), "response to request 77") {
+					t.Fatalf("the honest line did not run as request 77: %v, stats %+v", err, st)
+				}
+				return
+			}
+			for i := 0; err == nil && i < 2; i++ {
+				_, err = c.Eventfd()
+			}
+			if st := c.Stats(); err != nil || st.Resent+st.Torn+st.Duplicates != 0 {
+				t.Fatalf("after a malformed base64 line: %v, stats %+v", err, st)
+			}
+		})
 	}
 }

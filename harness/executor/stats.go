@@ -16,7 +16,7 @@ type Stats struct {
 	Deferred                 int
 	Resent, Torn, Duplicates int
 	// Sent is the request lines' bytes on the console; Unpacked what they
-	// would have been without packing (protocol 3).
+	// would have been without packing (protocol 3), in the same encoding.
 	Sent, Unpacked int
 	// PackedResponses came zero-run packed (protocol 4).
 	PackedResponses int

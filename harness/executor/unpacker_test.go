@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// unpackerCases drives executor.c's lz4_block, compiled for this host
+// unpackerCases drives executor.c's lz4_block and unbase64, compiled for this host
 // with AddressSanitizer: every input is a buffer of exactly its size and
 // so is the output, so a bounds check that is missing shows as a read or
 // write outside them (the sanitizer aborts), or as a wrong return. The
@@ -19,6 +19,8 @@ const unpackerCases = `
 #include "executor.c"
 void *malloc(unsigned long);
 void free(void *);
+unsigned long strlen(const char *);
+int memcmp(const void *, const void *, unsigned long);
 static int check(int i, const u8 *b, long n, long cap, long want)
 {
 	u8 *in = malloc(n ? n : 1), *out = malloc(cap ? cap : 1);
@@ -27,6 +29,18 @@ static int check(int i, const u8 *b, long n, long cap, long want)
 	free(in);
 	free(out);
 	return got == want ? 0 : 10 + i;
+}
+static int check64(int i, const char *l, long cap, long want)
+{
+	long n = strlen(l);
+	char *in = malloc(n ? n : 1);
+	u8 *out = malloc(cap ? cap : 1);
+	memcpy(in, l, n);
+	long got = unbase64(in, n, out, cap);
+	int bad = got != want || (want == 3 && memcmp(out, "dg!", 3));
+	free(in);
+	free(out);
+	return bad ? 30 + i : 0;
 }
 int main(void)
 {
@@ -50,6 +64,11 @@ int main(void)
 	r = r ? r : check(7, lencut, sizeof lencut, 64, -1);   /* a match length cut short */
 	r = r ? r : check(8, lenpast, sizeof lenpast, 10, -1); /* a match past the output's end */
 	r = r ? r : check(9, q15, sizeof q15, 14, -1);         /* literals past the output's end */
+	r = r ? r : check64(0, "ZGch", 3, 3);                    /* honest: "dg!" */
+	r = r ? r : check64(1, "ZGch", 2, -1);                   /* past the output's end */
+	r = r ? r : check64(2, "ZGc!", 3, -1);                   /* outside the alphabet */
+	r = r ? r : check64(3, "ZGchZ", 8, -1);                  /* a length no encoding has */
+	r = r ? r : check64(4, "ZGc", 8, 2);                     /* honest: two bytes in three characters */
 	return r;
 }
 `
@@ -74,7 +93,7 @@ func TestUnpackerBounds(t *testing.T) {
 	}
 	out, err := exec.Command(bin).CombinedOutput()
 	if err != nil {
-		t.Fatalf("the unpacker failed a case (exit 10+N: case N returned the wrong value; else the sanitizer's report): %v\n%s",
+		t.Fatalf("the unpacker failed a case (exit 10+N: lz4 case N returned the wrong value, 30+N: base64 case N; else the sanitizer's report): %v\n%s",
 			err, strings.TrimSpace(string(out)))
 	}
 }

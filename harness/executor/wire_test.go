@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"testing"
 )
@@ -90,6 +91,20 @@ func TestRequestEncoding(t *testing.T) {
 	want := ">5101020304040200000000000000030000000040" + "08af000000000109"
 	if !bytes.HasPrefix(line, []byte(want)) || line[len(line)-1] != '\n' || len(line) != len(want)+8+1 {
 		t.Fatalf("encoded %s", line)
+	}
+}
+
+// From protocol 5 a request line is '#', the frame in base64 without
+// padding, '\n': the same bytes as the hex line.
+func TestRequestEncodingBase64(t *testing.T) {
+	q := Request{Seq: 0x01020304, Op: OpIoctl, Args: []uint64{3, 0x4008af00}, Data: []byte{9}}
+	line := requestLine(q.frame(), true)
+	if line[0] != '#' || line[len(line)-1] != '\n' || bytes.ContainsAny(line[1:len(line)-1], "=>#%$\r\n") {
+		t.Fatalf("encoded %q", line)
+	}
+	b, err := base64.RawStdEncoding.DecodeString(string(line[1 : len(line)-1]))
+	if err != nil || !bytes.Equal(b, q.frame()) || len(line) >= len(q.Encode())*3/4 {
+		t.Fatalf("decoded %x, %v; want %x in at most 3/4 of the hex line", b, err, q.frame())
 	}
 }
 
