@@ -36,9 +36,11 @@ func (c *Client) Call(op byte, wait time.Duration, args []uint64, data []byte) (
 // post queues a call that nobody waits for (a deferred write): the next
 // Call's round trips carry it. want is the return that means success
 // (write(): every byte); anything else is the call's failure, kept for
-// the calls after it.
-func (c *Client) post(op byte, args []uint64, data []byte, want int64) {
-	k := &pending{Call: Call{Op: op, Args: args, Data: data}, deferred: true, want: want, done: make(chan result, 1)}
+// the calls after it. A fenced call's failure also stops the calls after
+// it in its batch (protocol 6); step names it in the failure.
+func (c *Client) post(op byte, args []uint64, data []byte, want int64, fence bool, step string) {
+	k := &pending{Call: Call{Op: op, Args: args, Data: data, Fence: fence}, deferred: true, want: want, step: step,
+		done: make(chan result, 1)}
 	c.qmu.Lock()
 	c.queue = append(c.queue, k)
 	c.qmu.Unlock()
@@ -86,9 +88,11 @@ type pending struct {
 	reply int // the most bytes its response carries
 	done  chan result
 	// deferred: nobody waits for it; a failure (a lost round trip, or a
-	// return other than want) is kept for the next call.
+	// return other than want) is kept for the next call. step is what
+	// its caller named it (machine.Deferrer).
 	deferred bool
 	want     int64
+	step     string
 }
 
 type result struct {
@@ -155,7 +159,11 @@ func (c *Client) send(batch []*pending) {
 	r, err := c.roundTrip(OpBatch, wait, nil, EncodeBatch(calls), len(batch))
 	var rs []Response
 	if err == nil {
-		if rs, err = DecodeBatch(r, len(batch)); err != nil {
+		rs, err = DecodeBatch(r, len(batch))
+		if n := len(rs); err == nil && n < len(batch) && !fenceFailed(batch[n-1], rs[n-1]) {
+			err = fmt.Errorf("batch of %d calls: the executor ran %d", len(batch), n)
+		}
+		if err != nil {
 			// Some calls may have run: never send them again.
 			err = fmt.Errorf("executor: %w", err)
 			c.mu.Lock()
@@ -165,13 +173,22 @@ func (c *Client) send(batch []*pending) {
 	}
 	for i, k := range batch {
 		var r Response
-		if err == nil {
+		e := err
+		switch {
+		case e != nil:
+		case i < len(rs):
 			r = rs[i]
+		default: // after a fenced call that failed: never ran
+			e = fmt.Errorf("%w: %w", machine.ErrNotRun, c.deferredErr())
 		}
-		k.done <- result{r: r, err: err}
-		c.noteDeferred(k, r, err)
+		c.noteDeferred(k, r, e) // before the answer: a call not run after it names its failure
+		k.done <- result{r: r, err: e}
 	}
 }
+
+// fenceFailed says whether a batch may end at k: a fenced call that
+// failed (protocol 6), after which the executor runs nothing more.
+func fenceFailed(k *pending, r Response) bool { return k.Fence && r.Ret < 0 && r.Ret >= -4095 }
 
 // noteDeferred keeps the first failure of a deferred call: its round
 // trip lost (err), or a return other than the one it wanted.
@@ -187,6 +204,10 @@ func (c *Client) noteDeferred(k *pending, r Response, err error) {
 		what, call = fmt.Sprintf("a deferred close(%d)", k.Args[0]), "close"
 	case OpMunmap:
 		what, call = fmt.Sprintf("a deferred munmap of %d bytes at %#x", k.Args[1], k.Args[0]), "munmap"
+	case OpIoctl:
+		what, call = fmt.Sprintf("a deferred ioctl %#x on fd %d", k.Args[1], k.Args[0]), "ioctl"
+	case OpMprotect:
+		what, call = fmt.Sprintf("a deferred mprotect of %d bytes at %#x", k.Args[1], k.Args[0]), "mprotect"
 	default:
 		what, call = fmt.Sprintf("a deferred write of %d bytes at %#x", len(k.Data), k.Args[0]), "writemem"
 	}
@@ -199,7 +220,7 @@ func (c *Client) noteDeferred(k *pending, r Response, err error) {
 	}
 	c.mu.Lock()
 	if c.deferErr == nil {
-		c.deferErr = fmt.Errorf("%s: %w", what, err)
+		c.deferErr = &machine.DeferredError{Step: k.step, Call: what, Err: err}
 	}
 	c.mu.Unlock()
 }

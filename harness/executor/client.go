@@ -37,8 +37,10 @@ type Client struct {
 	queue  []*pending // calls waiting for a round trip, oldest first
 	// batching: the executor runs batches (protocol 2, from its hello);
 	// packer packs requests (protocol 3), nil before or without; b64
-	// sends them in base64 (protocol 5).
+	// sends them in base64 (protocol 5); fencing: a fenced call that
+	// fails ends its batch (protocol 6).
 	batching bool
+	fencing  bool
 	packer   *lz4.Compressor
 	b64      bool
 	seq      uint32
@@ -234,6 +236,7 @@ func (c *Client) Hello() (Hello, error) {
 	h := Hello{Version: int(r.Data[0]), WordBytes: int(r.Data[1]), BigEndian: r.Data[2] == 1}
 	c.qmu.Lock()
 	c.batching = h.Version >= 2
+	c.fencing = h.Version >= 6
 	c.qmu.Unlock()
 	c.mu.Lock()
 	if h.Version >= 3 {
@@ -362,7 +365,7 @@ func (c *Client) WriteMem(addr uint64, b []byte) error {
 	for len(b) > 0 {
 		k := min(len(b), MaxData)
 		if deferred {
-			c.post(OpWriteMem, []uint64{addr}, append([]byte(nil), b[:k]...), 0)
+			c.post(OpWriteMem, []uint64{addr}, append([]byte(nil), b[:k]...), 0, false, "")
 		} else if _, err := c.Call(OpWriteMem, 0, []uint64{addr}, b[:k]); err != nil {
 			return err
 		}
@@ -373,18 +376,23 @@ func (c *Client) WriteMem(addr uint64, b []byte) error {
 }
 
 // Deferring returns the client with Close and Munmap deferred as
-// WriteMem is (machine.Deferrer): a rig's teardown, nine calls whose
-// answers nobody reads, then travels in one round trip, the scenario's
-// Flush, instead of nine.
-func (c *Client) Deferring() machine.Machine { return deferring{c} }
+// WriteMem is, and Ioctl and Mprotect too where the executor stops a
+// batch at a failed one (protocol 6) (machine.Deferrer): a rig's
+// teardown, nine calls whose answers nobody reads, then travels in one
+// round trip, the scenario's Flush, and its set-up's dozen ioctls and
+// guard pages in the round trips of the calls that return an fd.
+func (c *Client) Deferring(step string) machine.Machine { return deferring{c, step} }
 
-type deferring struct{ *Client }
+type deferring struct {
+	*Client
+	step string
+}
 
 func (d deferring) Close(fd int) error {
 	if !d.defers() {
 		return d.Client.Close(fd)
 	}
-	d.post(OpClose, []uint64{uint64(fd)}, nil, 0)
+	d.post(OpClose, []uint64{uint64(fd)}, nil, 0, false, d.step)
 	return d.deferredErr()
 }
 
@@ -392,8 +400,34 @@ func (d deferring) Munmap(addr uint64, size int) error {
 	if !d.defers() {
 		return d.Client.Munmap(addr, size)
 	}
-	d.post(OpMunmap, []uint64{addr, uint64(size)}, nil, 0)
+	d.post(OpMunmap, []uint64{addr, uint64(size)}, nil, 0, false, d.step)
 	return d.deferredErr()
+}
+
+// Ioctl is deferred only where a failure stops what follows it: a
+// device set up on a failed ioctl must not be driven further.
+func (d deferring) Ioctl(fd int, req uint32, arg []byte) error {
+	if !d.fences() {
+		return d.Client.Ioctl(fd, req, arg)
+	}
+	d.post(OpIoctl, []uint64{uint64(fd), uint64(req)}, append([]byte(nil), arg...), 0, true, d.step)
+	return d.deferredErr()
+}
+
+func (d deferring) Mprotect(addr uint64, size int, prot machine.Prot) error {
+	if !d.fences() {
+		return d.Client.Mprotect(addr, size, prot)
+	}
+	d.post(OpMprotect, []uint64{addr, uint64(size), uint64(prot)}, nil, 0, true, d.step)
+	return d.deferredErr()
+}
+
+// fences says whether the executor stops a batch at a fenced call that
+// failed (protocol 6).
+func (c *Client) fences() bool {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return c.fencing
 }
 
 // defers says whether calls with no result but success wait for the next
@@ -426,7 +460,7 @@ func (c *Client) Write(fd int, b []byte) (int, error) {
 		return 0, fmt.Errorf("write of %d bytes: the executor takes at most %d", len(b), MaxData)
 	}
 	if c.defers() {
-		c.post(OpWrite, []uint64{uint64(fd)}, append([]byte(nil), b...), int64(len(b)))
+		c.post(OpWrite, []uint64{uint64(fd)}, append([]byte(nil), b...), int64(len(b)), false, "")
 		return len(b), c.deferredErr()
 	}
 	r, err := c.sys("write", OpWrite, 0, []uint64{uint64(fd)}, b)

@@ -133,7 +133,7 @@ func exercise(t *testing.T, c *Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.Version != 5 || h.WordBytes != 8 || h.BigEndian || h.Machine != "x86_64" {
+	if h.Version != 6 || h.WordBytes != 8 || h.BigEndian || h.Machine != "x86_64" {
 		t.Fatalf("hello = %+v", h)
 	}
 	addr, err := c.Mmap(3 * 4096)
@@ -449,11 +449,20 @@ func TestBatchEncoding(t *testing.T) {
 	if err != nil || len(rs) != 2 || !bytes.Equal(rs[0].Data, []byte{1, 2, 3, 4}) || rs[1].Ret != 5 || rs[1].Seq != 7 {
 		t.Fatalf("unpacked %+v, %v", rs, err)
 	}
+	// A batch that ended at a fenced call that failed: its results only.
+	if rs, err := DecodeBatch(Response{Seq: 7, Ret: 1, Data: res[:16]}, 2); err != nil || len(rs) != 1 {
+		t.Fatalf("a batch cut at its first call: %+v, %v", rs, err)
+	}
+	if b := EncodeBatch([]Call{{Op: OpIoctl, Fence: true}}); b[0] != OpIoctl|0x80 {
+		t.Fatalf("a fenced call packs as % x", b)
+	}
 	for _, bad := range []struct {
 		r    Response
 		want string
 	}{
-		{Response{Ret: 1, Data: res}, "ran 1"},
+		{Response{Ret: 3, Data: res}, "ran 3"},
+		{Response{Ret: 0, Data: res}, "ran 0"},
+		{Response{Ret: 1, Data: res}, "after the last"},
 		{Response{Ret: 2, Data: res[:20]}, "result 2 of 2 cut short"},
 		{Response{Ret: 2, Data: res[:14]}, "says 4 bytes"},
 		{Response{Ret: 2, Data: append(res[:len(res):len(res)], 9)}, "after the last"},
@@ -605,7 +614,7 @@ func TestDeferredTeardown(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := c.Stats()
-	d := c.Deferring()
+	d := c.Deferring("teardown")
 	if err := d.Close(fd); err != nil {
 		t.Fatal(err)
 	}
@@ -627,5 +636,48 @@ func TestDeferredTeardown(t *testing.T) {
 	d.Close(fd) // closed already: EBADF
 	if err := c.Flush(); machine.ErrnoName(err) != "EBADF" || !strings.Contains(err.Error(), "deferred close") {
 		t.Fatalf("Flush after closing a closed fd: %v, want the close's EBADF", err)
+	}
+}
+
+// A deferred ioctl that fails stops the calls queued after it (protocol
+// 6): the close behind it never runs, the call that carried them fails
+// as not run, naming the ioctl's step and errno, and one that succeeds
+// costs no round trip of its own.
+func TestFencedDeferral(t *testing.T) {
+	c := start(t, &damage{})
+	if _, err := c.Hello(); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := c.Eventfd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fionbio = 0x5421 // x86_64's: the executor under test is the host's
+	before := c.Stats()
+	if err := c.Deferring("set non-blocking").Ioctl(fd, fionbio, []byte{1, 0, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Eventfd(); err != nil {
+		t.Fatalf("the call after a deferred ioctl that succeeds: %v", err)
+	}
+	if st := c.Stats(); st.RoundTrips-before.RoundTrips != 1 {
+		t.Fatalf("stats before %+v after %+v: want the ioctl in the eventfd's round trip", before, st)
+	}
+	d := c.Deferring("VHOST_SET_VRING_NUM")
+	d.Ioctl(999, fionbio, []byte{1, 0, 0, 0}) // EBADF
+	d.Close(fd)
+	_, err = c.Eventfd()
+	var de *machine.DeferredError
+	if !errors.Is(err, machine.ErrNotRun) || !errors.As(err, &de) || de.Step != "VHOST_SET_VRING_NUM" || machine.ErrnoName(err) != "EBADF" {
+		t.Fatalf("the call behind a failed deferred ioctl: %v, want not run, naming the step and EBADF", err)
+	}
+	if err := c.Flush(); machine.ErrnoName(err) != "EBADF" {
+		t.Fatalf("Flush: %v, want the ioctl's EBADF", err)
+	}
+	if n, err := c.Write(fd, binary.LittleEndian.AppendUint64(nil, 5)); n != 8 || err != nil {
+		t.Fatalf("write: %d, %v", n, err)
+	}
+	if b, err := c.Read(fd, 8); err != nil || binary.LittleEndian.Uint64(b) != 5 {
+		t.Fatalf("the eventfd after the batch: %x, %v: the close behind the failed ioctl ran", b, err)
 	}
 }

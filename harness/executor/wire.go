@@ -137,11 +137,14 @@ func requestLine(b []byte, b64 bool) []byte {
 // one round trip instead of several, and calls such as three devices'
 // kicks reach the guest microseconds apart, as from a VMM's threads.
 
-// Call is one call inside a batch.
+// Call is one call inside a batch. A fenced call that fails (-4095..-1)
+// ends the batch: the executor runs none of the calls after it (protocol
+// 6; the op byte's top bit).
 type Call struct {
-	Op   byte
-	Args []uint64
-	Data []byte
+	Op    byte
+	Args  []uint64
+	Data  []byte
+	Fence bool
 }
 
 // batchHead is a packed call's fixed part: op, nargs, dlen; a packed
@@ -155,7 +158,11 @@ func (k Call) size() int { return batchHead + 8*len(k.Args) + len(k.Data) }
 func EncodeBatch(calls []Call) []byte {
 	var b []byte
 	for _, k := range calls {
-		b = append(b, k.Op, byte(len(k.Args)))
+		op := k.Op
+		if k.Fence {
+			op |= fenceBit
+		}
+		b = append(b, op, byte(len(k.Args)))
 		for _, a := range k.Args {
 			b = be.AppendUint64(b, a)
 		}
@@ -165,16 +172,22 @@ func EncodeBatch(calls []Call) []byte {
 	return b
 }
 
-// DecodeBatch unpacks an OpBatch response into one response per call.
+// fenceBit marks a fenced call's op in a batch.
+const fenceBit = 0x80
+
+// DecodeBatch unpacks an OpBatch response into one response per call the
+// executor ran: all of them, or fewer where a fenced call failed (the
+// caller checks that it did).
 func DecodeBatch(r Response, calls int) ([]Response, error) {
-	if r.Ret != int64(calls) {
+	if r.Ret < 1 || r.Ret > int64(calls) {
 		return nil, fmt.Errorf("batch of %d calls: the executor ran %d", calls, r.Ret)
 	}
-	out := make([]Response, 0, calls)
+	ran := int(r.Ret)
+	out := make([]Response, 0, ran)
 	b := r.Data
-	for i := 0; i < calls; i++ {
+	for i := 0; i < ran; i++ {
 		if len(b) < resultHead {
-			return nil, fmt.Errorf("batch: result %d of %d cut short", i+1, calls)
+			return nil, fmt.Errorf("batch: result %d of %d cut short", i+1, ran)
 		}
 		n := int(be.Uint32(b[8:]))
 		if len(b) < resultHead+n {

@@ -122,16 +122,43 @@ type Releaser interface {
 	Settle()
 }
 
-// Deferrer is a machine whose teardown can travel with its next call
-// that waits for an answer: the executor's client, where each close or
-// munmap waited for was a console round trip of its own (nine a
-// scenario). Deferring returns a view of the machine whose Close and
-// Munmap are queued, in order, behind what is queued already; a failure
-// is returned by the next call and by Flush, so it is charged to the
-// scenario that tore down, as a deferred write's is.
+// Deferrer is a machine whose calls that answer only success or failure
+// can travel with its next call that waits for an answer: the executor's
+// client, where each was a console round trip of its own (a rig's
+// teardown nine, its set-up a dozen more). Deferring returns a view of
+// the machine whose Close and Munmap, and Ioctl and Mprotect, are queued
+// in order behind what is queued already; every other call is the
+// machine's own. The caller of a deferred Ioctl must not read its buffer
+// back. A failure comes back from a later call as a *DeferredError naming
+// step, and a deferred Ioctl or Mprotect that fails stops the calls queued
+// after it, which never run (the caller made them believing it had
+// succeeded, as a VMM would stop at the first failure); a teardown's
+// close or munmap does not. Flush returns it too, so it is charged to
+// the scenario that made the call, as a deferred write's is.
 type Deferrer interface {
-	Deferring() Machine
+	Deferring(step string) Machine
 }
+
+// DeferredError is the failure of a call that did not wait for its
+// answer, returned by a later call or by Flush.
+type DeferredError struct {
+	Step string // what the caller named it (Deferring's step), or ""
+	Call string // the call: "a deferred ioctl 0x4008af10 on fd 5"
+	Err  error
+}
+
+func (e *DeferredError) Error() string {
+	if e.Step != "" {
+		return e.Step + " (" + e.Call + "): " + e.Err.Error()
+	}
+	return e.Call + ": " + e.Err.Error()
+}
+
+func (e *DeferredError) Unwrap() error { return e.Err }
+
+// ErrNotRun is the error of a call that never ran because a deferred
+// call queued before it failed (wrapped with that failure).
+var ErrNotRun = errors.New("not run")
 
 // Pinner is a machine that can place vhost's worker threads on CPUs: the
 // concurrent scenario puts its devices' workers on different CPUs, so

@@ -191,7 +191,7 @@ func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
 	var err error
 	step := func(name string, e error) error {
 		if e != nil {
-			return &SetupError{Step: name, Err: e}
+			return r.setupError(name, e)
 		}
 		return nil
 	}
@@ -253,7 +253,9 @@ func NewPeer(primary *Rig, k int) (*Rig, error) {
 		extra: p.extra, pages: p.pages}
 	step := func(name string, e error) error {
 		if e != nil {
-			return &SetupError{Step: fmt.Sprintf("device %d: %s", k, name), Err: e}
+			se := r.setupError(name, e)
+			se.Step = fmt.Sprintf("device %d: %s", k, se.Step)
+			return se
 		}
 		return nil
 	}
@@ -384,7 +386,7 @@ func (r *Rig) Close() {
 	case machine.Releaser:
 		m.Release(func() { teardown(r.M) })
 	case machine.Deferrer:
-		teardown(m.Deferring())
+		teardown(m.Deferring("teardown"))
 	default:
 		teardown(r.M)
 	}

@@ -34,10 +34,14 @@ func (r *Rig) mapLog() error {
 		return &SetupError{"mmap log", err}
 	}
 	r.logMap, r.logMapSize = addr, (pages+2)*ps
-	if err := r.M.Mprotect(addr, ps, machine.ProtNone); err != nil {
+	guard := r.M // the guard pages travel with the device's open (machine.Deferrer)
+	if d, ok := r.M.(machine.Deferrer); ok {
+		guard = d.Deferring("guard page")
+	}
+	if err := guard.Mprotect(addr, ps, machine.ProtNone); err != nil {
 		return &SetupError{"guard page", err}
 	}
-	if err := r.M.Mprotect(addr+uint64((pages+1)*ps), ps, machine.ProtNone); err != nil {
+	if err := guard.Mprotect(addr+uint64((pages+1)*ps), ps, machine.ProtNone); err != nil {
 		return &SetupError{"guard page", err}
 	}
 	// The checked range is everything between the guard pages, so a bit

@@ -36,6 +36,14 @@ func (n *Net) Close() error { return n.m.Close(n.fd) }
 // Fd is the device's descriptor: closing it is Close.
 func (n *Net) Fd() int { return n.fd }
 
+// Via is the device driven through m, another view of its machine (a
+// machine.Deferrer's Deferring): the same fd and encoding.
+func (n *Net) Via(m machine.Machine) *Net {
+	v := *n
+	v.m = m
+	return &v
+}
+
 // ioctl issues one request with arg pointing at buf (nil for none).
 func (n *Net) ioctl(name string, r uint32, buf []byte) error {
 	if err := n.m.Ioctl(n.fd, r, buf); err != nil {

@@ -524,7 +524,7 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 	case OP_HELLO: {
 		static struct new_utsname_ u;
 		union { u32 i; u8 b[4]; } e = { .i = 1 };
-		d[0] = 5; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses, 5 base64 requests */
+		d[0] = 6; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses, 5 base64 requests, 6 fenced calls */
 		d[1] = sizeof(long);
 		d[2] = e.b[0] == 0; /* big-endian */
 		olen = 3;
@@ -771,7 +771,10 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
  * had come alone, and packs their results in d: how the host's concurrent
  * callers (vhost workers to wake together, a harvest beside the traffic)
  * reach the guest in one round trip. A call is op(1) nargs(1) args(8 each)
- * dlen(4) data; a result is ret(8) olen(4) output. Returns how many ran. */
+ * dlen(4) data; a result is ret(8) olen(4) output. An op with its top bit
+ * set is fenced (protocol 6): if it fails (-4095..-1) the batch ends
+ * there, since the host queued what follows it believing it would
+ * succeed (a device's set-up, ioctl after ioctl). Returns how many ran. */
 static long run_batch(const u8 *data, u32 dlen, u8 *d, u32 *olen)
 {
 	u32 in = 0, out = 0;
@@ -781,7 +784,7 @@ static long run_batch(const u8 *data, u32 dlen, u8 *d, u32 *olen)
 		u32 n, got = 0;
 		if (dlen - in < 6)
 			break;
-		int op = data[in], nargs = data[in + 1];
+		int op = data[in] & 0x7f, fence = data[in] & 0x80, nargs = data[in + 1];
 		if (nargs > MAXARGS || dlen - in < 6 + 8 * (u32)nargs)
 			break;
 		for (int i = 0; i < nargs; i++)
@@ -798,6 +801,8 @@ static long run_batch(const u8 *data, u32 dlen, u8 *d, u32 *olen)
 		out += 12 + got;
 		in += n;
 		k++;
+		if (fence && ret < 0 && ret >= -4095)
+			break;
 	}
 	*olen = out;
 	return k;
