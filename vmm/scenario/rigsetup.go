@@ -153,7 +153,6 @@ func (r *Rig) setupQueue(step func(string, error) error, q queue) error {
 	addr := r.vringAddr(q.index, *q.ring, q.logUsed)
 	for _, s := range []struct {
 		name string
-
 		err  func(*vhost.Net) error
 	}{
 		{"VHOST_SET_VRING_NUM", func(n *vhost.Net) error { return n.SetVringNum(q.index, ringNum) }},
