@@ -11,8 +11,9 @@ type Stats struct {
 	// shared their round trip with others (a batch).
 	Calls, RoundTrips, Batched int
 	// Deferred are the calls nobody waited for (memory writes, write(),
-	// a teardown's close and munmap) that went with a later call's round
-	// trip instead of one of their own.
+	// what machine.Deferrer defers: a rig's set-up ioctls and guard
+	// pages, its teardown's closes and unmaps) that went with a later
+	// call's round trip instead of one of their own.
 	Deferred                 int
 	Resent, Torn, Duplicates int
 	// Sent is the request lines' bytes on the console; Unpacked what they
