@@ -4,8 +4,9 @@
  * from dirtygate on the host and does nothing else: no scenario logic
  * lives here (the host side is harness/executor).
  *
- * Wire: one frame per line, hex-encoded so a tty and interleaved kernel
- * messages cannot corrupt it silently. Host to us: '>' HEX '\n'. Us to
+ * Wire: one frame per line, hex- or base64-encoded so a tty and
+ * interleaved kernel messages cannot corrupt it silently. Host to us:
+ * '>' HEX '\n', or from protocol 5 '#' BASE64 '\n' (no padding). Us to
  * host: "%%" HEX '$'. Inside, big-endian:
  *   request:  'Q' seq:u32 op:u8 nargs:u8 args:u64*nargs dlen:u32 data crc32:u32
  *   packed:   'Z' rawlen:u32 block crc32:u32 (block: a request, LZ4-packed)
