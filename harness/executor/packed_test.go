@@ -152,23 +152,30 @@ func TestMalformedPackedFrames(t *testing.T) {
 				}
 				return line
 			})
-			_, err := c.Eventfd()
-			if name == "honest (control)" {
-				// Its response comes first: the client resends its own.
-				if st := c.Stats(); st.Resent != 1 || !strings.Contains(strings.Join(st.Repairs, ";"), "response to request 77") {
-					t.Fatalf("the honest packed frame did not run as request 77: %v, stats %+v", err, st)
-				}
-				return
-			}
-			// Had the frame run, the call would be out of step; had the
-			// executor died, the calls would be lost.
-			for i := 0; err == nil && i < 2; i++ {
-				_, err = c.Eventfd()
-			}
-			if st := c.Stats(); err != nil || st.Resent+st.Torn+st.Duplicates != 0 {
-				t.Fatalf("after a malformed packed frame: %v, stats %+v", err, st)
-			}
+			judgeInjected(t, c, name == "honest (control)", "packed frame")
 		})
+	}
+}
+
+// judgeInjected judges a client whose next request had one more line sent
+// in front of it, as request 77. An honest one (the control) runs, and
+// its response comes first: the client resends its own, once. A malformed
+// one is dropped: had it run, the calls would be out of step; had the
+// executor died, they would be lost.
+func judgeInjected(t *testing.T, c *Client, control bool, what string) {
+	t.Helper()
+	_, err := c.Eventfd()
+	if control {
+		if st := c.Stats(); st.Resent != 1 || !strings.Contains(strings.Join(st.Repairs, ";"), "response to request 77") {
+			t.Fatalf("the honest %s did not run as request 77: %v, stats %+v", what, err, st)
+		}
+		return
+	}
+	for i := 0; err == nil && i < 2; i++ {
+		_, err = c.Eventfd()
+	}
+	if st := c.Stats(); err != nil || st.Resent+st.Torn+st.Duplicates != 0 {
+		t.Fatalf("after a malformed %s: %v, stats %+v", what, err, st)
 	}
 }
 
@@ -259,19 +266,7 @@ func TestMalformedBase64Lines(t *testing.T) {
 			if _, err := c.Hello(); err != nil {
 				t.Fatal(err)
 			}
-			_, err := c.Eventfd()
-			if name == "honest (control)" {
-				if st := c.Stats(); st.Resent != 1 || !strings.Contains(strings.Join(st.Repairs, ";"), "response to request 77") {
-					t.Fatalf("the honest line did not run as request 77: %v, stats %+v", err, st)
-				}
-				return
-			}
-			for i := 0; err == nil && i < 2; i++ {
-				_, err = c.Eventfd()
-			}
-			if st := c.Stats(); err != nil || st.Resent+st.Torn+st.Duplicates != 0 {
-				t.Fatalf("after a malformed base64 line: %v, stats %+v", err, st)
-			}
+			judgeInjected(t, c, name == "honest (control)", "base64 line")
 		})
 	}
 }
