@@ -30,10 +30,8 @@ func OpenNet(m machine.Machine) (*Net, error) {
 	return n, nil
 }
 
-// Close releases the device; vhost stops its worker.
-func (n *Net) Close() error { return n.m.Close(n.fd) }
-
-// Fd is the device's descriptor: closing it is Close.
+// Fd is the device's descriptor: closing it releases the device and
+// vhost stops its worker (Rig.Close does, with the rest of the rig).
 func (n *Net) Fd() int { return n.fd }
 
 // Via is the device driven through m, another view of its machine (a
