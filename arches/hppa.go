@@ -45,7 +45,8 @@ CONFIG_SLUB=y
 		// in turn in one thread: see Boot.MTTCG). Two as on every other
 		// arch: four on a 2-core host put the executor's every wakeup
 		// behind another vCPU's host time slice (the whole set took
-		// 19 s against 14 s with two; concurrent still races, below).
+		// 19 s against 14 s with two). concurrent and harvest still kill
+		// set-bit-nonatomic with two (README, the kill matrix).
 		SMP:     2,
 		MTTCG:   true,
 		Console: "ttyS0,115200",
