@@ -94,6 +94,16 @@ func (d *damage) pump(src io.Reader, dst io.Writer) {
 
 func start(t *testing.T, d *damage) *Client { return startWith(t, d, nil) }
 
+// helloed is start, and the hello that turns on the executor's protocol.
+func helloed(t *testing.T, d *damage) *Client {
+	t.Helper()
+	c := start(t, d)
+	if _, err := c.Hello(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // startWith starts the local executor behind d, with wrap (if not nil)
 // between the client and the executor's stdin.
 func startWith(t *testing.T, d *damage, wrap func(io.Writer) io.Writer) *Client {
@@ -255,10 +265,7 @@ func TestExecutorRepairsDamage(t *testing.T) {
 // A link that stops answering fails the call, and every later one, with
 // ErrLost: it is never read as a result.
 func TestExecutorLostLink(t *testing.T) {
-	c := start(t, &damage{dropAfter: 2})
-	if _, err := c.Hello(); err != nil {
-		t.Fatal(err)
-	}
+	c := helloed(t, &damage{dropAfter: 2})
 	if _, err := c.Mmap(4096); !errors.Is(err, ErrLost) {
 		t.Fatalf("mmap on a dead link: %v, want ErrLost", err)
 	}
@@ -477,10 +484,7 @@ func TestBatchEncoding(t *testing.T) {
 // order: fifty ring-sized writes and the read after them take one or two
 // round trips, and the read sees every write.
 func TestDeferredWrites(t *testing.T) {
-	c := start(t, &damage{})
-	if _, err := c.Hello(); err != nil {
-		t.Fatal(err)
-	}
+	c := helloed(t, &damage{})
 	addr, err := c.Mmap(4096)
 	if err != nil {
 		t.Fatal(err)
@@ -508,10 +512,7 @@ func TestDeferredWrites(t *testing.T) {
 // A deferred write whose round trip is lost is never taken for done: the
 // call that carried it fails, and so does every later write.
 func TestDeferredWriteOnALostLink(t *testing.T) {
-	c := start(t, &damage{dropAfter: 3})
-	if _, err := c.Hello(); err != nil {
-		t.Fatal(err)
-	}
+	c := helloed(t, &damage{dropAfter: 3})
 	addr, err := c.Mmap(4096)
 	if err != nil {
 		t.Fatal(err)
@@ -530,10 +531,7 @@ func TestDeferredWriteOnALostLink(t *testing.T) {
 // Deferred write()s run in order before the next call: three kicks of an
 // eventfd, then its read, see the sum, in one round trip.
 func TestDeferredSyscallWrites(t *testing.T) {
-	c := start(t, &damage{})
-	if _, err := c.Hello(); err != nil {
-		t.Fatal(err)
-	}
+	c := helloed(t, &damage{})
 	fd, err := c.Eventfd()
 	if err != nil {
 		t.Fatal(err)
@@ -557,10 +555,7 @@ func TestDeferredSyscallWrites(t *testing.T) {
 // after it until Flush, which returns it once: the scenario that made the
 // call owns the failure, and the next scenario starts clean.
 func TestDeferredSyscallFailure(t *testing.T) {
-	c := start(t, &damage{})
-	if _, err := c.Hello(); err != nil {
-		t.Fatal(err)
-	}
+	c := helloed(t, &damage{})
 	fd, err := c.Eventfd()
 	if err != nil {
 		t.Fatal(err)
@@ -601,10 +596,7 @@ func TestDeferredSyscallFailure(t *testing.T) {
 // of their own, and a close the guest refuses is charged by Flush as a
 // close.
 func TestDeferredTeardown(t *testing.T) {
-	c := start(t, &damage{})
-	if _, err := c.Hello(); err != nil {
-		t.Fatal(err)
-	}
+	c := helloed(t, &damage{})
 	fd, err := c.Eventfd()
 	if err != nil {
 		t.Fatal(err)
@@ -644,10 +636,7 @@ func TestDeferredTeardown(t *testing.T) {
 // as not run, naming the ioctl's step and errno, and one that succeeds
 // costs no round trip of its own.
 func TestFencedDeferral(t *testing.T) {
-	c := start(t, &damage{})
-	if _, err := c.Hello(); err != nil {
-		t.Fatal(err)
-	}
+	c := helloed(t, &damage{})
 	fd, err := c.Eventfd()
 	if err != nil {
 		t.Fatal(err)

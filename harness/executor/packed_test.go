@@ -183,10 +183,7 @@ func judgeInjected(t *testing.T, c *Client, control bool, what string) {
 // a log-like page of zeros with a few bits set comes packed, random bytes
 // come as they are.
 func TestPackedResponses(t *testing.T) {
-	c := start(t, &damage{})
-	if _, err := c.Hello(); err != nil {
-		t.Fatal(err)
-	}
+	c := helloed(t, &damage{})
 	addr, err := c.Mmap(2 * 4096)
 	if err != nil {
 		t.Fatal(err)
