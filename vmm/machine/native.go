@@ -69,17 +69,27 @@ func (m *native) Open(path string) (int, error) {
 
 func (m *native) Close(fd int) error { return fail("close", unix.Close(fd)) }
 
+// Ioctl issues the request with the thread's signals blocked, as a VMM's
+// main thread issues it: see signalsBlocked.
 func (m *native) Ioctl(fd int, req uint32, arg []byte) error {
 	var p uintptr
 	if len(arg) > 0 {
 		p = uintptr(unsafe.Pointer(&arg[0]))
 	}
-	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), p)
+	var e unix.Errno
+	signalsBlocked(func() { e = ioctlSyscall(uintptr(fd), uintptr(req), p) })
 	runtime.KeepAlive(arg)
 	if e != 0 {
 		return fail("ioctl", e)
 	}
 	return nil
+}
+
+// ioctlSyscall is the system call itself; a test replaces it to look at
+// the thread it runs on.
+var ioctlSyscall = func(fd, req, arg uintptr) unix.Errno {
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, fd, req, arg)
+	return e
 }
 
 func (m *native) Mmap(size int) (uint64, error) { return m.mmap(size, unix.MAP_POPULATE) }
