@@ -35,12 +35,11 @@ func (c *Client) Call(op byte, wait time.Duration, args []uint64, data []byte) (
 
 // post queues a call that nobody waits for (a deferred write): the next
 // Call's round trips carry it. want is the return that means success
-// (write(): every byte); anything else is the call's failure, kept for
+// (write(): every byte; a placed call: its fd); anything else is the call's failure, kept for
 // the calls after it. A fenced call's failure also stops the calls after
 // it in its batch (protocol 6); step names it in the failure.
-func (c *Client) post(op byte, args []uint64, data []byte, want int64, fence bool, step string) {
-	k := &pending{Call: Call{Op: op, Args: args, Data: data, Fence: fence}, deferred: true, want: want, step: step,
-		done: make(chan result, 1)}
+func (c *Client) post(call Call, want int64, step string) {
+	k := &pending{Call: call, deferred: true, want: want, step: step, done: make(chan result, 1)}
 	c.qmu.Lock()
 	c.queue = append(c.queue, k)
 	c.qmu.Unlock()
@@ -143,7 +142,7 @@ func (c *Client) take() []*pending {
 
 // send makes the round trip of batch and hands each call its result.
 func (c *Client) send(batch []*pending) {
-	if len(batch) == 1 {
+	if len(batch) == 1 && !batch[0].Place { // placing is a batch's
 		k := batch[0]
 		r, err := c.roundTrip(k.Op, k.wait, k.Args, k.Data, 1)
 		k.done <- result{r, err}
@@ -208,6 +207,14 @@ func (c *Client) noteDeferred(k *pending, r Response, err error) {
 		what, call = fmt.Sprintf("a deferred ioctl %#x on fd %d", k.Args[1], k.Args[0]), "ioctl"
 	case OpMprotect:
 		what, call = fmt.Sprintf("a deferred mprotect of %d bytes at %#x", k.Args[1], k.Args[0]), "mprotect"
+	case OpOpen:
+		what, call = fmt.Sprintf("a deferred open of %s as fd %d", k.Data, k.want), "open"
+	case OpEventfd:
+		what, call = fmt.Sprintf("a deferred eventfd as fd %d", k.want), "eventfd"
+	case OpSocket:
+		what, call = fmt.Sprintf("a deferred socket as fd %d", k.want), "socket"
+	case OpBindPacket:
+		what, call = fmt.Sprintf("a deferred bind of fd %d to ifindex %d", k.Args[0], k.Args[1]), "bind"
 	default:
 		what, call = fmt.Sprintf("a deferred write of %d bytes at %#x", len(k.Data), k.Args[0]), "writemem"
 	}

@@ -38,9 +38,13 @@ type Client struct {
 	// batching: the executor runs batches (protocol 2, from its hello);
 	// packer packs requests (protocol 3), nil before or without; b64
 	// sends them in base64 (protocol 5); fencing: a fenced call that
-	// fails ends its batch (protocol 6).
+	// fails ends its batch (protocol 6); placing: an fd a call returns
+	// is moved to a number the client chose (protocol 7), placed lists
+	// those numbers in use.
 	batching bool
 	fencing  bool
+	placing  bool
+	placed   map[int]bool
 	packer   *lz4.Compressor
 	b64      bool
 	seq      uint32
@@ -237,6 +241,7 @@ func (c *Client) Hello() (Hello, error) {
 	c.qmu.Lock()
 	c.batching = h.Version >= 2
 	c.fencing = h.Version >= 6
+	c.placing = h.Version >= 7
 	c.qmu.Unlock()
 	c.mu.Lock()
 	if h.Version >= 3 {
@@ -288,6 +293,7 @@ func (c *Client) Open(path string) (int, error) {
 
 func (c *Client) Close(fd int) error {
 	_, err := c.sys("close", OpClose, 0, []uint64{uint64(fd)}, nil)
+	c.unplace(fd)
 	return err
 }
 
@@ -365,7 +371,7 @@ func (c *Client) WriteMem(addr uint64, b []byte) error {
 	for len(b) > 0 {
 		k := min(len(b), MaxData)
 		if deferred {
-			c.post(OpWriteMem, []uint64{addr}, append([]byte(nil), b[:k]...), 0, false, "")
+			c.post(Call{Op: OpWriteMem, Args: []uint64{addr}, Data: append([]byte(nil), b[:k]...)}, 0, "")
 		} else if _, err := c.Call(OpWriteMem, 0, []uint64{addr}, b[:k]); err != nil {
 			return err
 		}
@@ -397,7 +403,7 @@ func (c *Client) Write(fd int, b []byte) (int, error) {
 		return 0, fmt.Errorf("write of %d bytes: the executor takes at most %d", len(b), MaxData)
 	}
 	if c.defers() {
-		c.post(OpWrite, []uint64{uint64(fd)}, append([]byte(nil), b...), int64(len(b)), false, "")
+		c.post(Call{Op: OpWrite, Args: []uint64{uint64(fd)}, Data: append([]byte(nil), b...)}, int64(len(b)), "")
 		return len(b), c.deferredErr()
 	}
 	r, err := c.sys("write", OpWrite, 0, []uint64{uint64(fd)}, b)

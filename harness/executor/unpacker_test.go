@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// unpackerCases drives executor.c's lz4_block and unbase64, compiled for this host
+// unpackerCases drives executor.c's lz4_block, unbase64 and run_batch, compiled for this host
 // with AddressSanitizer: every input is a buffer of exactly its size and
 // so is the output, so a bounds check that is missing shows as a read or
 // write outside them (the sanitizer aborts), or as a wrong return. The
@@ -42,8 +42,19 @@ static int check64(int i, const char *l, long cap, long want)
 	free(out);
 	return bad ? 30 + i : 0;
 }
+static int check_batch(int i, const u8 *b, long n, long want)
+{
+	u8 *in = malloc(n), *out = malloc(MAXDATA);
+	u32 olen = 0;
+	memcpy(in, b, n);
+	long got = run_batch(in, n, out, &olen);
+	free(in);
+	free(out);
+	return got == want ? 0 : 50 + i;
+}
 int main(void)
 {
+	static const u8 placenoarg[] = {OP_EVENTFD | 0x40, 0, 0, 0, 0, 0};
 	static const u8 q15[] = {0xf0, 0, 'Q', 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
 	static const u8 before[] = {0x1f, 'Q', 0x05, 0x00, 0x00};
 	static const u8 litpast[] = {0xf0, 200, 'Q'};
@@ -69,6 +80,7 @@ int main(void)
 	r = r ? r : check64(2, "ZGc!", 3, -1);                   /* outside the alphabet */
 	r = r ? r : check64(3, "ZGchZ", 8, -1);                  /* a length no encoding has */
 	r = r ? r : check64(4, "ZGc", 8, 2);                     /* honest: two bytes in three characters */
+	r = r ? r : check_batch(0, placenoarg, sizeof placenoarg, 0); /* placed, with no argument to say where */
 	return r;
 }
 `
@@ -93,7 +105,7 @@ func TestUnpackerBounds(t *testing.T) {
 	}
 	out, err := exec.Command(bin).CombinedOutput()
 	if err != nil {
-		t.Fatalf("the unpacker failed a case (exit 10+N: lz4 case N returned the wrong value, 30+N: base64 case N; else the sanitizer's report): %v\n%s",
+		t.Fatalf("the unpacker failed a case (exit 10+N: lz4 case N returned the wrong value, 30+N: base64 case N, 50+N: batch case N; else the sanitizer's report): %v\n%s",
 			err, strings.TrimSpace(string(out)))
 	}
 }

@@ -145,6 +145,9 @@ type Call struct {
 	Args  []uint64
 	Data  []byte
 	Fence bool
+	// Place: the call returns an fd, which the executor moves to the
+	// number in its last argument (protocol 7), only inside a batch.
+	Place bool
 }
 
 // batchHead is a packed call's fixed part: op, nargs, dlen; a packed
@@ -162,6 +165,9 @@ func EncodeBatch(calls []Call) []byte {
 		if k.Fence {
 			op |= fenceBit
 		}
+		if k.Place {
+			op |= placeBit
+		}
 		b = append(b, op, byte(len(k.Args)))
 		for _, a := range k.Args {
 			b = be.AppendUint64(b, a)
@@ -172,8 +178,8 @@ func EncodeBatch(calls []Call) []byte {
 	return b
 }
 
-// fenceBit marks a fenced call's op in a batch.
-const fenceBit = 0x80
+// fenceBit marks a fenced call's op in a batch, placeBit a placed one's.
+const fenceBit, placeBit = 0x80, 0x40
 
 // DecodeBatch unpacks an OpBatch response into one response per call the
 // executor ran: all of them, or fewer where a fenced call failed (the

@@ -126,17 +126,26 @@ type Releaser interface {
 // can travel with its next call that waits for an answer: the executor's
 // client, where each was a console round trip of its own (a rig's
 // teardown nine, its set-up a dozen more). Deferring returns a view of
-// the machine whose Close and Munmap, and Ioctl and Mprotect, are queued
-// in order behind what is queued already; every other call is the
-// machine's own. The caller of a deferred Ioctl must not read its buffer
-// back. A failure comes back from a later call as a *DeferredError naming
-// step, and a deferred Ioctl or Mprotect that fails stops the calls queued
-// after it, which never run (the caller made them believing it had
+// the machine whose Close and Munmap, and Ioctl, Mprotect and BindPacket,
+// are queued in order behind what is queued already; every other call is
+// the machine's own. The caller of a deferred Ioctl must not read its
+// buffer back. A failure comes back from a later call as a *DeferredError
+// naming step, and a deferred Ioctl, Mprotect or BindPacket that fails
+// stops the calls queued after it, which never run (the caller made them believing it had
 // succeeded, as a VMM would stop at the first failure); a teardown's
 // close or munmap does not. Flush returns it too, so it is charged to
 // the scenario that made the call, as a deferred write's is.
 type Deferrer interface {
 	Deferring(step string) Machine
+}
+
+// Later is m's Deferring(step) view where m is a Deferrer, else m: for
+// the calls of a caller that reads nothing back but success.
+func Later(m Machine, step string) Machine {
+	if d, ok := m.(Deferrer); ok {
+		return d.Deferring(step)
+	}
+	return m
 }
 
 // DeferredError is the failure of a call that did not wait for its

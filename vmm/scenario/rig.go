@@ -220,7 +220,7 @@ func NewRig(m machine.Machine, cfg Config) (*Rig, error) {
 		return nil, err
 	}
 	if cfg.LogFD {
-		if r.logFD, err = m.Eventfd(); err != nil {
+		if r.logFD, err = machine.Later(m, "eventfd").Eventfd(); err != nil {
 			return nil, step("eventfd", err)
 		}
 	}
@@ -323,7 +323,8 @@ func (r *Rig) Stop() error {
 		queues = append(queues, txQueue)
 	}
 	for _, q := range queues {
-		if err := r.Net.SetBackend(q, -1); err != nil {
+		// Deferred where the machine can: VHOST_GET_VRING_BASE waits.
+		if err := r.later("VHOST_NET_SET_BACKEND -1").SetBackend(q, -1); err != nil {
 			return err
 		}
 	}

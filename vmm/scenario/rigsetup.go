@@ -18,9 +18,6 @@ import (
 func (r *Rig) openNet(step func(string, error) error) error {
 	var err error
 	if r.Net, err = vhost.OpenNet(r.M); err != nil {
-		if machine.ErrnoName(err) == "ENOENT" {
-			err = fmt.Errorf("%w (no vhost-net in this kernel: CONFIG_VHOST_NET, or modprobe vhost_net)", err)
-		}
 		return step("open vhost-net", err)
 	}
 	regs := []vhost.Region{{GuestPhysAddr: r.Mem.GPA, Size: uint64(r.Mem.Size), UserAddr: r.Mem.VA}}
@@ -35,12 +32,7 @@ func (r *Rig) openNet(step func(string, error) error) error {
 // saved): for the set-up's ioctls that answer only success, each followed
 // by a call that waits (an eventfd, the features, the tap), which carries
 // it and fails, naming step, if it did. Elsewhere the device itself.
-func (r *Rig) later(step string) *vhost.Net {
-	if d, ok := r.M.(machine.Deferrer); ok {
-		return r.Net.Via(d.Deferring(step))
-	}
-	return r.Net
-}
+func (r *Rig) later(step string) *vhost.Net { return r.Net.Via(machine.Later(r.M, step)) }
 
 // setupError is step name's failure, err. Where a later call returned a
 // deferred call's failure it is that call's step's, and it is taken off
@@ -56,6 +48,9 @@ func (r *Rig) setupError(name string, err error) *SetupError {
 		if f, ok := r.M.(machine.Flusher); ok {
 			f.Flush()
 		}
+	}
+	if name == "open vhost-net" && machine.ErrnoName(err) == "ENOENT" {
+		err = fmt.Errorf("%w (no vhost-net in this kernel: CONFIG_VHOST_NET, or modprobe vhost_net)", err)
 	}
 	return &SetupError{Step: name, Err: err}
 }
@@ -144,10 +139,10 @@ func (r *Rig) setupQueue(step func(string, error) error, q queue) error {
 	if *q.ring, err = virtq.New(r.Mem, ringNum, q.offs[0], q.offs[1], q.offs[2]); err != nil {
 		return step("lay out "+q.name+" ring", err)
 	}
-	if *q.kick, err = r.M.Eventfd(); err != nil {
+	if *q.kick, err = machine.Later(r.M, "eventfd").Eventfd(); err != nil {
 		return step("eventfd", err)
 	}
-	if *q.call, err = r.M.Eventfd(); err != nil {
+	if *q.call, err = machine.Later(r.M, "eventfd").Eventfd(); err != nil {
 		return step("eventfd", err)
 	}
 	addr := r.vringAddr(q.index, *q.ring, q.logUsed)
@@ -166,7 +161,7 @@ func (r *Rig) setupQueue(step func(string, error) error, q queue) error {
 		}
 	}
 	if q.newErrFD {
-		if r.errFD, err = r.M.Eventfd(); err != nil {
+		if r.errFD, err = machine.Later(r.M, "eventfd").Eventfd(); err != nil {
 			return step("eventfd", err)
 		}
 	}
@@ -179,11 +174,11 @@ func (r *Rig) attach(step func(string, error) error) error {
 	if r.Tap, err = tap.Open(r.M, r.Cfg.tapName(), headerSize, r.Cfg.MTU); err != nil {
 		return step("tap", err)
 	}
-	if err := step("VHOST_NET_SET_BACKEND", r.Net.SetBackend(rxQueue, r.Tap.Fd())); err != nil {
+	if err := step("VHOST_NET_SET_BACKEND", r.later("VHOST_NET_SET_BACKEND").SetBackend(rxQueue, r.Tap.Fd())); err != nil {
 		return err
 	}
 	if r.Cfg.TX {
-		if err := step("VHOST_NET_SET_BACKEND (TX)", r.Net.SetBackend(txQueue, r.Tap.Fd())); err != nil {
+		if err := step("VHOST_NET_SET_BACKEND (TX)", r.later("VHOST_NET_SET_BACKEND (TX)").SetBackend(txQueue, r.Tap.Fd())); err != nil {
 			return err
 		}
 	}

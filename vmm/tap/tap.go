@@ -64,7 +64,7 @@ func Open(m machine.Machine, name string, hdrLen, mtu int) (*Tap, error) {
 	if len(name) >= ifNameSize {
 		return nil, fmt.Errorf("tap name %q is longer than %d bytes", name, ifNameSize-1)
 	}
-	fd, err := m.Open("/dev/net/tun")
+	fd, err := machine.Later(m, "open /dev/net/tun").Open("/dev/net/tun")
 	if err != nil {
 		return nil, err
 	}
@@ -73,13 +73,16 @@ func Open(m machine.Machine, name string, hdrLen, mtu int) (*Tap, error) {
 	const tunMagic = 'T'
 	ifr := newIfreq(abi, name)
 	ifr.setU16(iffTap | iffNoPI | iffVnetHdr)
-	if err := m.Ioctl(fd, abi.Ioctl.IOW(tunMagic, 202, 4), ifr.b); err != nil { // TUNSETIFF
+	// The calls that answer only success travel with the next that waits
+	// where the machine defers them (machine.Later): TUNSETIFF's name
+	// written back is the one asked for.
+	if err := machine.Later(m, "TUNSETIFF "+name).Ioctl(fd, abi.Ioctl.IOW(tunMagic, 202, 4), ifr.b); err != nil { // TUNSETIFF
 		t.Close()
 		return nil, fmt.Errorf("TUNSETIFF %s: %w", name, err)
 	}
 	h := make([]byte, 4)
 	abi.ByteOrder.PutUint32(h, uint32(hdrLen))
-	if err := m.Ioctl(fd, abi.Ioctl.IOW(tunMagic, 216, 4), h); err != nil { // TUNSETVNETHDRSZ
+	if err := machine.Later(m, "TUNSETVNETHDRSZ").Ioctl(fd, abi.Ioctl.IOW(tunMagic, 216, 4), h); err != nil { // TUNSETVNETHDRSZ
 		t.Close()
 		return nil, fmt.Errorf("TUNSETVNETHDRSZ %d: %w", hdrLen, err)
 	}
@@ -87,11 +90,11 @@ func Open(m machine.Machine, name string, hdrLen, mtu int) (*Tap, error) {
 		t.Close()
 		return nil, err
 	}
-	if t.pkt, err = m.Socket(machine.PacketRaw); err != nil {
+	if t.pkt, err = machine.Later(m, "AF_PACKET socket").Socket(machine.PacketRaw); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("AF_PACKET socket: %w", err)
 	}
-	if err := m.BindPacket(t.pkt, t.ifindex); err != nil {
+	if err := machine.Later(m, "bind AF_PACKET").BindPacket(t.pkt, t.ifindex); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("bind AF_PACKET to %s: %w", name, err)
 	}
@@ -102,11 +105,11 @@ func Open(m machine.Machine, name string, hdrLen, mtu int) (*Tap, error) {
 // The kernel has no IPv6, so no autoconfiguration frame takes RX buffers.
 func (t *Tap) link(mtu int) error {
 	m, abi := t.m, t.m.ABI()
-	s, err := m.Socket(machine.InetDgram)
+	s, err := machine.Later(m, "inet socket").Socket(machine.InetDgram)
 	if err != nil {
 		return fmt.Errorf("inet socket: %w", err)
 	}
-	defer m.Close(s)
+	defer machine.Later(m, "close inet socket").Close(s)
 	ifr := newIfreq(abi, t.Name)
 	if err := m.Ioctl(s, siocGIFIdx, ifr.b); err != nil {
 		return fmt.Errorf("SIOCGIFINDEX %s: %w", t.Name, err)
@@ -115,7 +118,7 @@ func (t *Tap) link(mtu int) error {
 	if mtu > 0 {
 		ifr = newIfreq(abi, t.Name)
 		ifr.setU32(uint32(mtu))
-		if err := m.Ioctl(s, siocSIFMTU, ifr.b); err != nil {
+		if err := machine.Later(m, "SIOCSIFMTU").Ioctl(s, siocSIFMTU, ifr.b); err != nil {
 			return fmt.Errorf("set MTU %d on %s: %w", mtu, t.Name, err)
 		}
 	}
@@ -124,7 +127,7 @@ func (t *Tap) link(mtu int) error {
 		return fmt.Errorf("SIOCGIFFLAGS %s: %w", t.Name, err)
 	}
 	ifr.setU16(ifr.u16() | iffUp)
-	if err := m.Ioctl(s, siocSIFFlag, ifr.b); err != nil {
+	if err := machine.Later(m, "SIOCSIFFLAGS").Ioctl(s, siocSIFFlag, ifr.b); err != nil {
 		return fmt.Errorf("bring %s up: %w", t.Name, err)
 	}
 	return nil

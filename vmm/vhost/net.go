@@ -15,15 +15,17 @@ type Net struct {
 	bo  binary.ByteOrder
 }
 
-// OpenNet opens /dev/vhost-net and becomes its owner.
+// OpenNet opens /dev/vhost-net and becomes its owner. Where the machine
+// defers (machine.Later), both travel with the next call that waits,
+// which returns their failure (step "open vhost-net", "VHOST_SET_OWNER").
 func OpenNet(m machine.Machine) (*Net, error) {
-	fd, err := m.Open("/dev/vhost-net")
+	fd, err := machine.Later(m, "open vhost-net").Open("/dev/vhost-net")
 	if err != nil {
 		return nil, err
 	}
 	abi := m.ABI()
 	n := &Net{m: m, fd: fd, req: RequestsFor(abi.Ioctl), bo: abi.ByteOrder}
-	if err := n.ioctl("VHOST_SET_OWNER", n.req.SetOwner, nil); err != nil {
+	if err := n.Via(machine.Later(m, "VHOST_SET_OWNER")).ioctl("VHOST_SET_OWNER", n.req.SetOwner, nil); err != nil {
 		m.Close(fd)
 		return nil, err
 	}

@@ -29,6 +29,7 @@
 #include <linux/poll.h>
 #include <linux/reboot.h>
 #include <asm/signal.h>
+#include <asm/errno.h>
 
 typedef unsigned long ulong;
 typedef unsigned int u32;
@@ -525,7 +526,7 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 	case OP_HELLO: {
 		static struct new_utsname_ u;
 		union { u32 i; u8 b[4]; } e = { .i = 1 };
-		d[0] = 6; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses, 5 base64 requests, 6 fenced calls */
+		d[0] = 7; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses, 5 base64 requests, 6 fenced calls, 7 placed fds */
 		d[1] = sizeof(long);
 		d[2] = e.b[0] == 0; /* big-endian */
 		olen = 3;
@@ -768,6 +769,25 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 	return ret;
 }
 
+/* place_fd moves fd, just returned by a placed call (protocol 7), to the
+ * number the host chose for it: the host queues the calls that use it
+ * before the answer comes back. A number already open is never taken
+ * over (EBUSY); either way the kernel's own number is closed. */
+static long place_fd(long fd, u64 want)
+{
+	long r;
+	if (want > 0x7fffffff)
+		r = -EINVAL;
+	else if ((long)want == fd)
+		return fd;
+	else if (sys(__NR_fcntl, (long)want, F_GETFD, 0) >= 0)
+		r = -EBUSY;
+	else if ((r = sys(__NR_dup3, fd, (long)want, O_CLOEXEC)) >= 0)
+		r = (long)want;
+	sys(__NR_close, fd, 0, 0);
+	return r;
+}
+
 /* run_batch runs the calls packed in data one after another, as if each
  * had come alone, and packs their results in d: how the host's concurrent
  * callers (vhost workers to wake together, a harvest beside the traffic)
@@ -775,7 +795,9 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
  * dlen(4) data; a result is ret(8) olen(4) output. An op with its top bit
  * set is fenced (protocol 6): if it fails (-4095..-1) the batch ends
  * there, since the host queued what follows it believing it would
- * succeed (a device's set-up, ioctl after ioctl). Returns how many ran. */
+ * succeed (a device's set-up, ioctl after ioctl). An op with bit 0x40
+ * set is placed (protocol 7): it returns an fd, moved to the number its
+ * last argument holds (place_fd). Returns how many ran. */
 static long run_batch(const u8 *data, u32 dlen, u8 *d, u32 *olen)
 {
 	u32 in = 0, out = 0;
@@ -785,8 +807,8 @@ static long run_batch(const u8 *data, u32 dlen, u8 *d, u32 *olen)
 		u32 n, got = 0;
 		if (dlen - in < 6)
 			break;
-		int op = data[in] & 0x7f, fence = data[in] & 0x80, nargs = data[in + 1];
-		if (nargs > MAXARGS || dlen - in < 6 + 8 * (u32)nargs)
+		int op = data[in] & 0x3f, fence = data[in] & 0x80, place = data[in] & 0x40, nargs = data[in + 1];
+		if (nargs > MAXARGS || dlen - in < 6 + 8 * (u32)nargs || (place && nargs == 0))
 			break;
 		for (int i = 0; i < nargs; i++)
 			a[i] = get64(data + in + 2 + 8 * i);
@@ -797,6 +819,8 @@ static long run_batch(const u8 *data, u32 dlen, u8 *d, u32 *olen)
 		if (op == OP_BATCH || op == OP_REBOOT || op == OP_HELLO)
 			break; /* not batched by the host: a malformed batch */
 		long ret = run_op(op, a, data + in, n, d + out + 12, MAXDATA - out - 12, &got);
+		if (place && ret >= 0)
+			ret = place_fd(ret, a[nargs - 1]);
 		put64(d + out, (u64)(long long)ret);
 		put32(d + out + 8, got);
 		out += 12 + got;
