@@ -202,9 +202,12 @@ func (c *Client) await(seq uint32, d time.Duration) (Response, error) {
 			case e.r.Seq > seq:
 				return Response{}, fmt.Errorf("response to request %d while waiting for %d: the executor is out of step", e.r.Seq, seq)
 			default:
-				if e.r.Packed {
-					c.count(func(s *Stats) { s.PackedResponses++ })
-				}
+				c.count(func(s *Stats) {
+					s.Received += e.r.Wire
+					if e.r.Packed {
+						s.PackedResponses++
+					}
+				})
 				return e.r, nil
 			}
 		case <-t.C:

@@ -179,41 +179,59 @@ func judgeInjected(t *testing.T, c *Client, control bool, what string) {
 	}
 }
 
-// Responses the executor packs (protocol 4: runs of zeros) arrive intact:
-// a log-like page of zeros with a few bits set comes packed, random bytes
-// come as they are.
+// Responses the executor packs (protocol 8: an LZ4 block) arrive intact
+// and short: a log-like page of zeros with a few bits set, a page of
+// canary bytes, used-ring entries; random bytes come as they are.
 func TestPackedResponses(t *testing.T) {
 	c := helloed(t, &damage{})
-	addr, err := c.Mmap(2 * 4096)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logPage := make([]byte, 4096)
 	for _, i := range []int{0, 7, 8, 1000, 1001, 4095} {
 		logPage[i] = byte(i) | 1
 	}
+	canaries := bytes.Repeat([]byte{0x55}, 4096)
+	canaries[100], canaries[4090] = 0x54, 0xd5
+	used := make([]byte, 4096)
+	for i := 0; i < 256; i++ {
+		binary.LittleEndian.PutUint32(used[4+8*i:], uint32(i))
+		binary.LittleEndian.PutUint32(used[8+8*i:], 1012)
+	}
 	noise := make([]byte, 4096)
 	rand.NewChaCha8([32]byte{9}).Read(noise)
-	for i, b := range [][]byte{logPage, noise} {
+	pages := [][]byte{logPage, canaries, used, noise}
+	addr, err := c.Mmap(len(pages) * 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range pages {
 		if err := c.WriteMem(addr+uint64(4096*i), b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for i, want := range [][]byte{logPage, noise} {
-		before := c.Stats().PackedResponses
+	for i, want := range pages {
+		before := c.Stats()
 		got, err := c.ReadMem(addr+uint64(4096*i), 4096)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("read back %d differs (%v)", i, err)
 		}
-		if packed := c.Stats().PackedResponses - before; packed != 1-i {
-			t.Fatalf("read %d: %d packed responses, want %d", i, packed, 1-i)
+		st := c.Stats()
+		packed, wire := st.PackedResponses-before.PackedResponses, st.Received-before.Received
+		if i == len(pages)-1 {
+			if packed != 0 || wire < 4096*4/3 {
+				t.Fatalf("the random page came packed, or in %d characters", wire)
+			}
+			continue
+		}
+		// A page in hex was 8,192 characters; the used ring's entries
+		// differ from one to the next, so they pack less.
+		if limit := []int{4096 / 8, 4096 / 8, 4096 / 2}[i]; packed != 1 || wire > limit {
+			t.Fatalf("read %d: %d packed responses, %d characters on the console: want one, in at most %d", i, packed, wire, limit)
 		}
 	}
 }
 
 // A packed response whose CRC holds but whose tokens lie is torn, never
 // data: the host resends and the call fails after its tries, as for any
-// damaged frame.
+// damaged frame. Zero runs ('P', protocols 4 to 7) and LZ4 ('L', 8).
 func TestMalformedPackedResponses(t *testing.T) {
 	frame := func(raw int, tokens []byte) []byte {
 		b := []byte{'P', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}
@@ -236,6 +254,31 @@ func TestMalformedPackedResponses(t *testing.T) {
 	} {
 		if _, err := DecodeResponse(f); !errors.Is(err, ErrTorn) {
 			t.Errorf("%s: %v, want a torn frame", name, err)
+		}
+	}
+	lz := func(raw int, block []byte) []byte {
+		b := []byte{'L', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}
+		b = binary.BigEndian.AppendUint32(b, uint32(raw))
+		b = binary.BigEndian.AppendUint32(b, uint32(len(block)))
+		b = append(b, block...)
+		b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+		return []byte(base64.RawStdEncoding.EncodeToString(b))
+	}
+	// "hi", 100 zeros, "end!!" as lz4 packs it
+	honest := []byte{79, 104, 105, 0, 0, 2, 0, 65, 0, 2, 0, 0, 2, 0, 176, 0, 0, 0, 0, 0, 0, 101, 110, 100, 33, 33}
+	want := "hi" + strings.Repeat("\x00", 100) + "end!!"
+	if r, err := DecodeResponse64(lz(107, honest)); err != nil || string(r.Data) != want || !r.Packed {
+		t.Fatalf("an honest LZ4-packed response: %q, %v", r.Data, err)
+	}
+	for name, f := range map[string][]byte{
+		"a match before the start": lz(10, []byte{0x1f, 'h', 0x05, 0x00, 0x00, 0x50, 'e', 'n', 'd', '!', '!'}),
+		"literals past the end":    lz(10, []byte{0xf0, 200, 'h'}),
+		"more than rawlen":         lz(106, honest),
+		"less than rawlen":         lz(108, honest),
+		"rawlen past any data":     lz(1<<30, honest),
+	} {
+		if _, err := DecodeResponse64(f); !errors.Is(err, ErrTorn) {
+			t.Errorf("LZ4 %s: %v, want a torn frame", name, err)
 		}
 	}
 }

@@ -19,16 +19,17 @@ type Stats struct {
 	// Sent is the request lines' bytes on the console; Unpacked what they
 	// would have been without packing (protocol 3), in the same encoding.
 	Sent, Unpacked int
-	// PackedResponses came zero-run packed (protocol 4).
-	PackedResponses int
+	// Received is the response frames' characters on the console;
+	// PackedResponses came packed (protocol 4: zero runs; 8: LZ4).
+	Received, PackedResponses int
 	// Repairs says why the first few resends happened.
 	Repairs []string
 }
 
 // Summary says, for a report, what the transport over via had to repair.
 func (s Stats) Summary(via string) string {
-	out := fmt.Sprintf("executor over %s: %d calls in %d round trips (%d batched, %d of them deferred), %d resent, %d torn, %d duplicate responses dropped, requests %d KB on the console (%d KB unpacked), %d responses packed",
-		via, s.Calls, s.RoundTrips, s.Batched, s.Deferred, s.Resent, s.Torn, s.Duplicates, s.Sent>>10, s.Unpacked>>10, s.PackedResponses)
+	out := fmt.Sprintf("executor over %s: %d calls in %d round trips (%d batched, %d of them deferred), %d resent, %d torn, %d duplicate responses dropped, requests %d KB on the console (%d KB unpacked), responses %d KB (%d packed)",
+		via, s.Calls, s.RoundTrips, s.Batched, s.Deferred, s.Resent, s.Torn, s.Duplicates, s.Sent>>10, s.Unpacked>>10, s.Received>>10, s.PackedResponses)
 	if len(s.Repairs) > 0 {
 		out += "; " + strings.Join(s.Repairs, "; ")
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// unpackerCases drives executor.c's lz4_block, unbase64 and run_batch, compiled for this host
+// unpackerCases drives executor.c's lz4_block, unbase64, run_batch and lz4_pack, compiled for this host
 // with AddressSanitizer: every input is a buffer of exactly its size and
 // so is the output, so a bounds check that is missing shows as a read or
 // write outside them (the sanitizer aborts), or as a wrong return. The
@@ -41,6 +41,28 @@ static int check64(int i, const char *l, long cap, long want)
 	free(in);
 	free(out);
 	return bad ? 30 + i : 0;
+}
+/* check_pack packs n bytes (a pattern of kind k) into exactly cap bytes:
+ * fits says whether it must (-1: either), and what fits must unpack to
+ * the input. */
+static int check_pack(int i, int k, long n, long cap, int fits)
+{
+	u8 *in = malloc(n ? n : 1), *out = malloc(cap ? cap : 1), *back = malloc(n ? n : 1);
+	u32 x = 2463534242u; /* xorshift32: noise */
+	for (long j = 0; j < n; j++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		in[j] = k == 0 ? 0 : k == 1 ? 0x55 : k == 2 ? (u8)(x >> 24) : (u8)(j % 8 == 0 ? j / 8 : 0);
+	}
+	long got = lz4_pack(in, n, out, cap), bad = fits >= 0 && (got >= 0) != fits;
+	if (!bad && got >= 0) /* and, as the format requires, the last 5 bytes are literals */
+		bad = lz4_block(out, got, back, n) != n || memcmp(in, back, n) != 0 ||
+			(n >= 5 && memcmp(out + got - 5, in + n - 5, 5) != 0);
+	free(in);
+	free(out);
+	free(back);
+	return bad ? 70 + i : 0;
 }
 static int check_batch(int i, const u8 *b, long n, long want)
 {
@@ -81,6 +103,16 @@ int main(void)
 	r = r ? r : check64(3, "ZGchZ", 8, -1);                  /* a length no encoding has */
 	r = r ? r : check64(4, "ZGc", 8, 2);                     /* honest: two bytes in three characters */
 	r = r ? r : check_batch(0, placenoarg, sizeof placenoarg, 0); /* placed, with no argument to say where */
+	r = r ? r : check_pack(0, 0, 4096, 4088, 1);  /* a page of zeros */
+	r = r ? r : check_pack(1, 1, 4096, 64, 1);    /* a page of canaries */
+	r = r ? r : check_pack(2, 1, 4096, 20, 0);    /* ... into less than it needs */
+	r = r ? r : check_pack(3, 3, 4096, 4088, 1);  /* ring-like entries */
+	r = r ? r : check_pack(4, 2, 4096, 4088, 0);  /* noise does not fit in less */
+	r = r ? r : check_pack(5, 2, 300, 400, 1);    /* noise with room: literals only */
+	r = r ? r : check_pack(6, 1, 12, 13, 1);      /* too short for a match */
+	r = r ? r : check_pack(7, 0, 0, 0, 0);        /* nothing, in nothing: no room for the token */
+	for (long cap = 0; cap <= 700 && !r; cap++)  /* every cap: each write's bound is checked */
+		r = check_pack(8, 3, 600, cap, cap >= 600 ? 1 : -1);
 	return r;
 }
 `
@@ -105,7 +137,7 @@ func TestUnpackerBounds(t *testing.T) {
 	}
 	out, err := exec.Command(bin).CombinedOutput()
 	if err != nil {
-		t.Fatalf("the unpacker failed a case (exit 10+N: lz4 case N returned the wrong value, 30+N: base64 case N, 50+N: batch case N; else the sanitizer's report): %v\n%s",
+		t.Fatalf("the unpacker failed a case (exit 10+N: lz4 case N returned the wrong value, 30+N: base64 case N, 50+N: batch case N, 70+N: packing case N; else the sanitizer's report): %v\n%s",
 			err, strings.TrimSpace(string(out)))
 	}
 }

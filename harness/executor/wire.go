@@ -6,7 +6,8 @@
 // The wire is one frame per line, hex or base64 inside, so a tty cannot
 // alter it and kernel messages interleaved on the same console cannot pass
 // for one: host to executor '>' HEX '\n' (or, from protocol 5, '#' BASE64
-// '\n'), executor to host "%%" HEX '$'. Frames carry
+// '\n'), executor to host "%&" BASE64 '$' (from protocol 8; "%%" HEX '$'
+// before, still read for executors built earlier). Frames carry
 // a sequence number and a CRC-32. A torn response (bad hex, bad CRC, wrong
 // length) is reported and the request is resent with the same sequence
 // number, which the executor answers from its cache without running the
@@ -214,26 +215,41 @@ type Response struct {
 	Seq  uint32
 	Ret  int64
 	Data []byte
-	// Packed: it came as a 'P' frame (protocol 4), its data zero-run packed.
+	// Packed: it came packed, as an 'L' frame (protocol 8: an LZ4 block)
+	// or a 'P' frame (protocols 4 to 7: zero runs).
 	Packed bool
+	// Wire is the characters its frame took on the console (Scanner).
+	Wire int
 }
 
-// Encode renders the response as the executor does (for tests and fakes).
+// Encode renders the response as an executor of protocols 1 to 7 did, in
+// hex (for tests and fakes).
 func (r Response) Encode() []byte {
+	out := append([]byte("\r\n%%"), hex.EncodeToString(r.frame())...)
+	return append(out, "$\r\n"...)
+}
+
+// Encode64 renders the response as the executor does from protocol 8, in
+// base64 (unpacked; for tests and fakes).
+func (r Response) Encode64() []byte {
+	out := append([]byte("\r\n%&"), base64.RawStdEncoding.EncodeToString(r.frame())...)
+	return append(out, "$\r\n"...)
+}
+
+// frame is the response's 'R' frame.
+func (r Response) frame() []byte {
 	b := []byte{'R'}
 	b = be.AppendUint32(b, r.Seq)
 	b = be.AppendUint64(b, uint64(r.Ret))
 	b = be.AppendUint32(b, uint32(len(r.Data)))
 	b = append(b, r.Data...)
-	b = be.AppendUint32(b, crc32.ChecksumIEEE(b))
-	out := append([]byte("\r\n%%"), hex.EncodeToString(b)...)
-	return append(out, "$\r\n"...)
+	return be.AppendUint32(b, crc32.ChecksumIEEE(b))
 }
 
 // ErrTorn is a frame that arrived damaged.
 var ErrTorn = errors.New("torn frame")
 
-// DecodeResponse decodes the hex between "%%" and '$'.
+// DecodeResponse decodes the hex between "%%" and '$' (protocols 1 to 7).
 func DecodeResponse(h []byte) (Response, error) {
 	if len(h)%2 != 0 {
 		return Response{}, fmt.Errorf("%w: odd hex length %d", ErrTorn, len(h))
@@ -242,11 +258,29 @@ func DecodeResponse(h []byte) (Response, error) {
 	if _, err := hex.Decode(b, h); err != nil {
 		return Response{}, fmt.Errorf("%w: %v", ErrTorn, err)
 	}
+	return decodeFrame(b)
+}
+
+// DecodeResponse64 decodes the base64 between "%&" and '$' (protocol 8).
+func DecodeResponse64(t []byte) (Response, error) {
+	b := make([]byte, base64.RawStdEncoding.DecodedLen(len(t)))
+	// Strict: a last character with stray low bits is not a second
+	// spelling of the same frame.
+	n, err := base64.RawStdEncoding.Strict().Decode(b, t)
+	if err != nil {
+		return Response{}, fmt.Errorf("%w: %v", ErrTorn, err)
+	}
+	return decodeFrame(b[:n])
+}
+
+// decodeFrame checks a response frame and unpacks its data.
+func decodeFrame(b []byte) (Response, error) {
 	head := 1 + 4 + 8 + 4
-	if len(b) > 0 && b[0] == 'P' {
+	packed := len(b) > 0 && (b[0] == 'P' || b[0] == 'L')
+	if packed {
 		head += 4 // rawlen, then the packed length
 	}
-	if len(b) < head+4 || b[0] != 'R' && b[0] != 'P' {
+	if len(b) < head+4 || b[0] != 'R' && !packed {
 		return Response{}, fmt.Errorf("%w: %d bytes, not a response", ErrTorn, len(b))
 	}
 	n := be.Uint32(b[head-4:])
@@ -257,9 +291,13 @@ func DecodeResponse(h []byte) (Response, error) {
 		return Response{}, fmt.Errorf("%w: CRC %08x, frame says %08x", ErrTorn, got, want)
 	}
 	r := Response{Seq: be.Uint32(b[1:]), Ret: int64(be.Uint64(b[5:])), Data: b[head : head+int(n)]}
-	if b[0] == 'P' {
+	if packed {
 		raw := int(be.Uint32(b[13:]))
-		data, err := unpackZeroRuns(r.Data, raw)
+		unpack := unpackZeroRuns
+		if b[0] == 'L' {
+			unpack = unpackLZ4
+		}
+		data, err := unpack(r.Data, raw)
 		if err != nil {
 			return Response{}, fmt.Errorf("%w: packed data: %v", ErrTorn, err)
 		}
@@ -295,12 +333,30 @@ func unpackZeroRuns(p []byte, raw int) ([]byte, error) {
 	return out, nil
 }
 
+// unpackLZ4 unpacks an 'L' frame's block (protocol 8) to exactly raw
+// bytes, at most MaxData plus a batch's heads.
+func unpackLZ4(p []byte, raw int) ([]byte, error) {
+	if raw > 2*MaxData {
+		return nil, fmt.Errorf("%d bytes unpacked is more than any response", raw)
+	}
+	out := make([]byte, raw)
+	n, err := lz4.UncompressBlock(p, out)
+	if err != nil {
+		return nil, err
+	}
+	if n != raw {
+		return nil, fmt.Errorf("%d bytes unpacked, the frame says %d", n, raw)
+	}
+	return out, nil
+}
+
 // Scanner finds response frames in a console stream that also carries
 // kernel messages. Write it the stream; it calls emit for each frame or
 // torn frame it completes.
 type Scanner struct {
 	emit  func(Response, error)
 	state int // 0 text, 1 saw '%', 2 in frame
+	b64   bool
 	buf   []byte
 }
 
@@ -316,16 +372,23 @@ func (s *Scanner) Write(p []byte) (int, error) {
 				s.state = 1
 			}
 		case 1:
-			if c == '%' {
-				s.state, s.buf = 2, s.buf[:0]
-			} else {
+			switch c {
+			case '%', '&':
+				s.state, s.b64, s.buf = 2, c == '&', s.buf[:0]
+			default:
 				s.state = 0
 			}
 		case 2:
 			switch {
 			case c == '$':
 				s.state = 0
-				s.emit(DecodeResponse(s.buf))
+				decode := DecodeResponse
+				if s.b64 {
+					decode = DecodeResponse64
+				}
+				r, err := decode(s.buf)
+				r.Wire = len(s.buf) + 3 // "%&" and '$'
+				s.emit(r, err)
 			case c == '%':
 				// A new frame starts inside this one: it was cut short.
 				s.emit(Response{}, fmt.Errorf("%w: cut short after %d hex digits", ErrTorn, len(s.buf)))

@@ -23,8 +23,10 @@ func collect(stream []byte, chunk int) (got []Response, torn []error) {
 	return got, torn
 }
 
+// Frames in hex (protocols 1 to 7) and base64 (8) are found between
+// kernel messages.
 func TestScannerAmidKernelText(t *testing.T) {
-	a := Response{Seq: 1, Ret: -22, Data: []byte("abc")}.Encode()
+	a := Response{Seq: 1, Ret: -22, Data: []byte("abc")}.Encode64()
 	b := Response{Seq: 2, Ret: 0xf76fc000, Data: bytes.Repeat([]byte{0xa5}, 300)}.Encode()
 	var stream []byte
 	stream = append(stream, "[    1.234] random: crng init done 100% ok\r\n"...)
@@ -67,20 +69,29 @@ func TestScannerCutShort(t *testing.T) {
 	}
 }
 
-// Every single-character change of a frame is caught.
+// Every single-character change of a frame is caught, in hex and base64.
 func TestEveryCorruptionDetected(t *testing.T) {
-	f := Response{Seq: 77, Ret: 5, Data: []byte{1, 2, 3, 4, 5, 6, 7, 8}}.Encode()
-	start := bytes.Index(f, []byte("%%")) + 2
-	end := bytes.IndexByte(f, '$')
-	for i := start; i < end; i++ {
-		for _, c := range []byte("0123456789abcdefx ") {
-			if c == f[i] {
-				continue
-			}
-			g := append([]byte{}, f...)
-			g[i] = c
-			if got, _ := collect(g, len(g)); len(got) != 0 {
-				t.Fatalf("changing byte %d to %q still decoded as %+v", i, c, got[0])
+	r := Response{Seq: 77, Ret: 5, Data: []byte{1, 2, 3, 4, 5, 6, 7, 8, 9}}
+	for _, enc := range []struct {
+		frame []byte
+		chars string
+	}{
+		{r.Encode(), "0123456789abcdefx "},
+		{r.Encode64(), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= "},
+	} {
+		f := enc.frame
+		start := bytes.IndexByte(f, '%') + 2
+		end := bytes.IndexByte(f, '$')
+		for i := start; i < end; i++ {
+			for _, c := range []byte(enc.chars) {
+				if c == f[i] {
+					continue
+				}
+				g := append([]byte{}, f...)
+				g[i] = c
+				if got, _ := collect(g, len(g)); len(got) != 0 {
+					t.Fatalf("changing byte %d of %q to %q still decoded as %+v", i, f, c, got[0])
+				}
 			}
 		}
 	}
@@ -130,6 +141,29 @@ func FuzzDecodeResponse(f *testing.F) {
 		enc := r.Encode()
 		if !bytes.Contains(enc, append(append([]byte("%%"), bytes.ToLower(h)...), '$')) {
 			t.Fatalf("decoded %+v from %q, which re-encodes as %q", r, h, enc)
+		}
+	})
+}
+
+func FuzzDecodeResponse64(f *testing.F) {
+	f.Add([]byte("UgAAAAEAAAAAAAAAAAAAAACKUkR2"))
+	f.Add([]byte("TAAAAAEAAAAAAAAAAAAAAGsAAAAaT2hpAAACAEEAAgAAAgCwAAAAAAAAZW5kISFXBcES")) // 'L': "hi", 100 zeros, "end!!"
+	f.Fuzz(func(t *testing.T, s []byte) {
+		r, err := DecodeResponse64(s)
+		if err != nil {
+			if !errors.Is(err, ErrTorn) {
+				t.Fatalf("error %v is not ErrTorn", err)
+			}
+			return
+		}
+		if r.Packed {
+			if len(r.Data) > 2*MaxData {
+				t.Fatalf("unpacked %d bytes", len(r.Data))
+			}
+			return
+		}
+		if enc := r.Encode64(); !bytes.Contains(enc, append(append([]byte("%&"), s...), '$')) {
+			t.Fatalf("decoded %+v from %q, which re-encodes as %q", r, s, enc)
 		}
 	})
 }

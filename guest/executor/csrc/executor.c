@@ -7,11 +7,11 @@
  * Wire: one frame per line, hex- or base64-encoded so a tty and
  * interleaved kernel messages cannot corrupt it silently. Host to us:
  * '>' HEX '\n', or from protocol 5 '#' BASE64 '\n' (no padding). Us to
- * host: "%%" HEX '$'. Inside, big-endian:
+ * host: "%&" BASE64 '$' (protocol 8; "%%" HEX '$' before). Inside, big-endian:
  *   request:  'Q' seq:u32 op:u8 nargs:u8 args:u64*nargs dlen:u32 data crc32:u32
  *   packed:   'Z' rawlen:u32 block crc32:u32 (block: a request, LZ4-packed)
  *   response: 'R' seq:u32 ret:i64 dlen:u32 data crc32:u32
- *   packed:   'P' seq:u32 ret:i64 rawlen:u32 plen:u32 zero-runs crc32:u32
+ *   packed:   'L' seq:u32 ret:i64 rawlen:u32 plen:u32 block crc32:u32
  * ret is the syscall's return, -errno in the target's own numbering. A
  * request whose seq repeats the last one gets the cached response again
  * (the host resends when a response was torn); one that fails its CRC is
@@ -301,75 +301,124 @@ static long unbase64(const char *l, long n, u8 *out, long cap)
 	return k;
 }
 
+/* send_response writes the response frame in base64 (protocol 8):
+ * "%&" BASE64 '$', four characters for three bytes where hex took six,
+ * and every character costs the guest an emulated UART write. */
 static void send_response(void)
 {
-	static const char hx[] = "0123456789abcdef";
-	long n = 0;
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	long n = 0, i = 0;
+	u32 acc = 0;
+	int bits = 0;
 	hexout[n++] = '\r';
 	hexout[n++] = '\n';
 	hexout[n++] = '%';
-	hexout[n++] = '%';
-	for (long i = 0; i < resp_len; i++) {
-		hexout[n++] = hx[resp[i] >> 4];
-		hexout[n++] = hx[resp[i] & 15];
+	hexout[n++] = '&';
+	for (; i < resp_len; i++) {
+		acc = acc << 8 | resp[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			hexout[n++] = b64[(acc >> bits) & 63];
+		}
 	}
+	if (bits > 0)
+		hexout[n++] = b64[(acc << (6 - bits)) & 63];
 	hexout[n++] = '$';
 	hexout[n++] = '\r';
 	hexout[n++] = '\n';
 	out(hexout, n);
 }
 
-/* zero_runs packs n bytes at s into d as tokens lit:u16 zeros:u16 and the
- * lit bytes: what the log and the rings read back are mostly zeros, and
- * every byte the guest sends costs an interrupt on a slow console (sparc32's
- * ESCC: one per character). Runs of fewer than 8 zeros stay literal. The
- * packed length, or -1 when packing would not save 8 bytes. */
-static long zero_runs(const u8 *s, long n, u8 *d)
+/* lz4_pack packs n bytes at s as one LZ4 block (lz4's
+ * doc/lz4_Block_format.md) into d, at most cap bytes: the packed length,
+ * or -1 when it does not fit. Greedy, one hash table of earlier
+ * positions: what the guest sends back is mostly zeros, the log's
+ * canaries (one byte repeated over a page) and ring entries that repeat
+ * with small changes, which it packs to a few percent. The last match
+ * ends 5 bytes before the end and starts 12 before it, as the format
+ * requires. */
+#define HBITS 12
+static u32 htab[1 << HBITS]; /* position + 1; 0: none */
+
+static u32 load32(const u8 *p) { return (u32)p[0] | (u32)p[1] << 8 | (u32)p[2] << 16 | (u32)p[3] << 24; }
+
+/* put_len appends the bytes that continue a length of 15 or more. */
+static long put_len(u8 *d, long o, long cap, long len)
 {
-	long i = 0, o = 0;
-	while (i < n) {
-		long p = i, k = 0;
-		for (;;) { /* the literal ends where 8 zeros, or zeros to the end, begin */
-			for (k = 0; p + k < n && k < 8 && s[p + k] == 0; k++)
-				;
-			if (k == 8 || p + k == n)
-				break;
-			p += k + 1;
-		}
-		long lit = p - i, z = 0;
-		if (lit > 65535) {
-			lit = 65535;
-			p = i + lit;
-		} else
-			while (p + z < n && z < 65535 && s[p + z] == 0)
-				z++;
-		if (o + 4 + lit > n - 8)
+	for (len -= 15; len >= 255; len -= 255) {
+		if (o >= cap)
 			return -1;
-		d[o] = lit >> 8;
-		d[o + 1] = lit;
-		d[o + 2] = z >> 8;
-		d[o + 3] = z;
-		memcpy(d + o + 4, s + i, lit);
-		o += 4 + lit;
-		i = p + z;
+		d[o++] = 255;
 	}
+	if (o >= cap)
+		return -1;
+	d[o++] = (u8)len;
 	return o;
+}
+
+/* put_seq appends a sequence: lit literals at s, then a match of mlen
+ * bytes (0: the last sequence, literals only) off bytes back. */
+static long put_seq(u8 *d, long o, long cap, const u8 *s, long lit, long off, long mlen)
+{
+	long ml = mlen ? mlen - 4 : 0;
+	if (o >= cap)
+		return -1;
+	d[o++] = (u8)((lit < 15 ? lit : 15) << 4 | (ml < 15 ? ml : 15));
+	if (lit >= 15 && (o = put_len(d, o, cap, lit)) < 0)
+		return -1;
+	if (lit > cap - o)
+		return -1;
+	memcpy(d + o, s, lit);
+	o += lit;
+	if (!mlen)
+		return o;
+	if (cap - o < 2)
+		return -1;
+	d[o++] = (u8)off;
+	d[o++] = (u8)(off >> 8);
+	if (ml >= 15 && (o = put_len(d, o, cap, ml)) < 0)
+		return -1;
+	return o;
+}
+
+static long lz4_pack(const u8 *s, long n, u8 *d, long cap)
+{
+	long i = 0, anchor = 0, o = 0;
+	memset(htab, 0, sizeof htab);
+	while (i + 12 < n) {
+		u32 v = load32(s + i), h = (v * 2654435761u) >> (32 - HBITS);
+		long ref = (long)htab[h] - 1;
+		htab[h] = (u32)i + 1;
+		if (ref < 0 || i - ref > 65535 || load32(s + ref) != v) {
+			i++;
+			continue;
+		}
+		long len = 4;
+		while (i + len < n - 5 && s[ref + len] == s[i + len])
+			len++;
+		if ((o = put_seq(d, o, cap, s + anchor, i - anchor, i - ref, len)) < 0)
+			return -1;
+		i += len;
+		anchor = i;
+	}
+	return put_seq(d, o, cap, s + anchor, n - anchor, 0, 0);
 }
 
 static u8 zdata[MAXDATA + 64];
 
 /* respond builds and sends the response to seq; data is already in place
- * at resp+17. Data that zero_runs shortens goes packed (protocol 4):
- * 'P' seq ret rawlen:u32 plen:u32 packed crc32. */
+ * at resp+17. Data that lz4_pack shortens by 8 bytes or more goes packed
+ * (protocol 8): 'L' seq ret rawlen:u32 plen:u32 block crc32. */
 static void respond(u32 seq, long ret, u32 dlen)
 {
-	long z = dlen >= 64 ? zero_runs(resp + 17, dlen, zdata) : -1;
+	long z = dlen >= 64 ? lz4_pack(resp + 17, dlen, zdata, dlen - 8) : -1;
 	resp[0] = 'R';
 	put32(resp + 1, seq);
 	put64(resp + 5, (u64)(long long)ret);
 	put32(resp + 13, dlen);
 	if (z >= 0) {
-		resp[0] = 'P';
+		resp[0] = 'L';
 		put32(resp + 17, z);
 		memcpy(resp + 21, zdata, z);
 		put32(resp + 21 + z, crc32(resp, 21 + z));
@@ -526,7 +575,7 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 	case OP_HELLO: {
 		static struct new_utsname_ u;
 		union { u32 i; u8 b[4]; } e = { .i = 1 };
-		d[0] = 7; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses, 5 base64 requests, 6 fenced calls, 7 placed fds */
+		d[0] = 8; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses, 5 base64 requests, 6 fenced calls, 7 placed fds, 8 LZ4-packed base64 responses */
 		d[1] = sizeof(long);
 		d[2] = e.b[0] == 0; /* big-endian */
 		olen = 3;
