@@ -113,6 +113,11 @@ int main(void)
 	r = r ? r : check_pack(7, 0, 0, 0, 0);        /* nothing, in nothing: no room for the token */
 	for (long cap = 0; cap <= 700 && !r; cap++)  /* every cap: each write's bound is checked */
 		r = check_pack(8, 3, 600, cap, cap >= 600 ? 1 : -1);
+	hgen = 0;
+	r = r ? r : check_pack(9, 2, 4096, 8192, 1);  /* generation 1 leaves positions up to 4 KB, */
+	hgen = 0xfffe;
+	r = r ? r : check_pack(10, 1, 600, 600, 1);   /* (a page of canaries touches one entry) */
+	r = r ? r : check_pack(11, 3, 600, 600, 1);   /* then generation 1 again: none of them is used */
 	return r;
 }
 `
