@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"dirtygate/vmm/machine"
@@ -38,8 +39,13 @@ func (c *Client) Call(op byte, wait time.Duration, args []uint64, data []byte) (
 // (write(): every byte; a placed call: its fd); anything else is the call's failure, kept for
 // the calls after it. A fenced call's failure also stops the calls after
 // it in its batch (protocol 6); step names it in the failure.
-func (c *Client) post(call Call, want int64, step string) {
-	k := &pending{Call: call, deferred: true, want: want, step: step, done: make(chan result, 1)}
+func (c *Client) post(call Call, want int64, step string) { c.postWait(call, want, step, 0) }
+
+// postWait is post for a call that blocks in the guest for up to wait
+// (a poll): its round trip waits that much longer. want anyRet: every
+// return is a success (only a lost round trip fails it).
+func (c *Client) postWait(call Call, want int64, step string, wait time.Duration) {
+	k := &pending{Call: call, deferred: true, want: want, step: step, wait: wait, done: make(chan result, 1)}
 	c.qmu.Lock()
 	c.queue = append(c.queue, k)
 	c.qmu.Unlock()
@@ -93,6 +99,9 @@ type pending struct {
 	want     int64
 	step     string
 }
+
+// anyRet is the want of a deferred call whose return nobody reads (Nap).
+const anyRet = math.MinInt64
 
 type result struct {
 	r   Response
@@ -192,7 +201,7 @@ func fenceFailed(k *pending, r Response) bool { return k.Fence && r.Ret < 0 && r
 // noteDeferred keeps the first failure of a deferred call: its round
 // trip lost (err), or a return other than the one it wanted.
 func (c *Client) noteDeferred(k *pending, r Response, err error) {
-	if !k.deferred || (err == nil && r.Ret == k.want) {
+	if !k.deferred || (err == nil && (r.Ret == k.want || k.want == anyRet)) {
 		return
 	}
 	var what, call string

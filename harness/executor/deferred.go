@@ -3,7 +3,11 @@ package executor
 // Calls that do not wait for their answer: a rig's teardown and set-up
 // (machine.Deferrer), beside the memory writes and write()s of client.go.
 
-import "dirtygate/vmm/machine"
+import (
+	"time"
+
+	"dirtygate/vmm/machine"
+)
 
 // Deferring returns the client with Close and Munmap deferred as
 // WriteMem is; Ioctl, Mprotect and BindPacket too where the executor
@@ -126,6 +130,23 @@ func (c *Client) unplace(fd int) {
 	c.qmu.Lock()
 	delete(c.placed, fd)
 	c.qmu.Unlock()
+}
+
+// Nap waits up to ms for the eventfd fd and drains it, reading neither
+// answer (machine.Napper): where the executor runs batches both travel
+// with the next call that waits (a read of the ring the nap was for),
+// and block the guest there, not the console.
+func (c *Client) Nap(fd, ms int) error {
+	if !c.defers() {
+		if ready, err := c.Poll(fd, ms); err != nil || !ready {
+			return err
+		}
+		_, err := c.Read(fd, 8)
+		return err
+	}
+	c.postWait(Call{Op: OpPoll, Args: []uint64{uint64(fd), uint64(ms)}}, anyRet, "", time.Duration(ms)*time.Millisecond)
+	c.post(Call{Op: OpRead, Args: []uint64{uint64(fd), 8}}, anyRet, "") // nothing to drain (EAGAIN) is fine
+	return c.deferredErr()
 }
 
 // fences says whether the executor stops a batch at a fenced call that

@@ -139,6 +139,29 @@ type Deferrer interface {
 	Deferring(step string) Machine
 }
 
+// Napper is a machine that waits for an eventfd without the caller
+// waiting for the answer (the executor's client: the nap travels with the
+// next call, a round trip saved per wait). Nap waits up to ms for fd to
+// be signalled and drains it; its errors may come back from a later call.
+type Napper interface {
+	Nap(fd, ms int) error
+}
+
+// Nap waits up to ms for the eventfd fd to be signalled and drains it, as
+// a VMM waits for a device's notification before it looks at the ring
+// again: m's own Nap where it has one (Napper).
+func Nap(m Machine, fd, ms int) error {
+	if n, ok := m.(Napper); ok {
+		return n.Nap(fd, ms)
+	}
+	ready, err := m.Poll(fd, ms)
+	if err != nil || !ready {
+		return err
+	}
+	_, err = m.Read(fd, 8)
+	return err
+}
+
 // Later is m's Deferring(step) view where m is a Deferrer, else m: for
 // the calls of a caller that reads nothing back but success.
 func Later(m Machine, step string) Machine {

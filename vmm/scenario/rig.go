@@ -297,15 +297,20 @@ func (r *Rig) openDevice(step func(string, error) error, desc, avail, used int) 
 // (inject-enosys, inject-enosys-half).
 var taps atomic.Uint32
 
-// tapName is a fresh interface name for the rig's tap: dg<number><name>,
-// cut to 15 bytes.
-func (c Config) tapName() string {
-	n := fmt.Sprintf("dg%d%s", taps.Add(1), c.Name)
+// tapName is a fresh interface name for the rig's tap, dg<number><name>
+// cut to 15 bytes, and its interface index, tapIndexBase + number: chosen,
+// so the tap's set-up waits for no answer (tap.Open).
+func (c Config) tapName() (string, int) {
+	k := taps.Add(1)
+	n := fmt.Sprintf("dg%d%s", k, c.Name)
 	if len(n) > 15 {
 		n = n[:15]
 	}
-	return n
+	return n, tapIndexBase + int(k)
 }
+
+// tapIndexBase is above the interfaces a test kernel has of its own (lo).
+const tapIndexBase = 1000
 
 // Stop detaches the backend. vhost flushes its worker first, so every log
 // write of the packets seen so far is done when it returns: the final sync
@@ -329,7 +334,9 @@ func (r *Rig) Stop() error {
 		}
 	}
 	for _, q := range queues {
-		if _, err := r.Net.VringBase(q); err != nil {
+		// What it answers (the last avail index) is not read: deferred
+		// where the machine can, it travels with the log's read.
+		if _, err := r.later("VHOST_GET_VRING_BASE").VringBase(q); err != nil {
 			return err
 		}
 	}

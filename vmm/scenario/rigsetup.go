@@ -171,7 +171,8 @@ func (r *Rig) setupQueue(step func(string, error) error, q queue) error {
 // attach opens the tap and makes it every queue's backend.
 func (r *Rig) attach(step func(string, error) error) error {
 	var err error
-	if r.Tap, err = tap.Open(r.M, r.Cfg.tapName(), headerSize, r.Cfg.MTU); err != nil {
+	name, index := r.Cfg.tapName()
+	if r.Tap, err = tap.Open(r.M, name, index, headerSize, r.Cfg.MTU); err != nil {
 		return step("tap", err)
 	}
 	if err := step("VHOST_NET_SET_BACKEND", r.later("VHOST_NET_SET_BACKEND").SetBackend(rxQueue, r.Tap.Fd())); err != nil {

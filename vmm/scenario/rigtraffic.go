@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"dirtygate/vmm/machine"
 	"dirtygate/vmm/virtq"
 )
 
@@ -139,10 +140,8 @@ func (r *Rig) waitRing(ring *virtq.Ring, call, n int, what string) ([]virtq.Used
 				return got, err
 			}
 		}
-		if ready, err := r.M.Poll(call, 20); err != nil {
+		if err := machine.Nap(r.M, call, 20); err != nil {
 			return got, err
-		} else if ready {
-			r.M.Read(call, 8)
 		}
 	}
 }

@@ -21,7 +21,6 @@ const (
 	siocGIFFlag = 0x8913
 	siocSIFFlag = 0x8914
 	siocSIFMTU  = 0x8922
-	siocGIFIdx  = 0x8933
 	ifNameSize  = 16
 )
 
@@ -53,14 +52,15 @@ func newIfreq(abi machine.ABI, name string) ifreq {
 }
 
 func (r ifreq) u16() uint16     { return r.abi.ByteOrder.Uint16(r.b[ifNameSize:]) }
-func (r ifreq) u32() uint32     { return r.abi.ByteOrder.Uint32(r.b[ifNameSize:]) }
 func (r ifreq) setU16(v uint16) { r.abi.ByteOrder.PutUint16(r.b[ifNameSize:], v) }
 func (r ifreq) setU32(v uint32) { r.abi.ByteOrder.PutUint32(r.b[ifNameSize:], v) }
 
-// Open creates tap name with a vnet header of hdrLen bytes (10, or 12 with
-// MRG_RXBUF or VERSION_1; a mismatch silently drops every frame), sets its
-// MTU and brings it up.
-func Open(m machine.Machine, name string, hdrLen, mtu int) (*Tap, error) {
+// Open creates tap name, interface index ifindex (TUNSETIFINDEX: chosen
+// by the caller, so nothing waits to ask for it), with a vnet header of
+// hdrLen bytes (10, or 12 with MRG_RXBUF or VERSION_1; a mismatch
+// silently drops every frame), sets its MTU and brings it up. An index
+// already taken fails TUNSETIFF (EBUSY).
+func Open(m machine.Machine, name string, ifindex, hdrLen, mtu int) (*Tap, error) {
 	if len(name) >= ifNameSize {
 		return nil, fmt.Errorf("tap name %q is longer than %d bytes", name, ifNameSize-1)
 	}
@@ -68,9 +68,15 @@ func Open(m machine.Machine, name string, hdrLen, mtu int) (*Tap, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Tap{Name: name, m: m, fd: fd, pkt: -1}
+	t := &Tap{Name: name, m: m, fd: fd, pkt: -1, ifindex: ifindex}
 	abi := m.ABI()
 	const tunMagic = 'T'
+	idx := make([]byte, 4)
+	abi.ByteOrder.PutUint32(idx, uint32(ifindex))
+	if err := machine.Later(m, "TUNSETIFINDEX").Ioctl(fd, abi.Ioctl.IOW(tunMagic, 218, 4), idx); err != nil { // TUNSETIFINDEX
+		t.Close()
+		return nil, fmt.Errorf("TUNSETIFINDEX %d: %w", ifindex, err)
+	}
 	ifr := newIfreq(abi, name)
 	ifr.setU16(iffTap | iffNoPI | iffVnetHdr)
 	// The calls that answer only success travel with the next that waits
@@ -101,7 +107,7 @@ func Open(m machine.Machine, name string, hdrLen, mtu int) (*Tap, error) {
 	return t, nil
 }
 
-// link sets the MTU and IFF_UP through an inet socket, and finds the ifindex.
+// link sets the MTU and IFF_UP through an inet socket.
 // The kernel has no IPv6, so no autoconfiguration frame takes RX buffers.
 func (t *Tap) link(mtu int) error {
 	m, abi := t.m, t.m.ABI()
@@ -110,11 +116,7 @@ func (t *Tap) link(mtu int) error {
 		return fmt.Errorf("inet socket: %w", err)
 	}
 	defer machine.Later(m, "close inet socket").Close(s)
-	ifr := newIfreq(abi, t.Name)
-	if err := m.Ioctl(s, siocGIFIdx, ifr.b); err != nil {
-		return fmt.Errorf("SIOCGIFINDEX %s: %w", t.Name, err)
-	}
-	t.ifindex = int(ifr.u32())
+	var ifr ifreq
 	if mtu > 0 {
 		ifr = newIfreq(abi, t.Name)
 		ifr.setU32(uint32(mtu))
