@@ -222,6 +222,10 @@ func (c *Client) noteDeferred(k *pending, r Response, err error) {
 		what, call = fmt.Sprintf("a deferred eventfd as fd %d", k.want), "eventfd"
 	case OpSocket:
 		what, call = fmt.Sprintf("a deferred socket as fd %d", k.want), "socket"
+	case OpPoll:
+		what, call = fmt.Sprintf("a deferred poll of fd %d", k.Args[0]), "poll"
+	case OpRead:
+		what, call = fmt.Sprintf("a deferred read of fd %d", k.Args[0]), "read"
 	case OpBindPacket:
 		what, call = fmt.Sprintf("a deferred bind of fd %d to ifindex %d", k.Args[0], k.Args[1]), "bind"
 	default:
