@@ -115,7 +115,12 @@ func batchable(op byte) bool { return op != OpHello && op != OpReboot && op != O
 // replyBound is the most data the response to a call carries.
 func (c *Client) replyBound(op byte, args []uint64, data []byte) int {
 	switch op {
-	case OpReadMem, OpRead:
+	case OpReadMem:
+		if len(args) == 4 { // two ranges (protocol 9)
+			return int(args[1] + args[3])
+		}
+		return int(args[1])
+	case OpRead:
 		return int(args[1])
 	case OpSwapWords:
 		return int(args[1]) * c.abi.WordBits / 8

@@ -47,10 +47,12 @@ type Client struct {
 	placed   map[int]bool
 	packer   *lz4.Compressor
 	b64      bool
-	seq      uint32
-	mu       sync.Mutex
-	stats    Stats
-	broken   error // set by the first lost call: every later call fails fast
+	// twoRanges: a read takes a second range after a barrier (protocol 9).
+	twoRanges bool
+	seq       uint32
+	mu        sync.Mutex
+	stats     Stats
+	broken    error // set by the first lost call: every later call fails fast
 	// deferErr is the first failure of a deferred call since the last
 	// Flush: every call returns it until then, so a call that went wrong
 	// never goes unseen.
@@ -251,6 +253,7 @@ func (c *Client) Hello() (Hello, error) {
 		c.packer = &lz4.Compressor{}
 	}
 	c.b64 = h.Version >= 5
+	c.twoRanges = h.Version >= 9
 	c.mu.Unlock()
 	var strs []string
 	rest := r.Data[3:]
@@ -340,49 +343,9 @@ func (c *Client) Munmap(addr uint64, size int) error {
 	return err
 }
 
-// replyWait is the console time of a reply carrying n bytes (hex: 2n).
+// replyWait is the console time of a reply carrying n bytes (2n: hex, an
+// upper bound since base64).
 func (c *Client) replyWait(n int) time.Duration { return time.Duration(2*n) * c.PerByte }
-
-func (c *Client) ReadMem(addr uint64, n int) ([]byte, error) {
-	var out []byte
-	for n > 0 {
-		k := min(n, MaxData)
-		r, err := c.Call(OpReadMem, c.replyWait(k), []uint64{addr, uint64(k)}, nil)
-		if err != nil {
-			return nil, err
-		}
-		if r.Ret != 0 || len(r.Data) != k {
-			return nil, fmt.Errorf("readmem %#x+%d: executor returned %d with %d bytes", addr, k, r.Ret, len(r.Data))
-		}
-		out = append(out, r.Data...)
-		addr += uint64(k)
-		n -= k
-	}
-	return out, nil
-}
-
-// WriteMem writes guest memory. Where the executor runs batches the
-// write is deferred: it waits in the queue and travels in the round trip
-// of the next call, whatever it is, and runs in the guest before it, in
-// order. A write has no result to wait for (only its transport can fail),
-// and a VMM's ring updates are many small writes before one kick or read:
-// they were most of the executor arches' round trips. What vhost sees is
-// unchanged, since vhost acts on a ring only after a kick or a read, both
-// calls, which carry the writes before them.
-func (c *Client) WriteMem(addr uint64, b []byte) error {
-	deferred := c.defers()
-	for len(b) > 0 {
-		k := min(len(b), MaxData)
-		if deferred {
-			c.post(Call{Op: OpWriteMem, Args: []uint64{addr}, Data: append([]byte(nil), b[:k]...)}, 0, "")
-		} else if _, err := c.Call(OpWriteMem, 0, []uint64{addr}, b[:k]); err != nil {
-			return err
-		}
-		addr += uint64(k)
-		b = b[k:]
-	}
-	return c.deferredErr()
-}
 
 func (c *Client) Eventfd() (int, error) {
 	r, err := c.sys("eventfd", OpEventfd, 0, nil, nil)
@@ -426,30 +389,6 @@ func (c *Client) BindPacket(fd, ifindex int) error {
 func (c *Client) Poll(fd int, ms int) (bool, error) {
 	r, err := c.sys("poll", OpPoll, time.Duration(ms)*time.Millisecond, []uint64{uint64(fd), uint64(ms)}, nil)
 	return r.Ret > 0, err
-}
-
-func (c *Client) SwapWords(addr uint64, n int) ([]byte, error) {
-	r, err := c.Call(OpSwapWords, c.replyWait(n*c.abi.WordBits/8), []uint64{addr, uint64(n)}, nil)
-	if err != nil {
-		return nil, err
-	}
-	if r.Ret != 0 || len(r.Data) != n*c.abi.WordBits/8 {
-		return nil, fmt.Errorf("swapwords %#x x%d: executor returned %d with %d bytes", addr, n, r.Ret, len(r.Data))
-	}
-	return r.Data, nil
-}
-
-func (c *Client) OrWord(addr uint64, mask []byte) error {
-	r, err := c.Call(OpOrWord, 0, []uint64{addr}, mask)
-	switch {
-	case err != nil:
-		return err
-	case r.Ret == -2:
-		return machine.ErrNoAtomicOr
-	case r.Ret != 0:
-		return fmt.Errorf("orword %#x: executor returned %d", addr, r.Ret)
-	}
-	return nil
 }
 
 func (c *Client) Fork(addr uint64, n int, touch bool) error {

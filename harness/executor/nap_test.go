@@ -3,6 +3,7 @@
 package executor
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 	"time"
@@ -43,5 +44,40 @@ func TestNap(t *testing.T) {
 	}
 	if d := time.Since(start); d < 200*time.Millisecond {
 		t.Fatalf("a nap nobody woke took %v, want its 200ms", d)
+	}
+}
+
+// A ring's index and the entries after it come in one round trip (protocol
+// 9), the second range read after the first; ranges too long for one
+// response still come right, in more.
+func TestReadMemAfter(t *testing.T) {
+	c := helloed(t, &damage{})
+	addr, err := c.Mmap(5 * 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := make([]byte, 5*4096)
+	for i := range img {
+		img[i] = byte(i * 7)
+	}
+	if err := c.WriteMem(addr, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct{ off1, n1, off2, n2, trips int }{
+		{0, 4, 4096 + 12, 512, 1},
+		{8, 4, 4, 0, 1},
+		{0, 4, 100, 5*4096 - 100, 3}, // past one response (MaxData): a read, and the range in two
+	} {
+		before := c.Stats()
+		b1, b2, err := c.ReadMemAfter(addr+uint64(k.off1), k.n1, addr+uint64(k.off2), k.n2)
+		if err != nil || !bytes.Equal(b1, img[k.off1:k.off1+k.n1]) || !bytes.Equal(b2, img[k.off2:k.off2+k.n2]) {
+			t.Fatalf("%+v: read %d and %d bytes (%v), differ", k, len(b1), len(b2), err)
+		}
+		if trips := c.Stats().RoundTrips - before.RoundTrips; trips != k.trips {
+			t.Fatalf("%+v: %d round trips", k, trips)
+		}
 	}
 }

@@ -162,6 +162,29 @@ func Nap(m Machine, fd, ms int) error {
 	return err
 }
 
+// OrderedReader is a machine that reads two ranges of memory, the second
+// after a full barrier, in one call (the executor's client: one round
+// trip instead of two).
+type OrderedReader interface {
+	ReadMemAfter(addr1 uint64, n1 int, addr2 uint64, n2 int) ([]byte, []byte, error)
+}
+
+// ReadAfter reads n1 bytes at addr1 (4 aligned bytes with one load) and
+// then n2 at addr2, no load of the second before the first: a ring's
+// index, then the entries it published. m's own where it has one
+// (OrderedReader); else two reads (ReadMem's 4-byte load is atomic).
+func ReadAfter(m Machine, addr1 uint64, n1 int, addr2 uint64, n2 int) ([]byte, []byte, error) {
+	if o, ok := m.(OrderedReader); ok {
+		return o.ReadMemAfter(addr1, n1, addr2, n2)
+	}
+	b1, err := m.ReadMem(addr1, n1)
+	if err != nil || n2 == 0 {
+		return b1, nil, err
+	}
+	b2, err := m.ReadMem(addr2, n2)
+	return b1, b2, err
+}
+
 // Later is m's Deferring(step) view where m is a Deferrer, else m: for
 // the calls of a caller that reads nothing back but success.
 func Later(m Machine, step string) Machine {

@@ -124,7 +124,7 @@ func (r *Rig) waitRing(ring *virtq.Ring, call, n int, what string) ([]virtq.Used
 	var got []virtq.Used
 	deadline := time.Now().Add(waitUsed)
 	for {
-		u, err := ring.TakeUsed()
+		u, err := ring.TakeUsed(n - len(got))
 		if err != nil {
 			return got, err
 		}

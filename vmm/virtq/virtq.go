@@ -24,6 +24,12 @@ type Memory struct {
 // Read reads n bytes at offset off.
 func (m *Memory) Read(off, n int) ([]byte, error) { return m.M.ReadMem(m.VA+uint64(off), n) }
 
+// ReadAfter reads n1 bytes at off1, then, with no load of them before
+// the first's, n2 at off2 (machine.ReadAfter).
+func (m *Memory) ReadAfter(off1, n1, off2, n2 int) ([]byte, []byte, error) {
+	return machine.ReadAfter(m.M, m.VA+uint64(off1), n1, m.VA+uint64(off2), n2)
+}
+
 // Write writes b at offset off.
 func (m *Memory) Write(off int, b []byte) error { return m.M.WriteMem(m.VA+uint64(off), b) }
 
@@ -177,28 +183,49 @@ func (r *Ring) UsedIdx() (uint16, error) {
 	return le.Uint16(w[2:]), nil
 }
 
-// TakeUsed returns the entries used since the last call.
-func (r *Ring) TakeUsed() ([]Used, error) {
-	end, err := r.UsedIdx()
-	if err != nil || end == r.usedSeen {
+// maxAhead is how many used entries TakeUsed reads with the index before
+// it knows they are there: on a console the index and then the entries
+// took two round trips; entries the index does not cover are dropped.
+const maxAhead = 64
+
+// TakeUsed returns the entries used since the last call. expect is how
+// many the caller still waits for: up to maxAhead of them are read with
+// the index, after it (machine.ReadAfter: not before, so none is older
+// than the index that covers it).
+func (r *Ring) TakeUsed(expect int) ([]Used, error) {
+	start := int(r.usedSeen) % r.Num
+	ahead := max(0, min(expect, maxAhead, r.Num-start))
+	w, b, err := r.Mem.ReadAfter(r.UsedOff, 4, r.UsedOff+4+8*start, 8*ahead)
+	if err != nil {
 		return nil, err
 	}
+	end := le.Uint16(w[2:])
+	if end == r.usedSeen {
+		return nil, nil
+	}
 	// Only the new entries: over the executor's console every byte
-	// counts. At most two reads, when they wrap around the ring's end.
+	// counts. At most two more reads: past what was read ahead, and
+	// where they wrap around the ring's end.
 	n := int(end - r.usedSeen)
 	if n > r.Num {
 		return nil, fmt.Errorf("used index moved by %d on a ring of %d", n, r.Num)
 	}
-	start := int(r.usedSeen) % r.Num
 	first := min(n, r.Num-start)
-	b, err := r.Mem.Read(r.UsedOff+4+8*start, 8*first)
-	if err == nil && n > first {
-		var rest []byte
-		rest, err = r.Mem.Read(r.UsedOff+4, 8*(n-first))
-		b = append(b, rest...)
+	if first <= ahead {
+		b = b[:8*first]
+	} else {
+		more, err := r.Mem.Read(r.UsedOff+4+8*(start+ahead), 8*(first-ahead))
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, more...)
 	}
-	if err != nil {
-		return nil, err
+	if n > first {
+		rest, err := r.Mem.Read(r.UsedOff+4, 8*(n-first))
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, rest...)
 	}
 	out := make([]Used, 0, n)
 	for i := 0; i < n; i++ {

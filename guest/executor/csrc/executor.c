@@ -581,6 +581,20 @@ static void note_worker(long tid, const char *comm, int ours)
 
 /* run_op runs one call: its output goes to d (at most cap bytes), its
  * length to *olen. A batch's calls run here one after another. */
+/* read_bytes copies n bytes at addr; 4 aligned bytes with one load (a
+ * ring's index). */
+static void read_bytes(u8 *d, u64 addr, u64 n)
+{
+	const volatile u8 *p = (const volatile u8 *)(ulong)addr;
+	if (n == 4 && ((ulong)p & 3) == 0) {
+		u32 w = *(const volatile u32 *)p;
+		memcpy(d, &w, 4);
+		return;
+	}
+	for (u64 i = 0; i < n; i++)
+		d[i] = p[i];
+}
+
 static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 cap, u32 *olen_)
 {
 	long ret = 0;
@@ -589,7 +603,7 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 	case OP_HELLO: {
 		static struct new_utsname_ u;
 		union { u32 i; u8 b[4]; } e = { .i = 1 };
-		d[0] = 8; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses, 5 base64 requests, 6 fenced calls, 7 placed fds, 8 LZ4-packed base64 responses */
+		d[0] = 9; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses, 5 base64 requests, 6 fenced calls, 7 placed fds, 8 LZ4-packed base64 responses, 9 two-range reads */
 		d[1] = sizeof(long);
 		d[2] = e.b[0] == 0; /* big-endian */
 		olen = 3;
@@ -642,23 +656,21 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 	case OP_MUNMAP:
 		ret = sys(__NR_munmap, (ulong)a[0], a[1], 0);
 		break;
-	case OP_READMEM: {
-		const volatile u8 *p = (const volatile u8 *)(ulong)a[0];
-		if (a[1] > cap) {
+	case OP_READMEM:
+		/* a[2], a[3] (protocol 9): then, after a full barrier, a[3]
+		 * bytes at a[2]: a ring's index, then the entries it published */
+		if (a[1] > cap || a[3] > cap - a[1]) {
 			ret = -1;
 			break;
 		}
 		fence();
-		if (a[1] == 4 && ((ulong)p & 3) == 0) {
-			u32 w = *(const volatile u32 *)p; /* one load: ring indexes */
-			memcpy(d, &w, 4);
-		} else {
-			for (u32 i = 0; i < a[1]; i++)
-				d[i] = p[i];
+		read_bytes(d, a[0], a[1]);
+		if (a[3]) {
+			fence();
+			read_bytes(d + a[1], a[2], a[3]);
 		}
-		olen = a[1];
+		olen = a[1] + a[3];
 		break;
-	}
 	case OP_WRITEMEM: {
 		volatile u8 *p = (volatile u8 *)(ulong)a[0];
 		if (dlen == 4 && ((ulong)p & 3) == 0) {
