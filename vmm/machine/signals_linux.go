@@ -13,9 +13,11 @@ import (
 // signal pending during a system call that creates a task makes
 // copy_process give up with -ERESTARTNOINTR: 6.12's VHOST_SET_OWNER turns
 // that into ENOMEM (vhost_worker_create returns NULL for any failure).
-// QEMU's main thread, which issues vhost's ioctls, has the signals QEMU
-// handles blocked (util/main-loop.c, qemu_signal_init: it reads them from
-// a signalfd), so a VMM's SET_OWNER does not see them either.
+// QEMU's main thread, which issues vhost's ioctls, has the signals it
+// gets in normal running blocked (util/main-loop.c, qemu_signal_init:
+// SIG_IPI, SIGIO, SIGALRM, SIGBUS, read from a signalfd), so its
+// SET_OWNER does not meet them either; blocking every one is the same
+// for a VMM whose runtime may send it any.
 func signalsBlocked(f func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
