@@ -45,7 +45,7 @@ type Client struct {
 	fencing  bool
 	placing  bool
 	placed   map[int]bool
-	packer   *lz4.Compressor
+	packer   *lz4.CompressorHC
 	b64      bool
 	// twoRanges: a read takes a second range after a barrier (protocol 9).
 	twoRanges bool
@@ -250,7 +250,7 @@ func (c *Client) Hello() (Hello, error) {
 	c.qmu.Unlock()
 	c.mu.Lock()
 	if h.Version >= 3 {
-		c.packer = &lz4.Compressor{}
+		c.packer = &lz4.CompressorHC{} // HC: the guest decodes the same blocks; ~6% fewer characters than the fast compressor
 	}
 	c.b64 = h.Version >= 5
 	c.twoRanges = h.Version >= 9

@@ -81,3 +81,43 @@ func TestReadMemAfter(t *testing.T) {
 		}
 	}
 }
+
+// Deferred writes that continue the one queued last go as one call (a
+// ring's descriptors); a 4-byte aligned write (the executor's single
+// store that publishes an index) never merges, nor does a write behind
+// another call; what lands is what was written, in order.
+func TestContiguousWrites(t *testing.T) {
+	c := helloed(t, &damage{})
+	addr, err := c.Mmap(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, 4096)
+	write := func(off int, b []byte) {
+		t.Helper()
+		if err := c.WriteMem(addr+uint64(off), b); err != nil {
+			t.Fatal(err)
+		}
+		copy(want[off:], b)
+	}
+	fd, err := c.Eventfd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := c.Stats()
+	for i := 0; i < 8; i++ { // 8 descriptors: one call
+		write(16*i, bytes.Repeat([]byte{byte(i + 1)}, 16))
+	}
+	write(128, []byte{9, 9, 9, 9})          // an index: a call of its own
+	write(132, []byte{7, 7})                // not merged into the index
+	write(134, []byte{6, 6})                // merged with the one before
+	c.Deferring("a call between").Close(fd) // a call between: the next starts anew
+	write(136, []byte{5, 5, 5})
+	got, err := c.ReadMem(addr, len(want))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read back differs (%v)", err)
+	}
+	if calls := c.Stats().Calls - before.Calls; calls != 6 {
+		t.Fatalf("%d calls, want 6: the descriptors, the index, two avail entries, the close, the last write, the read", calls)
+	}
+}

@@ -82,7 +82,7 @@ func (q Request) Encode() []byte { return requestLine(q.frame(), false) }
 // 'Q' frame, its own CRC included, in LZ4's block format; the outer CRC
 // covers what travelled, so a torn frame is dropped before it is unpacked,
 // and the unpacked frame is checked again as any other.
-func packedLine(b []byte, z *lz4.Compressor, b64 bool) []byte {
+func packedLine(b []byte, z *lz4.CompressorHC, b64 bool) []byte {
 	if len(b) < packMin {
 		return requestLine(b, b64)
 	}
