@@ -47,6 +47,10 @@ type Client struct {
 	placed   map[int]bool
 	packer   *lz4.CompressorHC
 	b64      bool
+	// histPack: requests go packed against the ones before (protocol
+	// 10); sent is that stream, as the executor keeps it.
+	histPack bool
+	sent     stream
 	// twoRanges: a read takes a second range after a barrier (protocol 9).
 	twoRanges bool
 	seq       uint32
@@ -126,13 +130,21 @@ func (c *Client) roundTrip(op byte, wait time.Duration, args []uint64, data []by
 	if calls > 1 {
 		c.stats.Batched += calls
 	}
-	packer, b64 := c.packer, c.b64
+	packer, b64, histPack := c.packer, c.b64, c.histPack
 	c.mu.Unlock()
 	frame := Request{Seq: seq, Op: op, Args: args, Data: data}.frame()
 	line := requestLine(frame, b64)
 	if packer != nil {
 		line = packedLine(frame, packer, b64)
 	}
+	if histPack {
+		dict, end := c.sent.window()
+		if y := historyLine(frame, dict, end, b64); y != nil && len(y) < len(line) {
+			line = y
+			c.count(func(s *Stats) { s.HistoryPacked++ })
+		}
+	}
+	c.sent.add(frame)            // the executor keeps every frame it runs, once
 	unpacked := 2 + 2*len(frame) // '>', the hex, '\n'
 	if b64 {
 		unpacked = 2 + base64.RawStdEncoding.EncodedLen(len(frame))
@@ -254,6 +266,7 @@ func (c *Client) Hello() (Hello, error) {
 	}
 	c.b64 = h.Version >= 5
 	c.twoRanges = h.Version >= 9
+	c.histPack = h.Version >= 10
 	c.mu.Unlock()
 	var strs []string
 	rest := r.Data[3:]

@@ -17,8 +17,9 @@ type Stats struct {
 	Deferred                 int
 	Resent, Torn, Duplicates int
 	// Sent is the request lines' bytes on the console; Unpacked what they
-	// would have been without packing (protocol 3), in the same encoding.
-	Sent, Unpacked int
+	// would have been without packing (protocol 3), in the same encoding;
+	// HistoryPacked requests went packed against the ones before (10).
+	Sent, Unpacked, HistoryPacked int
 	// Received is the response frames' characters on the console;
 	// PackedResponses came packed (protocol 4: zero runs; 8: LZ4).
 	Received, PackedResponses int
@@ -28,8 +29,8 @@ type Stats struct {
 
 // Summary says, for a report, what the transport over via had to repair.
 func (s Stats) Summary(via string) string {
-	out := fmt.Sprintf("executor over %s: %d calls in %d round trips (%d batched, %d of them deferred), %d resent, %d torn, %d duplicate responses dropped, requests %d KB on the console (%d KB unpacked), responses %d KB (%d packed)",
-		via, s.Calls, s.RoundTrips, s.Batched, s.Deferred, s.Resent, s.Torn, s.Duplicates, s.Sent>>10, s.Unpacked>>10, s.Received>>10, s.PackedResponses)
+	out := fmt.Sprintf("executor over %s: %d calls in %d round trips (%d batched, %d of them deferred), %d resent, %d torn, %d duplicate responses dropped, requests %d KB on the console (%d KB unpacked; %d packed against the ones before), responses %d KB (%d packed)",
+		via, s.Calls, s.RoundTrips, s.Batched, s.Deferred, s.Resent, s.Torn, s.Duplicates, s.Sent>>10, s.Unpacked>>10, s.HistoryPacked, s.Received>>10, s.PackedResponses)
 	if len(s.Repairs) > 0 {
 		out += "; " + strings.Join(s.Repairs, "; ")
 	}

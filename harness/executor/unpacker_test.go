@@ -25,7 +25,7 @@ static int check(int i, const u8 *b, long n, long cap, long want)
 {
 	u8 *in = malloc(n ? n : 1), *out = malloc(cap ? cap : 1);
 	memcpy(in, b, n);
-	long got = lz4_block(in, n, out, cap);
+	long got = lz4_block(in, n, out, cap, 0);
 	free(in);
 	free(out);
 	return got == want ? 0 : 10 + i;
@@ -57,12 +57,25 @@ static int check_pack(int i, int k, long n, long cap, int fits)
 	}
 	long got = lz4_pack(in, n, out, cap), bad = fits >= 0 && (got >= 0) != fits;
 	if (!bad && got >= 0) /* and, as the format requires, the last 5 bytes are literals */
-		bad = lz4_block(out, got, back, n) != n || memcmp(in, back, n) != 0 ||
+		bad = lz4_block(out, got, back, n, 0) != n || memcmp(in, back, n) != 0 ||
 			(n >= 5 && memcmp(out + got - 5, in + n - 5, 5) != 0);
 	free(in);
 	free(out);
 	free(back);
 	return bad ? 70 + i : 0;
+}
+/* check_prefix unpacks b into a buffer whose first prefix bytes are the
+ * stream before it (protocol 10): a match may reach them, not past them. */
+static int check_prefix(int i, const u8 *b, long n, long prefix, long want)
+{
+	u8 *in = malloc(n), *out = malloc(prefix + 64);
+	memcpy(in, b, n);
+	memset(out, 'p', prefix);
+	long got = lz4_block(in, n, out + prefix, 64, prefix);
+	int bad = got != want || (want > 0 && out[prefix] != 'p');
+	free(in);
+	free(out);
+	return bad ? 90 + i : 0;
 }
 static int check_batch(int i, const u8 *b, long n, long want)
 {
@@ -103,6 +116,9 @@ int main(void)
 	r = r ? r : check64(3, "ZGchZ", 8, -1);                  /* a length no encoding has */
 	r = r ? r : check64(4, "ZGc", 8, 2);                     /* honest: two bytes in three characters */
 	r = r ? r : check_batch(0, placenoarg, sizeof placenoarg, 0); /* placed, with no argument to say where */
+	static const u8 back3[] = {0x00, 0x03, 0x00, 0x50, 'e', 'n', 'd', '!', '!'}; /* a 4-byte match 3 bytes back, then 5 literals */
+	r = r ? r : check_prefix(0, back3, sizeof back3, 3, 9);  /* honest: all of it in the prefix */
+	r = r ? r : check_prefix(1, back3, sizeof back3, 2, -1); /* one byte before the prefix */
 	r = r ? r : check_pack(0, 0, 4096, 4088, 1);  /* a page of zeros */
 	r = r ? r : check_pack(1, 1, 4096, 64, 1);    /* a page of canaries */
 	r = r ? r : check_pack(2, 1, 4096, 20, 0);    /* ... into less than it needs */
@@ -142,7 +158,7 @@ func TestUnpackerBounds(t *testing.T) {
 	}
 	out, err := exec.Command(bin).CombinedOutput()
 	if err != nil {
-		t.Fatalf("the unpacker failed a case (exit 10+N: lz4 case N returned the wrong value, 30+N: base64 case N, 50+N: batch case N, 70+N: packing case N; else the sanitizer's report): %v\n%s",
+		t.Fatalf("the unpacker failed a case (exit 10+N: lz4 case N returned the wrong value, 30+N: base64 case N, 50+N: batch case N, 70+N: packing case N, 90+N: prefix case N; else the sanitizer's report): %v\n%s",
 			err, strings.TrimSpace(string(out)))
 	}
 }

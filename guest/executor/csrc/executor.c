@@ -603,7 +603,7 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 	case OP_HELLO: {
 		static struct new_utsname_ u;
 		union { u32 i; u8 b[4]; } e = { .i = 1 };
-		d[0] = 9; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses, 5 base64 requests, 6 fenced calls, 7 placed fds, 8 LZ4-packed base64 responses, 9 two-range reads */
+		d[0] = 10; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses, 5 base64 requests, 6 fenced calls, 7 placed fds, 8 LZ4-packed base64 responses, 9 two-range reads, 10 requests packed against the ones before */
 		d[1] = sizeof(long);
 		d[2] = e.b[0] == 0; /* big-endian */
 		olen = 3;
@@ -934,9 +934,10 @@ static void execute(u32 seq, int op, const u64 *a, const u8 *data, u32 dlen)
 
 /* lz4_block unpacks an LZ4 block (lz4's doc/lz4_Block_format.md) of n
  * bytes at s into d, at most cap bytes: the unpacked length, or -1 when
- * the block is malformed. Every length and offset is checked: the CRC
- * already vouched for the bytes, this guards against a host bug. */
-static long lz4_block(const u8 *s, long n, u8 *d, long cap)
+ * the block is malformed. A match may reach back prefix bytes before d
+ * (protocol 10: the requests before). Every length and offset is checked:
+ * the CRC already vouched for the bytes, this guards against a host bug. */
+static long lz4_block(const u8 *s, long n, u8 *d, long cap, long prefix)
 {
 	const u8 *end = s + n;
 	long o = 0;
@@ -960,7 +961,7 @@ static long lz4_block(const u8 *s, long n, u8 *d, long cap)
 			return -1;
 		long off = s[0] | (long)s[1] << 8;
 		s += 2;
-		if (off == 0 || off > o)
+		if (off == 0 || off > o + prefix)
 			return -1;
 		if (len == 19)
 			do {
@@ -976,34 +977,88 @@ static long lz4_block(const u8 *s, long n, u8 *d, long cap)
 	return o;
 }
 
-/* request parses a 'Q' frame of n bytes and executes it. */
-static void request(const u8 *f, long n)
+/* request parses a 'Q' frame of n bytes and executes it: 1 when it ran,
+ * 0 when it was a resend answered from the cache, -1 when it was dropped. */
+static int request(const u8 *f, long n)
 {
 	if (n < 1 + 4 + 1 + 1 + 4 + 4 || f[0] != 'Q')
-		return;
+		return -1;
 	if (get32(f + n - 4) != crc32(f, n - 4))
-		return; /* torn: the host resends */
+		return -1; /* torn: the host resends */
 	u32 seq = get32(f + 1);
 	int op = f[5], nargs = f[6];
 	if (nargs > MAXARGS || 7 + 8 * nargs + 4 + 4 > n)
-		return;
+		return -1;
 	u64 a[MAXARGS] = {0};
 	for (int i = 0; i < nargs; i++)
 		a[i] = get64(f + 7 + 8 * i);
 	u32 dlen = get32(f + 7 + 8 * nargs);
 	if (7 + 8 * nargs + 4 + dlen + 4 != (ulong)n || dlen > MAXDATA)
-		return;
+		return -1;
 	if (seq == last_seq && resp_len) {
 		send_response(); /* a resend: the response was lost or torn */
-		return;
+		return 0;
 	}
 	execute(seq, op, a, f + 7 + 8 * nargs + 4, dlen);
+	return 1;
+}
+
+/* The request stream (protocol 10): every request frame run, in order,
+ * each once, of which the last HISTORY bytes are what a 'Y' frame's
+ * matches may reach back into; the host keeps the same. stream[0] is the
+ * stream's byte sbase; the bytes up to slen are the stream's. */
+#define HISTORY 65536 /* LZ4's farthest match: 65535 */
+#define SKEEP (HISTORY + MAXDATA + 128) /* a resend of the last needs what came before it */
+static u8 stream[4 * SKEEP];
+static u32 sbase;
+static long slen;
+
+/* keep appends a frame that ran to the stream, and slides the stream
+ * down when the next could not fit after it (rarely: every ~160 KB). */
+static void keep(const u8 *f, long n)
+{
+	if (f != stream + slen)
+		memcpy(stream + slen, f, n);
+	slen += n;
+	if (slen > (long)sizeof stream - (MAXDATA + 256)) {
+		long shift = slen - SKEEP;
+		for (long i = 0; i < SKEEP; i++)
+			stream[i] = stream[i + shift];
+		sbase += (u32)shift;
+		slen = SKEEP;
+	}
+}
+
+/* history decodes a 'Y' frame's block (protocol 10: 'Y' histend:u32
+ * rawlen:u32 block crc32:u32): a 'Q' frame packed against the stream
+ * before histend, where it is unpacked, in place, so that it is there for
+ * the frames after it; a resend of the last frame unpacks over itself. */
+static void history(const u8 *w, long n)
+{
+	u32 rel = get32(w + 1) - sbase;
+	if (n < 13 || (long)rel > slen)
+		return; /* bytes this stream no longer (or never) held: the host resends, in vain */
+	long raw = lz4_block(w + 9, n - 13, stream + rel, sizeof stream - rel, rel < HISTORY ? rel : HISTORY);
+	if (raw < 0 || (u32)raw != get32(w + 5)) {
+		if ((long)rel < slen)
+			slen = rel; /* the unpacking wrote over frames it held */
+		return;
+	}
+	int r = request(stream + rel, raw);
+	if (r < 0) {
+		if ((long)rel < slen)
+			slen = rel;
+		return;
+	}
+	slen = rel;
+	keep(stream + rel, raw);
 }
 
 /* handle decodes one line (without '>' and '\n') and executes it: a 'Q'
  * frame as it is, a packed 'Z' frame (protocol 3: 'Z' rawlen:u32
  * LZ4-block crc32:u32, the block holding a whole 'Q' frame) once its CRC
- * holds and it unpacks to rawlen bytes. */
+ * holds and it unpacks to rawlen bytes, a 'Y' frame (protocol 10) the
+ * same way against the stream of frames before it (history). */
 static void handle(const char *l, long n, int b64)
 {
 	if (b64) {
@@ -1020,16 +1075,22 @@ static void handle(const char *l, long n, int b64)
 		}
 		n /= 2;
 	}
-	if (n < 1 + 4 + 4 || wire[0] != 'Z') {
-		request(wire, n);
+	if (n < 1 + 4 + 4 || (wire[0] != 'Z' && wire[0] != 'Y')) {
+		if (request(wire, n) == 1)
+			keep(wire, n);
 		return;
 	}
 	if (get32(wire + n - 4) != crc32(wire, n - 4))
 		return; /* torn: the host resends */
-	long raw = lz4_block(wire + 5, n - 9, req, sizeof req);
+	if (wire[0] == 'Y') {
+		history(wire, n);
+		return;
+	}
+	long raw = lz4_block(wire + 5, n - 9, req, sizeof req, 0);
 	if (raw < 0 || (u32)raw != get32(wire + 1))
 		return;
-	request(req, raw);
+	if (request(req, raw) == 1)
+		keep(req, raw);
 }
 
 static void mounts(void)
