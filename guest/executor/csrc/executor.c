@@ -10,6 +10,8 @@
  * host: "%&" BASE64 '$' (protocol 8; "%%" HEX '$' before). Inside, big-endian:
  *   request:  'Q' seq:u32 op:u8 nargs:u8 args:u64*nargs dlen:u32 data crc32:u32
  *   packed:   'Z' rawlen:u32 block crc32:u32 (block: a request, LZ4-packed)
+ *             'Y' histend:u32 rawlen:u32 block crc32:u32 (the same, its
+ *             matches reaching back into the requests before: history)
  *   response: 'R' seq:u32 ret:i64 dlen:u32 data crc32:u32
  *   packed:   'L' seq:u32 ret:i64 rawlen:u32 plen:u32 block crc32:u32
  * ret is the syscall's return, -errno in the target's own numbering. A
@@ -259,7 +261,6 @@ static u32 crc32(const u8 *p, ulong n)
 #define MAXDATA 16384
 #define MAXARGS 6
 static u8 wire[MAXDATA + 128]; /* a line's bytes */
-static u8 req[MAXDATA + 128];  /* a packed line's request, unpacked */
 static u8 resp[MAXDATA + 64];
 static char line[2 * (MAXDATA + 128) + 8];
 static char hexout[2 * (MAXDATA + 64) + 16];
@@ -1009,23 +1010,25 @@ static int request(const u8 *f, long n)
  * stream's byte sbase; the bytes up to slen are the stream's. */
 #define HISTORY 65536 /* LZ4's farthest match: 65535 */
 #define SKEEP (HISTORY + MAXDATA + 128) /* a resend of the last needs what came before it */
-static u8 stream[4 * SKEEP];
+static u8 stream[4 * SKEEP] __attribute__((aligned(8)));
 static u32 sbase;
 static long slen;
 
-/* keep appends a frame that ran to the stream, and slides the stream
- * down when the next could not fit after it (rarely: every ~160 KB). */
+/* keep appends a frame that ran to the stream (packed frames are
+ * unpacked in place: no copy), and slides the stream down when the next
+ * could not fit after it (every ~300 KB), a word at a time. */
 static void keep(const u8 *f, long n)
 {
 	if (f != stream + slen)
 		memcpy(stream + slen, f, n);
 	slen += n;
 	if (slen > (long)sizeof stream - (MAXDATA + 256)) {
-		long shift = slen - SKEEP;
-		for (long i = 0; i < SKEEP; i++)
-			stream[i] = stream[i + shift];
+		long shift = (slen - SKEEP) & ~(long)(sizeof(ulong) - 1);
+		ulong *w = (ulong *)(void *)stream;
+		for (long i = 0; i < (slen - shift + (long)sizeof(ulong) - 1) / (long)sizeof(ulong); i++)
+			w[i] = w[i + shift / (long)sizeof(ulong)];
 		sbase += (u32)shift;
-		slen = SKEEP;
+		slen -= shift;
 	}
 }
 
@@ -1086,11 +1089,11 @@ static void handle(const char *l, long n, int b64)
 		history(wire, n);
 		return;
 	}
-	long raw = lz4_block(wire + 5, n - 9, req, sizeof req, 0);
+	long raw = lz4_block(wire + 5, n - 9, stream + slen, sizeof stream - slen, 0);
 	if (raw < 0 || (u32)raw != get32(wire + 1))
 		return;
-	if (request(req, raw) == 1)
-		keep(req, raw);
+	if (request(stream + slen, raw) == 1)
+		keep(stream + slen, raw);
 }
 
 static void mounts(void)
