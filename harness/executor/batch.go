@@ -143,7 +143,7 @@ func (c *Client) take() []*pending {
 	for ; n < len(c.queue); n++ {
 		k := c.queue[n]
 		if n > 0 && (!c.batching || !batchable(c.queue[0].Op) || !batchable(k.Op) ||
-			req+k.size() > MaxData || rep+resultHead+k.reply > MaxData) {
+			req+k.size() > c.maxData || rep+resultHead+k.reply > c.maxData) {
 			break
 		}
 		req += k.size()

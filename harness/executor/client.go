@@ -45,6 +45,7 @@ type Client struct {
 	fencing  bool
 	placing  bool
 	placed   map[int]bool
+	maxData  int // the most data a frame to the executor carries
 	packer   *lz4.CompressorHC
 	b64      bool
 	// histPack: requests go packed against the ones before (protocol
@@ -74,7 +75,7 @@ type event struct {
 // target's, from arches/.
 func NewClient(w io.Writer, abi machine.ABI, errnos errno.Table) *Client {
 	return &Client{w: w, abi: abi, errnos: errnos, Timeout: 5 * time.Second, Tries: 4, PerByte: time.Millisecond,
-		in: make(chan event, 64)}
+		in: make(chan event, 64), maxData: maxDataBefore}
 }
 
 // Scanner returns the writer the executor's output must go to.
@@ -259,6 +260,9 @@ func (c *Client) Hello() (Hello, error) {
 	c.batching = h.Version >= 2
 	c.fencing = h.Version >= 6
 	c.placing = h.Version >= 7
+	if h.Version >= 11 {
+		c.maxData = MaxData
+	}
 	c.qmu.Unlock()
 	c.mu.Lock()
 	if h.Version >= 3 {
@@ -366,7 +370,8 @@ func (c *Client) Eventfd() (int, error) {
 }
 
 func (c *Client) Read(fd int, n int) ([]byte, error) {
-	r, err := c.sys("read", OpRead, c.replyWait(min(n, MaxData)), []uint64{uint64(fd), uint64(min(n, MaxData))}, nil)
+	n = min(n, c.dataMax())
+	r, err := c.sys("read", OpRead, c.replyWait(n), []uint64{uint64(fd), uint64(n)}, nil)
 	return r.Data, err
 }
 
@@ -378,8 +383,8 @@ func (c *Client) Read(fd int, n int) ([]byte, error) {
 // and kicks go in the round trip of its next wait instead of one each:
 // on hppa the whole set went from 3,600 round trips to 2,070.
 func (c *Client) Write(fd int, b []byte) (int, error) {
-	if len(b) > MaxData {
-		return 0, fmt.Errorf("write of %d bytes: the executor takes at most %d", len(b), MaxData)
+	if max := c.dataMax(); len(b) > max {
+		return 0, fmt.Errorf("write of %d bytes: the executor takes at most %d", len(b), max)
 	}
 	if c.defers() {
 		c.post(Call{Op: OpWrite, Args: []uint64{uint64(fd)}, Data: append([]byte(nil), b...)}, int64(len(b)), "")
@@ -405,8 +410,8 @@ func (c *Client) Poll(fd int, ms int) (bool, error) {
 }
 
 func (c *Client) Fork(addr uint64, n int, touch bool) error {
-	if n > MaxData {
-		return fmt.Errorf("fork: a view of %d bytes; the executor takes at most %d", n, MaxData)
+	if max := c.dataMax(); n > max {
+		return fmt.Errorf("fork: a view of %d bytes; the executor takes at most %d", n, max)
 	}
 	t := uint64(0)
 	if touch {

@@ -164,3 +164,11 @@ func (c *Client) defers() bool {
 	defer c.qmu.Unlock()
 	return c.batching
 }
+
+// dataMax is the most data a frame to the executor carries (protocol 11
+// doubled it to MaxData).
+func (c *Client) dataMax() int {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return c.maxData
+}

@@ -12,7 +12,7 @@ import (
 func (c *Client) ReadMem(addr uint64, n int) ([]byte, error) {
 	var out []byte
 	for n > 0 {
-		k := min(n, MaxData)
+		k := min(n, c.dataMax())
 		r, err := c.Call(OpReadMem, c.replyWait(k), []uint64{addr, uint64(k)}, nil)
 		if err != nil {
 			return nil, err
@@ -34,7 +34,7 @@ func (c *Client) ReadMemAfter(addr1 uint64, n1 int, addr2 uint64, n2 int) ([]byt
 	c.mu.Lock()
 	two := c.twoRanges
 	c.mu.Unlock()
-	if !two || n2 == 0 || n1+n2 > MaxData {
+	if !two || n2 == 0 || n1+n2 > c.dataMax() {
 		b1, err := c.ReadMem(addr1, n1)
 		if err != nil || n2 == 0 {
 			return b1, nil, err
@@ -63,7 +63,7 @@ func (c *Client) ReadMemAfter(addr1 uint64, n1 int, addr2 uint64, n2 int) ([]byt
 func (c *Client) WriteMem(addr uint64, b []byte) error {
 	deferred := c.defers()
 	for len(b) > 0 {
-		k := min(len(b), MaxData)
+		k := min(len(b), c.dataMax())
 		if deferred {
 			c.postWriteMem(addr, b[:k])
 		} else if _, err := c.Call(OpWriteMem, 0, []uint64{addr}, b[:k]); err != nil {
@@ -88,7 +88,7 @@ func (c *Client) postWriteMem(addr uint64, b []byte) {
 	if n := len(c.queue); n > 0 && !single(addr, len(b)) {
 		last := c.queue[n-1]
 		if last.deferred && last.Op == OpWriteMem && !single(last.Args[0], len(last.Data)) &&
-			last.Args[0]+uint64(len(last.Data)) == addr && len(last.Data)+len(b) <= MaxData {
+			last.Args[0]+uint64(len(last.Data)) == addr && len(last.Data)+len(b) <= c.maxData {
 			last.Data = append(last.Data, b...)
 			c.qmu.Unlock()
 			return

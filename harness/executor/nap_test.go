@@ -52,11 +52,11 @@ func TestNap(t *testing.T) {
 // response still come right, in more.
 func TestReadMemAfter(t *testing.T) {
 	c := helloed(t, &damage{})
-	addr, err := c.Mmap(5 * 4096)
+	addr, err := c.Mmap(9 * 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := make([]byte, 5*4096)
+	img := make([]byte, 9*4096)
 	for i := range img {
 		img[i] = byte(i * 7)
 	}
@@ -69,7 +69,7 @@ func TestReadMemAfter(t *testing.T) {
 	for _, k := range []struct{ off1, n1, off2, n2, trips int }{
 		{0, 4, 4096 + 12, 512, 1},
 		{8, 4, 4, 0, 1},
-		{0, 4, 100, 5*4096 - 100, 3}, // past one response (MaxData): a read, and the range in two
+		{0, 4, 100, 9*4096 - 100, 3}, // past one response (MaxData): a read, and the range in two
 	} {
 		before := c.Stats()
 		b1, b2, err := c.ReadMemAfter(addr+uint64(k.off1), k.n1, addr+uint64(k.off2), k.n2)

@@ -56,8 +56,10 @@ const (
 	OpSetAffinity
 )
 
-// MaxData is the largest data part of a frame either way.
-const MaxData = 16384
+// MaxData is the largest data part of a frame either way (protocol 11;
+// maxDataBefore before it): what the host accepts. What it sends a given
+// executor is Client.maxData.
+const MaxData, maxDataBefore = 32768, 16384
 
 var be = binary.BigEndian
 

@@ -258,7 +258,7 @@ static u32 crc32(const u8 *p, ulong n)
 }
 
 /* ---- frames ---- */
-#define MAXDATA 16384
+#define MAXDATA 32768 /* protocol 11; 16384 before */
 #define MAXARGS 6
 static u8 wire[MAXDATA + 128]; /* a line's bytes */
 static u8 resp[MAXDATA + 64];
@@ -604,7 +604,7 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 	case OP_HELLO: {
 		static struct new_utsname_ u;
 		union { u32 i; u8 b[4]; } e = { .i = 1 };
-		d[0] = 10; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses, 5 base64 requests, 6 fenced calls, 7 placed fds, 8 LZ4-packed base64 responses, 9 two-range reads, 10 requests packed against the ones before */
+		d[0] = 11; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses, 5 base64 requests, 6 fenced calls, 7 placed fds, 8 LZ4-packed base64 responses, 9 two-range reads, 10 requests packed against the ones before, 11 32 KB frames */
 		d[1] = sizeof(long);
 		d[2] = e.b[0] == 0; /* big-endian */
 		olen = 3;
