@@ -127,14 +127,17 @@ type Releaser interface {
 // client, where each was a console round trip of its own (a rig's
 // teardown nine, its set-up a dozen more). Deferring returns a view of
 // the machine whose Close and Munmap, and Ioctl, Mprotect and BindPacket,
-// are queued in order behind what is queued already; every other call is
+// are queued in order behind what is queued already, and whose Open,
+// Eventfd and Socket are too where the fd they return can be one the
+// caller is told at once (the executor's placed fds); every other call is
 // the machine's own. The caller of a deferred Ioctl must not read its
 // buffer back. A failure comes back from a later call as a *DeferredError
-// naming step, and a deferred Ioctl, Mprotect or BindPacket that fails
-// stops the calls queued after it, which never run (the caller made them believing it had
-// succeeded, as a VMM would stop at the first failure); a teardown's
-// close or munmap does not. Flush returns it too, so it is charged to
-// the scenario that made the call, as a deferred write's is.
+// naming step, and a deferred call other than a close or munmap that
+// fails stops the calls queued after it, which never run (the caller
+// made them believing it had succeeded, as a VMM would stop at the first
+// failure); a teardown's close or munmap does not. Flush returns it too,
+// so it is charged to the scenario that made the call, as a deferred
+// write's is.
 type Deferrer interface {
 	Deferring(step string) Machine
 }
