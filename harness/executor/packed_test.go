@@ -233,14 +233,15 @@ func TestPackedResponses(t *testing.T) {
 // data: the host resends and the call fails after its tries, as for any
 // damaged frame. Zero runs ('P', protocols 4 to 7) and LZ4 ('L', 8).
 func TestMalformedPackedResponses(t *testing.T) {
-	frame := func(raw int, tokens []byte) []byte {
-		b := []byte{'P', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}
+	// packed is a packed response to request 1 (kind 'P' or 'L') with a good CRC.
+	packed := func(kind byte, raw int, data []byte) []byte {
+		b := []byte{kind, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}
 		b = binary.BigEndian.AppendUint32(b, uint32(raw))
-		b = binary.BigEndian.AppendUint32(b, uint32(len(tokens)))
-		b = append(b, tokens...)
-		b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
-		return []byte(hex.EncodeToString(b))
+		b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
+		b = append(b, data...)
+		return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
 	}
+	frame := func(raw int, tokens []byte) []byte { return []byte(hex.EncodeToString(packed('P', raw, tokens))) }
 	ok := frame(10, []byte{0, 2, 0, 8, 'h', 'i'})
 	if r, err := DecodeResponse(ok); err != nil || string(r.Data) != "hi\x00\x00\x00\x00\x00\x00\x00\x00" || !r.Packed {
 		t.Fatalf("an honest packed response: %q, %v", r.Data, err)
@@ -257,12 +258,7 @@ func TestMalformedPackedResponses(t *testing.T) {
 		}
 	}
 	lz := func(raw int, block []byte) []byte {
-		b := []byte{'L', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}
-		b = binary.BigEndian.AppendUint32(b, uint32(raw))
-		b = binary.BigEndian.AppendUint32(b, uint32(len(block)))
-		b = append(b, block...)
-		b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
-		return []byte(base64.RawStdEncoding.EncodeToString(b))
+		return []byte(base64.RawStdEncoding.EncodeToString(packed('L', raw, block)))
 	}
 	// "hi", 100 zeros, "end!!" as lz4 packs it
 	honest := []byte{79, 104, 105, 0, 0, 2, 0, 65, 0, 2, 0, 0, 2, 0, 176, 0, 0, 0, 0, 0, 0, 101, 110, 100, 33, 33}

@@ -7,23 +7,32 @@ import (
 	"dirtygate/vmm/machine"
 )
 
+// testRing is an 8-entry ring in 3 pages of this process's memory: the
+// descriptors on the first, the avail ring on the second, the used ring
+// on the third.
+func testRing(t *testing.T) (*Memory, *Ring) {
+	t.Helper()
+	m := machine.Native()
+	va, err := m.Mmap(3 * 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := &Memory{M: m, VA: va, GPA: 1 << 20, Size: 3 * 4096}
+	r, err := New(mem, 8, 0, 4096, 8192)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mem, r
+}
+
 // TakeUsed reads only the entries the device added, across the ring's end
 // and across the 16-bit index's wrap, in order, whether it read ahead
 // fewer entries than there were, as many, or more (the slots past the
 // index, older entries, are dropped).
 func TestTakeUsedAcrossTheEnd(t *testing.T) {
 	for _, expect := range []int{0, 2, 5, 100} {
-		m := machine.Native()
-		va, err := m.Mmap(3 * 4096)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mem := &Memory{M: m, VA: va, GPA: 1 << 20, Size: 3 * 4096}
+		mem, r := testRing(t)
 		const num = 8
-		r, err := New(mem, num, 0, 4096, 8192)
-		if err != nil {
-			t.Fatal(err)
-		}
 		idx := uint16(0)
 		device := func(n int) { // the device publishes n entries: id = index
 			for i := 0; i < n; i++ {
@@ -59,17 +68,8 @@ func TestTakeUsedAcrossTheEnd(t *testing.T) {
 // AskCall puts what was taken in used_event, and writes again only when
 // that moved.
 func TestAskCall(t *testing.T) {
-	m := machine.Native()
-	va, err := m.Mmap(3 * 4096)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem := &Memory{M: m, VA: va, GPA: 1 << 20, Size: 3 * 4096}
+	mem, r := testRing(t)
 	const num = 8
-	r, err := New(mem, num, 0, 4096, 8192)
-	if err != nil {
-		t.Fatal(err)
-	}
 	usedEvent := func() uint16 {
 		b, err := mem.Read(4096+4+2*num, 2)
 		if err != nil {
