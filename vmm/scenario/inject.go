@@ -386,7 +386,11 @@ func injectEFAULT(m machine.Machine, name string) outcome {
 			}
 		}
 		if len(victims) == 0 {
-			o.err = fmt.Errorf("no written page was logged by a successful call, so no loss could be told apart from an injected one")
+			// No control can be built. A log that loses bits no failed
+			// call explains has failed anyway (rfc-v2 on s390x, whose
+			// bits all land misplaced: it was "could not decide" in 1 of
+			// 16 cells of a make run); one that passes is an error.
+			o.control = control{what: "no written page was logged by a successful call, so no loss could be told apart from an injected one"}
 			return
 		}
 		victim := victims[len(victims)/2]

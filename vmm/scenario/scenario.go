@@ -61,6 +61,8 @@ func (o *outcome) count(what string, n int64) {
 
 // control mutates a copy of the real log (and what was expected of it) the
 // way a broken kernel would, and names the finding kinds that must follow.
+// A control with no mutate says in what why none could be built: a
+// scenario whose log passes is then an error, one whose log fails a fail.
 type control struct {
 	what   string
 	mutate func(l *oracle.Log, e *oracle.Expect, extra *[]oracle.Finding)
@@ -208,6 +210,9 @@ func runControl(o outcome) (string, bool) {
 		return c.moot, true
 	}
 	if c.mutate == nil {
+		if c.what != "" {
+			return "no negative control: " + c.what, false
+		}
 		return "no negative control defined", false
 	}
 	l := o.log

@@ -33,3 +33,26 @@ func TestVacuousOutcome(t *testing.T) {
 		t.Errorf("a failing log without the race: %s %+v %v", r.Status, r.Findings, r.Notes)
 	}
 }
+
+// A scenario that could build no negative control (inject-efault-half
+// when no written page was logged by a successful call) fails when its
+// log fails, and is an error, saying why, when its log passes.
+func TestNoControlPossible(t *testing.T) {
+	run := func(setBit bool) record.Scenario {
+		s := Scenario{Name: "t", run: func(_ machine.Machine, _ string) outcome {
+			l := oracle.Log{Layout: oracle.Layout{WordBits: 64}, Before: make([]byte, 8), After: make([]byte, 8), Pages: 64}
+			if setBit {
+				oracle.PutBit(l.After, l.Layout, 3)
+			}
+			return outcome{log: l, expect: oracle.Expect{Written: map[uint64]int{3: 1}},
+				control: control{what: "nothing to mutate"}}
+		}}
+		return Run(nil, s)
+	}
+	if r := run(true); r.Status != record.Error || !strings.Contains(r.Error, "nothing to mutate") {
+		t.Errorf("a passing log with no control: %s %q", r.Status, r.Error)
+	}
+	if r := run(false); r.Status != record.Fail || len(r.Findings) == 0 || !strings.Contains(r.Control, "nothing to mutate") {
+		t.Errorf("a failing log with no control: %s %+v %q", r.Status, r.Findings, r.Control)
+	}
+}
