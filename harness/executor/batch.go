@@ -142,8 +142,8 @@ func (c *Client) take() []*pending {
 	n, req, rep := 0, 0, 0
 	for ; n < len(c.queue); n++ {
 		k := c.queue[n]
-		if n > 0 && (!c.batching || !batchable(c.queue[0].Op) || !batchable(k.Op) ||
-			req+k.size() > c.maxData || rep+resultHead+k.reply > c.maxData) {
+		if n > 0 && (!c.has(protoBatch) || !batchable(c.queue[0].Op) || !batchable(k.Op) ||
+			req+k.size() > c.dataMax() || rep+resultHead+k.reply > c.dataMax()) {
 			break
 		}
 		req += k.size()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pierrec/lz4/v4"
@@ -32,32 +33,21 @@ type Client struct {
 	PerByte time.Duration
 
 	in     chan event
-	callMu sync.Mutex // one round trip in flight: the wire has no multiplexing
-	qmu    sync.Mutex // queue, batching
-	queue  []*pending // calls waiting for a round trip, oldest first
-	// batching: the executor runs batches (protocol 2, from its hello);
-	// packer packs requests (protocol 3), nil before or without; b64
-	// sends them in base64 (protocol 5); fencing: a fenced call that
-	// fails ends its batch (protocol 6); placing: an fd a call returns
-	// is moved to a number the client chose (protocol 7), placed lists
-	// those numbers in use.
-	batching bool
-	fencing  bool
-	placing  bool
-	placed   map[int]bool
-	maxData  int // the most data a frame to the executor carries
-	packer   *lz4.CompressorHC
-	b64      bool
-	// histPack: requests go packed against the ones before (protocol
-	// 10); sent is that stream, as the executor keeps it.
-	histPack bool
-	sent     stream
-	// twoRanges: a read takes a second range after a barrier (protocol 9).
-	twoRanges bool
-	seq       uint32
-	mu        sync.Mutex
-	stats     Stats
-	broken    error // set by the first lost call: every later call fails fast
+	callMu sync.Mutex   // one round trip in flight: the wire has no multiplexing
+	qmu    sync.Mutex   // queue, placed
+	queue  []*pending   // calls waiting for a round trip, oldest first
+	placed map[int]bool // the fd numbers placed (protocol 7) and not closed
+	// proto is the protocol the executor said in its hello (0 before):
+	// what the client may use of it is has(proto...).
+	proto atomic.Int32
+	// packer packs requests (protocol 3); sent is the stream of requests
+	// sent, as the executor keeps it (protocol 10). roundTrip's alone.
+	packer lz4.CompressorHC // HC: the guest decodes the same blocks; ~6% fewer characters than the fast compressor
+	sent   stream
+	seq    uint32
+	mu     sync.Mutex
+	stats  Stats
+	broken error // set by the first lost call: every later call fails fast
 	// deferErr is the first failure of a deferred call since the last
 	// Flush: every call returns it until then, so a call that went wrong
 	// never goes unseen.
@@ -75,7 +65,7 @@ type event struct {
 // target's, from arches/.
 func NewClient(w io.Writer, abi machine.ABI, errnos errno.Table) *Client {
 	return &Client{w: w, abi: abi, errnos: errnos, Timeout: 5 * time.Second, Tries: 4, PerByte: time.Millisecond,
-		in: make(chan event, 64), maxData: maxDataBefore}
+		in: make(chan event, 64)}
 }
 
 // Scanner returns the writer the executor's output must go to.
@@ -131,26 +121,20 @@ func (c *Client) roundTrip(op byte, wait time.Duration, args []uint64, data []by
 	if calls > 1 {
 		c.stats.Batched += calls
 	}
-	packer, b64, histPack := c.packer, c.b64, c.histPack
 	c.mu.Unlock()
 	frame := Request{Seq: seq, Op: op, Args: args, Data: data}.frame()
-	line := requestLine(frame, b64)
-	if packer != nil {
-		line = packedLine(frame, packer, b64)
-	}
-	if histPack {
-		dict, end := c.sent.window()
-		if y := historyLine(frame, dict, end, b64); y != nil && len(y) < len(line) {
-			line = y
-			c.count(func(s *Stats) { s.HistoryPacked++ })
-		}
-	}
-	c.sent.add(frame)            // the executor keeps every frame it runs, once
+	line, history := c.line(frame)
 	unpacked := 2 + 2*len(frame) // '>', the hex, '\n'
-	if b64 {
+	if c.has(protoBase64) {
 		unpacked = 2 + base64.RawStdEncoding.EncodedLen(len(frame))
 	}
-	c.count(func(s *Stats) { s.Sent += len(line); s.Unpacked += unpacked })
+	c.count(func(s *Stats) {
+		s.Sent += len(line)
+		s.Unpacked += unpacked
+		if history {
+			s.HistoryPacked++
+		}
+	})
 	wait += time.Duration(len(line)) * c.PerByte
 	var last error
 	for try := 0; try < c.Tries; try++ {
@@ -183,6 +167,49 @@ func (c *Client) roundTrip(op byte, wait time.Duration, args []uint64, data []by
 	c.broken = err
 	c.mu.Unlock()
 	return Response{}, err
+}
+
+// line renders frame as the shortest line the executor reads of plain,
+// 'Z' (protocol 3) and 'Y' (10), and adds it to the stream of requests
+// sent, which the executor keeps whatever the line: history says it went
+// as 'Y'. roundTrip's alone (one round trip at a time).
+func (c *Client) line(frame []byte) (line []byte, history bool) {
+	b64 := c.has(protoBase64)
+	c.sent.add(frame)
+	if !c.has(protoPack) {
+		return requestLine(frame, b64), false
+	}
+	line = packedLine(frame, &c.packer, b64)
+	if c.has(protoHistory) {
+		if y := c.sent.historyLine(frame, b64); y != nil && len(y) < len(line) {
+			return y, true
+		}
+	}
+	return line, false
+}
+
+// The protocol versions (the executor's hello) from which the client
+// uses what each brought; executor.c's OP_HELLO lists them all.
+const (
+	protoBatch     = 2  // batches; calls nobody waits for deferred
+	protoPack      = 3  // requests LZ4-packed
+	protoBase64    = 5  // requests in base64
+	protoFence     = 6  // a fenced call that fails ends its batch
+	protoPlace     = 7  // fds placed at a number the client chose
+	protoTwoRanges = 9  // a read of two ranges, a barrier between
+	protoHistory   = 10 // requests packed against the ones before
+	protoBigFrames = 11 // frames of MaxData, not maxDataBefore
+)
+
+// has says whether the executor speaks protocol v.
+func (c *Client) has(v int32) bool { return c.proto.Load() >= v }
+
+// dataMax is the most data a frame to the executor carries.
+func (c *Client) dataMax() int {
+	if c.has(protoBigFrames) {
+		return MaxData
+	}
+	return maxDataBefore
 }
 
 // repair notes why try of request seq failed (the first 8 are kept).
@@ -256,22 +283,7 @@ func (c *Client) Hello() (Hello, error) {
 		return Hello{}, fmt.Errorf("executor hello: %d bytes", len(r.Data))
 	}
 	h := Hello{Version: int(r.Data[0]), WordBytes: int(r.Data[1]), BigEndian: r.Data[2] == 1}
-	c.qmu.Lock()
-	c.batching = h.Version >= 2
-	c.fencing = h.Version >= 6
-	c.placing = h.Version >= 7
-	if h.Version >= 11 {
-		c.maxData = MaxData
-	}
-	c.qmu.Unlock()
-	c.mu.Lock()
-	if h.Version >= 3 {
-		c.packer = &lz4.CompressorHC{} // HC: the guest decodes the same blocks; ~6% fewer characters than the fast compressor
-	}
-	c.b64 = h.Version >= 5
-	c.twoRanges = h.Version >= 9
-	c.histPack = h.Version >= 10
-	c.mu.Unlock()
+	c.proto.Store(int32(h.Version))
 	var strs []string
 	rest := r.Data[3:]
 	for len(rest) > 0 {
@@ -386,7 +398,7 @@ func (c *Client) Write(fd int, b []byte) (int, error) {
 	if max := c.dataMax(); len(b) > max {
 		return 0, fmt.Errorf("write of %d bytes: the executor takes at most %d", len(b), max)
 	}
-	if c.defers() {
+	if c.has(protoBatch) {
 		c.post(Call{Op: OpWrite, Args: []uint64{uint64(fd)}, Data: append([]byte(nil), b...)}, int64(len(b)), "")
 		return len(b), c.deferredErr()
 	}

@@ -26,7 +26,7 @@ type deferring struct {
 }
 
 func (d deferring) Close(fd int) error {
-	if !d.defers() {
+	if !d.has(protoBatch) {
 		return d.Client.Close(fd)
 	}
 	d.post(Call{Op: OpClose, Args: []uint64{uint64(fd)}}, 0, d.step)
@@ -35,7 +35,7 @@ func (d deferring) Close(fd int) error {
 }
 
 func (d deferring) Munmap(addr uint64, size int) error {
-	if !d.defers() {
+	if !d.has(protoBatch) {
 		return d.Client.Munmap(addr, size)
 	}
 	d.post(Call{Op: OpMunmap, Args: []uint64{addr, uint64(size)}}, 0, d.step)
@@ -45,7 +45,7 @@ func (d deferring) Munmap(addr uint64, size int) error {
 // Ioctl is deferred only where a failure stops what follows it: a
 // device set up on a failed ioctl must not be driven further.
 func (d deferring) Ioctl(fd int, req uint32, arg []byte) error {
-	if !d.fences() {
+	if !d.has(protoFence) {
 		return d.Client.Ioctl(fd, req, arg)
 	}
 	d.post(Call{Op: OpIoctl, Args: []uint64{uint64(fd), uint64(req)}, Data: append([]byte(nil), arg...), Fence: true}, 0, d.step)
@@ -53,7 +53,7 @@ func (d deferring) Ioctl(fd int, req uint32, arg []byte) error {
 }
 
 func (d deferring) Mprotect(addr uint64, size int, prot machine.Prot) error {
-	if !d.fences() {
+	if !d.has(protoFence) {
 		return d.Client.Mprotect(addr, size, prot)
 	}
 	d.post(Call{Op: OpMprotect, Args: []uint64{addr, uint64(size), uint64(prot)}, Fence: true}, 0, d.step)
@@ -61,7 +61,7 @@ func (d deferring) Mprotect(addr uint64, size int, prot machine.Prot) error {
 }
 
 func (d deferring) BindPacket(fd, ifindex int) error {
-	if !d.fences() {
+	if !d.has(protoFence) {
 		return d.Client.BindPacket(fd, ifindex)
 	}
 	d.post(Call{Op: OpBindPacket, Args: []uint64{uint64(fd), uint64(ifindex)}, Fence: true}, 0, d.step)
@@ -111,7 +111,7 @@ const placedBase = 100
 func (c *Client) placeFd() (int, bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
-	if !c.placing {
+	if !c.has(protoPlace) {
 		return 0, false
 	}
 	if c.placed == nil {
@@ -137,38 +137,10 @@ func (c *Client) unplace(fd int) {
 // with the next call that waits (a read of the ring the nap was for),
 // and block the guest there, not the console.
 func (c *Client) Nap(fd, ms int) error {
-	if !c.defers() {
-		if ready, err := c.Poll(fd, ms); err != nil || !ready {
-			return err
-		}
-		_, err := c.Read(fd, 8)
-		return err
+	if !c.has(protoBatch) {
+		return machine.PollDrain(c, fd, ms)
 	}
 	c.postWait(Call{Op: OpPoll, Args: []uint64{uint64(fd), uint64(ms)}}, anyRet, "", time.Duration(ms)*time.Millisecond)
 	c.post(Call{Op: OpRead, Args: []uint64{uint64(fd), 8}}, anyRet, "") // nothing to drain (EAGAIN) is fine
 	return c.deferredErr()
-}
-
-// fences says whether the executor stops a batch at a fenced call that
-// failed (protocol 6).
-func (c *Client) fences() bool {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	return c.fencing
-}
-
-// defers says whether calls with no result but success wait for the next
-// call's round trip: where the executor runs batches.
-func (c *Client) defers() bool {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	return c.batching
-}
-
-// dataMax is the most data a frame to the executor carries (protocol 11
-// doubled it to MaxData).
-func (c *Client) dataMax() int {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	return c.maxData
 }

@@ -5,38 +5,65 @@ import (
 	"hash/crc32"
 )
 
-// packDict packs src as one LZ4 block (lz4's doc/lz4_Block_format.md)
-// whose matches may reach back into dict, the bytes the decoder holds
-// right before where it writes src (protocol 10: the requests sent
-// before). Greedy, with hash chains: what a VMM sends repeats what it sent
-// a moment ago (the same ring layout, ioctl after ioctl on the same
+// stream is the requests sent, each once, in order, as the executor
+// keeps them (protocol 10): a request may be packed against the last
+// maxOffset bytes before it. b is a window on the stream's end, which is
+// end (mod 2^32); its positions are chained by hash as requests are
+// added and packed, so the bytes before a request are indexed once, not
+// once per request (re-indexing a 64 KB window took ~0.6 ms a request).
+type stream struct {
+	b       []byte
+	end     uint32
+	head    []int32 // per hash, the latest position chained (-1: none)
+	prev    []int32 // per position, the one chained before it with its hash
+	indexed int     // positions below it are chained
+}
+
+// add appends a frame the executor will keep, sliding the window down
+// (and re-chaining it) every few hundred KB.
+func (s *stream) add(frame []byte) {
+	if len(s.b) > 3*maxOffset {
+		s.b = append(s.b[:0:0], s.b[len(s.b)-maxOffset:]...)
+		s.head = nil
+	}
+	s.b = append(s.b, frame...)
+	s.end += uint32(len(frame))
+}
+
+// packLast packs the last n bytes added as one LZ4 block (lz4's
+// doc/lz4_Block_format.md) whose matches may reach back into the stream
+// before them, the bytes the decoder holds right before where it writes
+// them. Greedy, with hash chains: what a VMM sends repeats what it sent a
+// moment ago (the same ring layout, ioctl after ioctl on the same
 // structures), which a block packed alone cannot see. It returns the
 // block's length, or 0 when the block would not fit dst. The last match
-// ends 5 bytes before src's end and starts 12 before it, as the format
+// ends 5 bytes before the end and starts 12 before it, as the format
 // requires.
-func packDict(dict, src, dst []byte) int {
-	dict = dict[max(0, len(dict)-maxOffset):]
-	buf := make([]byte, 0, len(dict)+len(src))
-	buf = append(append(buf, dict...), src...)
-	base, end := len(dict), len(buf)
-	head := make([]int32, 1<<dictHashBits)
-	for i := range head {
-		head[i] = -1
+func (s *stream) packLast(n int, dst []byte) int {
+	buf, base, end := s.b, len(s.b)-n, len(s.b)
+	if s.head == nil {
+		s.head = make([]int32, 1<<dictHashBits)
+		for i := range s.head {
+			s.head[i] = -1
+		}
+		s.prev, s.indexed = s.prev[:0], 0
 	}
-	prev := make([]int32, end)
+	for len(s.prev) < end {
+		s.prev = append(s.prev, -1)
+	}
 	hash := func(i int) uint32 { return binary.LittleEndian.Uint32(buf[i:]) * 2654435761 >> (32 - dictHashBits) }
 	insert := func(i int) {
 		h := hash(i)
-		prev[i], head[h] = head[h], int32(i)
+		s.prev[i], s.head[h] = s.head[h], int32(i)
 	}
-	for i := 0; i+4 <= base; i++ {
-		insert(i)
+	for ; s.indexed < base && s.indexed+4 <= end; s.indexed++ { // the tail of the frame before
+		insert(s.indexed)
 	}
 	o, anchor, i := 0, base, base
 	for i+12 < end {
 		best, off := 0, 0
 		v := binary.LittleEndian.Uint32(buf[i:])
-		for c, depth := head[hash(i)], 0; c >= 0 && depth < dictChainDepth && i-int(c) <= maxOffset; c, depth = prev[c], depth+1 {
+		for c, depth := s.head[hash(i)], 0; c >= 0 && depth < dictChainDepth && i-int(c) <= maxOffset; c, depth = s.prev[c], depth+1 {
 			if binary.LittleEndian.Uint32(buf[c:]) != v {
 				continue
 			}
@@ -62,6 +89,7 @@ func packDict(dict, src, dst []byte) int {
 		i += best
 		anchor = i
 	}
+	s.indexed = max(s.indexed, i)
 	if o = putSeq(dst, o, buf[anchor:end], 0, 0); o < 0 {
 		return 0
 	}
@@ -112,35 +140,16 @@ func putLen(dst []byte, o, n int) int {
 	return o + 1
 }
 
-// stream is the requests sent, each once, in order, as the executor
-// keeps them (protocol 10): the last maxOffset bytes are what a request
-// may be packed against, and end is the stream's length (mod 2^32) where
-// they stop. Only roundTrip touches it, one request at a time (callMu).
-type stream struct {
-	b   []byte
-	end uint32
-}
-
-func (s *stream) add(frame []byte) {
-	s.b = append(s.b, frame...)
-	s.end += uint32(len(frame))
-	if len(s.b) > 4*maxOffset { // keep the window, copying rarely
-		s.b = append(s.b[:0:0], s.b[len(s.b)-maxOffset:]...)
-	}
-}
-
-// window is what the next request may be packed against, and where it ends.
-func (s *stream) window() ([]byte, uint32) { return s.b[max(0, len(s.b)-maxOffset):], s.end }
-
-// historyLine packs frame against dict, the stream before it, which ends
-// at stream position end: 'Y' end:u32 rawlen:u32 block crc32:u32
-// (protocol 10), or nil when packing does not shorten it.
-func historyLine(frame, dict []byte, end uint32, b64 bool) []byte {
+// historyLine packs frame, the request added to the stream last, against
+// the stream before it: 'Y' end:u32 rawlen:u32 block crc32:u32 (protocol
+// 10), end being where that stream ends; nil when packing does not
+// shorten it.
+func (s *stream) historyLine(frame []byte, b64 bool) []byte {
 	out := make([]byte, 9, 9+len(frame)+4)
 	out[0] = 'Y'
-	be.PutUint32(out[1:], end)
+	be.PutUint32(out[1:], s.end-uint32(len(frame)))
 	be.PutUint32(out[5:], uint32(len(frame)))
-	n := packDict(dict, frame, out[9:cap(out)-4])
+	n := s.packLast(len(frame), out[9:cap(out)-4])
 	if n == 0 || 9+n+4 >= len(frame) {
 		return nil
 	}

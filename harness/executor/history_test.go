@@ -99,25 +99,29 @@ func TestHistoryPacking(t *testing.T) {
 	}
 }
 
-// packDict's blocks unpack (lz4's own decoder, with the dictionary) to
+// packLast's blocks unpack (lz4's own decoder, with the dictionary) to
 // what was packed, end as the format requires, and pack a request that
 // repeats the ones before to a fraction of one packed alone.
 func TestPackDict(t *testing.T) {
 	var s stream
+	slid := false
 	r := rand.NewChaCha8([32]byte{5})
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 400; i++ { // past a slide of the window (3 x 64 KB)
 		f := Request{Seq: uint32(i), Op: OpBatch, Data: EncodeBatch([]Call{
 			{Op: OpWriteMem, Args: []uint64{0x40000000 + uint64(i%7)*16}, Data: bytes.Repeat([]byte{byte(i % 5)}, 16*(1+i%9))},
 			{Op: OpIoctl, Args: []uint64{100, 0x4008af00}, Data: make([]byte, 8)},
 			{Op: OpReadMem, Args: []uint64{0x40002000, 4}},
 		})}.frame()
 		if i%10 == 0 {
-			f = make([]byte, 1+i*13)
+			f = make([]byte, 1+i*31)
 			r.Read(f)
 		}
-		dict, _ := s.window()
+		before := len(s.b)
+		s.add(f)
+		slid = slid || len(s.b) < before+len(f)
+		dict := s.b[:len(s.b)-len(f)]
 		dst := make([]byte, len(f)+64)
-		n := packDict(dict, f, dst)
+		n := s.packLast(len(f), dst)
 		if n == 0 {
 			t.Fatalf("frame %d (%d bytes) did not fit %d", i, len(f), len(dst))
 		}
@@ -131,6 +135,8 @@ func TestPackDict(t *testing.T) {
 		if i > 20 && i%10 != 0 && n > len(f)/3 {
 			t.Fatalf("frame %d: %d bytes packed to %d against the frames before", i, len(f), n)
 		}
-		s.add(f)
+	}
+	if !slid {
+		t.Fatal("the window never slid: the test did not reach the re-chaining")
 	}
 }

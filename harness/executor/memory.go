@@ -31,16 +31,8 @@ func (c *Client) ReadMem(addr uint64, n int) ([]byte, error) {
 // at addr2 (machine.OrderedReader): one call where the executor reads two
 // ranges (protocol 9), else two.
 func (c *Client) ReadMemAfter(addr1 uint64, n1 int, addr2 uint64, n2 int) ([]byte, []byte, error) {
-	c.mu.Lock()
-	two := c.twoRanges
-	c.mu.Unlock()
-	if !two || n2 == 0 || n1+n2 > c.dataMax() {
-		b1, err := c.ReadMem(addr1, n1)
-		if err != nil || n2 == 0 {
-			return b1, nil, err
-		}
-		b2, err := c.ReadMem(addr2, n2)
-		return b1, b2, err
+	if !c.has(protoTwoRanges) || n2 == 0 || n1+n2 > c.dataMax() {
+		return machine.ReadInTurn(c, addr1, n1, addr2, n2)
 	}
 	r, err := c.Call(OpReadMem, c.replyWait(n1+n2), []uint64{addr1, uint64(n1), addr2, uint64(n2)}, nil)
 	if err != nil {
@@ -61,7 +53,7 @@ func (c *Client) ReadMemAfter(addr1 uint64, n1 int, addr2 uint64, n2 int) ([]byt
 // unchanged, since vhost acts on a ring only after a kick or a read, both
 // calls, which carry the writes before them.
 func (c *Client) WriteMem(addr uint64, b []byte) error {
-	deferred := c.defers()
+	deferred := c.has(protoBatch)
 	for len(b) > 0 {
 		k := min(len(b), c.dataMax())
 		if deferred {
@@ -88,7 +80,7 @@ func (c *Client) postWriteMem(addr uint64, b []byte) {
 	if n := len(c.queue); n > 0 && !single(addr, len(b)) {
 		last := c.queue[n-1]
 		if last.deferred && last.Op == OpWriteMem && !single(last.Args[0], len(last.Data)) &&
-			last.Args[0]+uint64(len(last.Data)) == addr && len(last.Data)+len(b) <= c.maxData {
+			last.Args[0]+uint64(len(last.Data)) == addr && len(last.Data)+len(b) <= c.dataMax() {
 			last.Data = append(last.Data, b...)
 			c.qmu.Unlock()
 			return

@@ -58,7 +58,7 @@ const (
 
 // MaxData is the largest data part of a frame either way (protocol 11;
 // maxDataBefore before it): what the host accepts. What it sends a given
-// executor is Client.maxData.
+// executor is Client.dataMax.
 const MaxData, maxDataBefore = 32768, 16384
 
 var be = binary.BigEndian

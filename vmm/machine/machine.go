@@ -157,6 +157,11 @@ func Nap(m Machine, fd, ms int) error {
 	if n, ok := m.(Napper); ok {
 		return n.Nap(fd, ms)
 	}
+	return PollDrain(m, fd, ms)
+}
+
+// PollDrain is a nap made of m's own Poll and Read, each waited for.
+func PollDrain(m Machine, fd, ms int) error {
 	ready, err := m.Poll(fd, ms)
 	if err == nil && ready {
 		m.Read(fd, 8) // a drain: what it reads, or that it found nothing, is no one's answer
@@ -179,6 +184,12 @@ func ReadAfter(m Machine, addr1 uint64, n1 int, addr2 uint64, n2 int) ([]byte, [
 	if o, ok := m.(OrderedReader); ok {
 		return o.ReadMemAfter(addr1, n1, addr2, n2)
 	}
+	return ReadInTurn(m, addr1, n1, addr2, n2)
+}
+
+// ReadInTurn is ReadAfter made of m's own ReadMem: the second read starts
+// after the first has returned.
+func ReadInTurn(m Machine, addr1 uint64, n1 int, addr2 uint64, n2 int) ([]byte, []byte, error) {
 	b1, err := m.ReadMem(addr1, n1)
 	if err != nil || n2 == 0 {
 		return b1, nil, err
