@@ -390,12 +390,9 @@ func (r *Rig) Close() {
 			m.Munmap(x[0], int(x[1]))
 		}
 	}
-	switch m := r.M.(type) {
-	case machine.Releaser:
-		m.Release(func() { teardown(r.M) })
-	case machine.Deferrer:
-		teardown(m.Deferring("teardown"))
-	default:
-		teardown(r.M)
+	if rel, ok := r.M.(machine.Releaser); ok {
+		rel.Release(func() { teardown(r.M) })
+		return
 	}
+	teardown(machine.Later(r.M, "teardown"))
 }

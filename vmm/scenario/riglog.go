@@ -34,10 +34,7 @@ func (r *Rig) mapLog() error {
 		return &SetupError{"mmap log", err}
 	}
 	r.logMap, r.logMapSize = addr, (pages+2)*ps
-	guard := r.M // the guard pages travel with the device's open (machine.Deferrer)
-	if d, ok := r.M.(machine.Deferrer); ok {
-		guard = d.Deferring("guard page")
-	}
+	guard := machine.Later(r.M, "guard page") // they travel with the device's open
 	if err := guard.Mprotect(addr, ps, machine.ProtNone); err != nil {
 		return &SetupError{"guard page", err}
 	}

@@ -116,15 +116,14 @@ func (t *Tap) link(mtu int) error {
 		return fmt.Errorf("inet socket: %w", err)
 	}
 	defer machine.Later(m, "close inet socket").Close(s)
-	var ifr ifreq
 	if mtu > 0 {
-		ifr = newIfreq(abi, t.Name)
+		ifr := newIfreq(abi, t.Name)
 		ifr.setU32(uint32(mtu))
 		if err := machine.Later(m, "SIOCSIFMTU").Ioctl(s, siocSIFMTU, ifr.b); err != nil {
 			return fmt.Errorf("set MTU %d on %s: %w", mtu, t.Name, err)
 		}
 	}
-	ifr = newIfreq(abi, t.Name)
+	ifr := newIfreq(abi, t.Name)
 	if err := m.Ioctl(s, siocGIFFlag, ifr.b); err != nil {
 		return fmt.Errorf("SIOCGIFFLAGS %s: %w", t.Name, err)
 	}
