@@ -119,29 +119,54 @@ func TestRequestEncodingBase64(t *testing.T) {
 	}
 }
 
+// decodedRight checks what a decoder made of in: torn (ErrTorn, nothing
+// else), packed data within bounds, or a frame that re-encodes (enc) to
+// the very text it came from, between open and '$'.
+func decodedRight(t *testing.T, in []byte, r Response, err error, open string, enc func(Response) []byte) {
+	t.Helper()
+	if err != nil {
+		if !errors.Is(err, ErrTorn) {
+			t.Fatalf("error %v is not ErrTorn", err)
+		}
+		return
+	}
+	if r.Packed { // a packed frame unpacks within bounds
+		if len(r.Data) > 2*MaxData {
+			t.Fatalf("unpacked %d bytes", len(r.Data))
+		}
+		return
+	}
+	// Whatever decodes is canonical: it re-encodes to the same text.
+	if e := enc(r); !bytes.Contains(e, append(append([]byte(open), in...), '$')) {
+		t.Fatalf("decoded %+v from %q, which re-encodes as %q", r, in, e)
+	}
+}
+
+// The fuzz seeds are frames that decode, not torn ones.
+func TestFuzzSeedsDecode(t *testing.T) {
+	for _, k := range []struct {
+		in     string
+		decode func([]byte) (Response, error)
+		packed bool
+	}{
+		{"52000000010000000000000000000000008a524476", DecodeResponse, false},
+		{"500000000100000000000000000000000a000000060002000868691138ef12", DecodeResponse, true},
+		{"UgAAAAEAAAAAAAAAAAAAAACKUkR2", DecodeResponse64, false},
+		{"TAAAAAEAAAAAAAAAAAAAAGsAAAAaT2hpAAACAEEAAgAAAgCwAAAAAAAAZW5kISFXBcES", DecodeResponse64, true},
+	} {
+		if r, err := k.decode([]byte(k.in)); err != nil || r.Seq != 1 || r.Packed != k.packed {
+			t.Errorf("seed %s: %+v, %v", k.in, r, err)
+		}
+	}
+}
+
 func FuzzDecodeResponse(f *testing.F) {
-	f.Add([]byte("52000000010000000000000000000000005b4d1fa1"))
+	f.Add([]byte("52000000010000000000000000000000008a524476"))
 	f.Add([]byte(Response{Seq: 2, Ret: -1, Data: []byte("x")}.Encode()))
 	f.Add([]byte("500000000100000000000000000000000a000000060002000868691138ef12")) // 'P': "hi" and 8 zeros
 	f.Fuzz(func(t *testing.T, h []byte) {
 		r, err := DecodeResponse(h)
-		if err != nil {
-			if !errors.Is(err, ErrTorn) {
-				t.Fatalf("error %v is not ErrTorn", err)
-			}
-			return
-		}
-		if r.Packed { // a packed frame unpacks within bounds
-			if len(r.Data) > 2*MaxData {
-				t.Fatalf("unpacked %d bytes", len(r.Data))
-			}
-			return
-		}
-		// Whatever decodes is canonical: it re-encodes to the same hex.
-		enc := r.Encode()
-		if !bytes.Contains(enc, append(append([]byte("%%"), bytes.ToLower(h)...), '$')) {
-			t.Fatalf("decoded %+v from %q, which re-encodes as %q", r, h, enc)
-		}
+		decodedRight(t, bytes.ToLower(h), r, err, "%%", Response.Encode)
 	})
 }
 
@@ -150,21 +175,7 @@ func FuzzDecodeResponse64(f *testing.F) {
 	f.Add([]byte("TAAAAAEAAAAAAAAAAAAAAGsAAAAaT2hpAAACAEEAAgAAAgCwAAAAAAAAZW5kISFXBcES")) // 'L': "hi", 100 zeros, "end!!"
 	f.Fuzz(func(t *testing.T, s []byte) {
 		r, err := DecodeResponse64(s)
-		if err != nil {
-			if !errors.Is(err, ErrTorn) {
-				t.Fatalf("error %v is not ErrTorn", err)
-			}
-			return
-		}
-		if r.Packed {
-			if len(r.Data) > 2*MaxData {
-				t.Fatalf("unpacked %d bytes", len(r.Data))
-			}
-			return
-		}
-		if enc := r.Encode64(); !bytes.Contains(enc, append(append([]byte("%&"), s...), '$')) {
-			t.Fatalf("decoded %+v from %q, which re-encodes as %q", r, s, enc)
-		}
+		decodedRight(t, s, r, err, "%&", Response.Encode64)
 	})
 }
 
