@@ -19,6 +19,7 @@
 package executor
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -265,6 +266,12 @@ func DecodeResponse(h []byte) (Response, error) {
 
 // DecodeResponse64 decodes the base64 between "%&" and '$' (protocol 8).
 func DecodeResponse64(t []byte) (Response, error) {
+	// Go's decoder skips CR and LF, and Strict alone would still let a
+	// frame with them inside pass for the one without: a frame has one
+	// spelling (the fuzzer found this one).
+	if i := bytes.IndexAny(t, "\r\n"); i >= 0 {
+		return Response{}, fmt.Errorf("%w: a line break %d characters into a base64 frame", ErrTorn, i)
+	}
 	b := make([]byte, base64.RawStdEncoding.DecodedLen(len(t)))
 	// Strict: a last character with stray low bits is not a second
 	// spelling of the same frame.
