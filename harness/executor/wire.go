@@ -118,9 +118,9 @@ func (q Request) frame() []byte {
 
 // requestLine is frame b as the line the executor reads: hex, or with
 // b64 (protocol 5) base64 without padding. Every character the host sends
-// costs a TCG guest an interrupt's share (~26 us on hppa, measured: the
-// whole set sent ~300 KB), and base64 sends 4 characters for 3 bytes where
-// hex sends 6. Its alphabet has no '>', '#', '%' or '$', and nothing a raw
+// costs a TCG guest its share of a receive interrupt (m68k ~50 us; on
+// hppa the fixed cost of a round trip dominates), and base64 sends 4
+// characters for 3 bytes where hex sends 6. Its alphabet has no '>', '#', '%' or '$', and nothing a raw
 // tty changes.
 func requestLine(b []byte, b64 bool) []byte {
 	if b64 {

@@ -263,7 +263,7 @@ static u32 crc32(const u8 *p, ulong n)
 static u8 wire[MAXDATA + 128]; /* a line's bytes */
 static u8 resp[MAXDATA + 64];
 static char line[2 * (MAXDATA + 128) + 8];
-static char hexout[2 * (MAXDATA + 64) + 16];
+static char outline[2 * (MAXDATA + 64) + 16]; /* a response line (base64 fits in what hex took) */
 static long resp_len;
 static u32 last_seq;
 
@@ -283,7 +283,8 @@ static int unhex(char c)
 
 /* unbase64 decodes RFC 4648 base64 without padding (protocol 5's '#'
  * lines): three bytes in four characters where hex needs six, and each
- * character the host sends costs a TCG guest ~26 us to receive (hppa). */
+ * character the host sends costs a TCG guest its share of a receive
+ * interrupt (m68k ~50 us). */
 static long unbase64(const char *l, long n, u8 *out, long cap)
 {
 	u32 acc = 0;
@@ -318,24 +319,24 @@ static void send_response(void)
 	long n = 0, i = 0;
 	u32 acc = 0;
 	int bits = 0;
-	hexout[n++] = '\r';
-	hexout[n++] = '\n';
-	hexout[n++] = '%';
-	hexout[n++] = '&';
+	outline[n++] = '\r';
+	outline[n++] = '\n';
+	outline[n++] = '%';
+	outline[n++] = '&';
 	for (; i < resp_len; i++) {
 		acc = acc << 8 | resp[i];
 		bits += 8;
 		while (bits >= 6) {
 			bits -= 6;
-			hexout[n++] = b64[(acc >> bits) & 63];
+			outline[n++] = b64[(acc >> bits) & 63];
 		}
 	}
 	if (bits > 0)
-		hexout[n++] = b64[(acc << (6 - bits)) & 63];
-	hexout[n++] = '$';
-	hexout[n++] = '\r';
-	hexout[n++] = '\n';
-	out(hexout, n);
+		outline[n++] = b64[(acc << (6 - bits)) & 63];
+	outline[n++] = '$';
+	outline[n++] = '\r';
+	outline[n++] = '\n';
+	out(outline, n);
 }
 
 /* lz4_pack packs n bytes at s as one LZ4 block (lz4's
