@@ -233,6 +233,8 @@ func (c *Client) noteDeferred(k *pending, r Response, err error) {
 		what, call = fmt.Sprintf("a deferred read of fd %d", k.Args[0]), "read"
 	case OpBindPacket:
 		what, call = fmt.Sprintf("a deferred bind of fd %d to ifindex %d", k.Args[0], k.Args[1]), "bind"
+	case OpRelease:
+		what, call = "a teardown in the background ("+releaseSummary(k.Data)+")", "close or munmap"
 	default:
 		what, call = fmt.Sprintf("a deferred write of %d bytes at %#x", len(k.Data), k.Args[0]), "writemem"
 	}
@@ -243,9 +245,14 @@ func (c *Client) noteDeferred(k *pending, r Response, err error) {
 	default:
 		err = fmt.Errorf("it returned %d", r.Ret)
 	}
+	c.keepDeferred(&machine.DeferredError{Step: k.step, Call: what, Err: err})
+}
+
+// keepDeferred keeps err for the next call and Flush, unless one is kept.
+func (c *Client) keepDeferred(err error) {
 	c.mu.Lock()
 	if c.deferErr == nil {
-		c.deferErr = &machine.DeferredError{Step: k.step, Call: what, Err: err}
+		c.deferErr = err
 	}
 	c.mu.Unlock()
 }

@@ -199,6 +199,7 @@ const (
 	protoTwoRanges = 9  // a read of two ranges, a barrier between
 	protoHistory   = 10 // requests packed against the ones before
 	protoBigFrames = 11 // frames of MaxData, not maxDataBefore
+	protoRelease   = 12 // teardown in the background (OpRelease, OpSettle)
 )
 
 // has says whether the executor speaks protocol v.

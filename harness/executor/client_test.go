@@ -143,7 +143,7 @@ func exercise(t *testing.T, c *Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.Version != 11 || h.WordBytes != 8 || h.BigEndian || h.Machine != "x86_64" {
+	if h.Version != 12 || h.WordBytes != 8 || h.BigEndian || h.Machine != "x86_64" {
 		t.Fatalf("hello = %+v", h)
 	}
 	addr, err := c.Mmap(3 * 4096)

@@ -55,6 +55,8 @@ const (
 	OpBatch
 	OpVhostWorkers
 	OpSetAffinity
+	OpRelease
+	OpSettle
 )
 
 // MaxData is the largest data part of a frame either way (protocol 11;

@@ -163,7 +163,10 @@ func drive(c *executor.Client, m machine.Machine, o Options, records io.Writer, 
 		WordBits: a.ABI.WordBits, BigEndian: a.ABI.BigEndian, PageSize: a.MachineABI().PageSize}
 	w := record.NewWriter(records)
 	scenario.Session(m, w, hello, only, a.Skips(), progress, start)
-	return c.Err()
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("after the last scenario: %w", err) // the last teardown's, found when Session settled
+	}
+	return nil
 }
 
 func endian(big bool) string {

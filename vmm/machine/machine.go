@@ -108,13 +108,15 @@ type Flusher interface {
 // Releaser is a machine that can tear down in the background: closing a
 // tap unregisters its device, which waits for RCU callbacks (~16 ms under
 // TCG, a third of a scenario), and that can run while the next scenario
-// is judged and started. Released work runs in one goroutine, in the order
-// released, so a rig's devices are closed before its memory is unmapped
-// as when closed in place; a new mapping cannot take an address a
-// device being closed still holds. The guest agent's machine.
+// is judged and started. Released work runs in the order released, so a
+// rig's devices are closed before its memory is unmapped as when closed
+// in place; a new mapping cannot take an address a device being closed
+// still holds. The guest agent's machine (one goroutine), and the
+// executor's client from protocol 12 (a helper process in the guest).
 type Releaser interface {
-	// Release queues f.
-	Release(f func())
+	// Release queues f, which tears down through m: only Close and
+	// Munmap (their errors are the releaser's to report).
+	Release(f func(m Machine))
 	// Settle returns once everything released before has run. Spawn
 	// and Fork settle first (a child inherits no device being closed),
 	// and so does VhostWorkers (a closing device's worker is not the

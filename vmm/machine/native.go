@@ -256,7 +256,7 @@ func (m *native) Spawn(path string, env []string) ([]byte, error) {
 }
 
 // Release queues f for the one goroutine that runs released work.
-func (m *native) Release(f func()) {
+func (m *native) Release(f func(Machine)) {
 	m.mu.Lock()
 	if m.release == nil {
 		m.release = make(chan func(), 64)
@@ -269,7 +269,7 @@ func (m *native) Release(f func()) {
 	}
 	m.pending.Add(1)
 	m.mu.Unlock()
-	m.release <- f
+	m.release <- func() { f(m) }
 }
 
 func (m *native) Settle() { m.pending.Wait() }

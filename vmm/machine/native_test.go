@@ -28,7 +28,7 @@ func TestNativeReleaseOrder(t *testing.T) {
 	var got []int
 	running := 0
 	for i := range 20 {
-		rel.Release(func() {
+		rel.Release(func(machine.Machine) {
 			running++
 			if running != 1 {
 				t.Errorf("release %d ran beside another", i)
@@ -48,7 +48,7 @@ func TestNativeReleaseOrder(t *testing.T) {
 		}
 	}
 	done := false
-	rel.Release(func() { time.Sleep(20 * time.Millisecond); done = true })
+	rel.Release(func(machine.Machine) { time.Sleep(20 * time.Millisecond); done = true })
 	if _, err := m.(machine.Spawner).Spawn("/bin/true", nil); err != nil {
 		t.Fatal(err)
 	}

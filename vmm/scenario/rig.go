@@ -391,7 +391,7 @@ func (r *Rig) Close() {
 		}
 	}
 	if rel, ok := r.M.(machine.Releaser); ok {
-		rel.Release(func() { teardown(r.M) })
+		rel.Release(teardown)
 		return
 	}
 	teardown(machine.Later(r.M, "teardown"))

@@ -32,6 +32,7 @@
 #include <linux/reboot.h>
 #include <asm/signal.h>
 #include <asm/errno.h>
+#include <asm/socket.h>
 
 typedef unsigned long ulong;
 typedef unsigned int u32;
@@ -189,6 +190,9 @@ void *memset(void *d, int c, ulong n)
 #define O_CLOEXEC 02000000
 #endif
 #define AT_FDCWD_ (-100)
+#define AF_UNIX_ 1
+#define SOCK_SEQPACKET_ 5 /* messages, and an end to read when the peer is gone */
+#define MSG_NOSIGNAL_ 0x4000
 #define AF_INET_ 2
 #define AF_PACKET_ 17
 #define SOCK_RAW_ 3
@@ -451,7 +455,8 @@ enum {
 	OP_HELLO = 1, OP_OPEN, OP_CLOSE, OP_IOCTL, OP_MMAP, OP_MPROTECT, OP_MUNMAP,
 	OP_READMEM, OP_WRITEMEM, OP_EVENTFD, OP_READ, OP_WRITE, OP_SOCKET,
 	OP_BINDPACKET, OP_POLL, OP_REBOOT, OP_SWAPWORDS, OP_ORWORD, OP_FORK,
-	OP_CHILDVIEW, OP_BATCH, OP_VHOSTWORKERS, OP_SETAFFINITY,
+	OP_CHILDVIEW, OP_BATCH, OP_VHOSTWORKERS, OP_SETAFFINITY, OP_RELEASE,
+	OP_SETTLE,
 };
 
 /* The one forked child (OP_FORK, OP_CHILDVIEW). */
@@ -581,6 +586,241 @@ static void note_worker(long tid, const char *comm, int ours)
 	}
 }
 
+/* ---- teardown in the background (protocol 12: OP_RELEASE, OP_SETTLE) ----
+ * The last close of a rig's devices is most of a scenario's teardown
+ * (a tap's unregistering, vhost's RCU waits: ~60 ms a scenario on hppa),
+ * and nothing needs to wait for it. A helper process, forked at the first
+ * OP_RELEASE, is handed the fds over a unix socket (SCM_RIGHTS) and
+ * closes them on the guest's other CPU while the next scenario runs, as
+ * the Go agent's machine.Releaser does in a goroutine. The executor closes
+ * its own copies at once (cheap: the message holds the files), so their
+ * numbers are free for the calls after; the mappings the devices were
+ * given are unmapped only once the helper says it closed them, so a new
+ * mapping never takes an address a device being closed still holds. */
+#define RELEASE_FDS 64
+#define RELEASE_MAPS 64
+
+static long helper = -1; /* our end of the socket; -1 none yet, -2 none to be had (all in place) */
+static u32 released, acked; /* messages sent, the last the helper answered */
+static u32 fds_sent, fds_closed; /* what the helper was handed and says it closed */
+static long release_err; /* the first failure found after the call that caused it returned */
+static struct { u64 addr, len; u32 after; } unmaps[RELEASE_MAPS];
+static int nunmaps;
+
+struct iovec_ { void *base; ulong len; };
+struct msghdr_ {
+	void *name;
+	int namelen;
+	struct iovec_ *iov;
+	ulong iovlen;
+	void *control;
+	ulong controllen;
+	unsigned flags;
+};
+/* struct cmsghdr: len (size_t), level, type; the fds follow, long-aligned */
+#define CMSG_HEAD ((sizeof(ulong) + 2 * sizeof(int) + sizeof(ulong) - 1) & ~(sizeof(ulong) - 1))
+
+static long poll_in(long fd, long ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+#ifdef __NR_poll
+	return sys(__NR_poll, &p, 1, ms);
+#else
+	struct { long s, ns; } ts = { ms / 1000, (ms % 1000) * 1000000 };
+	return sys6(__NR_ppoll, (long)&p, 1, (long)&ts, 0, 0, 0);
+#endif
+}
+
+/* helper_main takes each message's fds, waits for the executor's word
+ * that it closed its copies (so that the helper's closes are the last,
+ * which run the devices' release), closes them and answers with the
+ * message's number and how many it closed; it ends when the executor's
+ * end is closed. */
+static void helper_main(long s)
+{
+	static ulong ctl[(CMSG_HEAD + RELEASE_FDS * sizeof(int)) / sizeof(ulong) + 1];
+	for (;;) {
+		u32 ticket;
+		struct iovec_ iov = { &ticket, sizeof ticket };
+		struct msghdr_ m = { .iov = &iov, .iovlen = 1, .control = ctl, .controllen = sizeof ctl };
+		long k = sys(__NR_recvmsg, s, &m, 0);
+		if (k == -EINTR)
+			continue;
+		if (k != sizeof ticket)
+			break;
+		u32 go, closed = 0;
+		while ((k = sys(__NR_read, s, &go, sizeof go)) == -EINTR)
+			;
+		if (k != sizeof go)
+			break; /* the executor is gone: exiting closes what was sent */
+		const u8 *c = (const u8 *)ctl, *end = c + m.controllen;
+		while (end - c >= (long)CMSG_HEAD) {
+			ulong len = *(const ulong *)c;
+			const int *h = (const int *)(c + sizeof(ulong));
+			if (len < CMSG_HEAD || len > (ulong)(end - c))
+				break;
+			if (h[0] == SOL_SOCKET && h[1] == 1 /* SCM_RIGHTS */)
+				for (ulong i = 0; i < (len - CMSG_HEAD) / sizeof(int); i++)
+					closed += sys(__NR_close, ((const int *)(c + CMSG_HEAD))[i], 0, 0) == 0;
+			c += (len + sizeof(ulong) - 1) & ~(sizeof(ulong) - 1);
+		}
+		u32 ack[2] = { ticket, closed };
+		sys(__NR_write, s, ack, sizeof ack);
+	}
+	for (;;)
+		sys(__NR_exit, 0, 0, 0);
+}
+
+/* start_helper forks the helper at OP_HELLO, before any scenario: it
+ * shares no guest memory copy-on-write with the executor, and holds no fd
+ * but the console and its socket (it closes the rest: a device it kept
+ * open by inheritance would never be released). */
+static void start_helper(void)
+{
+	int sv[2];
+	helper = -2;
+	if (sys6(__NR_socketpair, AF_UNIX_, SOCK_SEQPACKET_ | O_CLOEXEC, 0, (long)sv, 0, 0) < 0)
+		return;
+	long pid = fork_();
+	if (pid == 0) {
+		long s = sv[1];
+		if (s != 3 && sys(__NR_dup3, s, 3, 0) == 3)
+			s = 3;
+		if (sys(__NR_close_range, s + 1, ~0U, 0) < 0)
+			for (long fd = s + 1; fd < 1024; fd++)
+				sys(__NR_close, fd, 0, 0);
+		for (long fd = 3; fd < s; fd++)
+			sys(__NR_close, fd, 0, 0);
+		helper_main(s);
+	}
+	sys(__NR_close, sv[1], 0, 0);
+	if (pid < 0) {
+		sys(__NR_close, sv[0], 0, 0);
+		return;
+	}
+	helper = sv[0];
+}
+
+/* send_fds hands n fds to the helper as message number ticket. */
+static long send_fds(const int *fds, u32 n, u32 ticket)
+{
+	static ulong ctl[(CMSG_HEAD + RELEASE_FDS * sizeof(int)) / sizeof(ulong) + 1];
+	struct iovec_ iov = { &ticket, sizeof ticket };
+	ulong len = CMSG_HEAD + n * sizeof(int);
+	struct msghdr_ m = { .iov = &iov, .iovlen = 1, .control = ctl,
+		.controllen = (len + sizeof(ulong) - 1) & ~(sizeof(ulong) - 1) };
+	int *h = (int *)((u8 *)ctl + sizeof(ulong));
+	memset(ctl, 0, sizeof ctl);
+	ctl[0] = len;
+	h[0] = SOL_SOCKET;
+	h[1] = 1; /* SCM_RIGHTS */
+	memcpy((u8 *)ctl + CMSG_HEAD, fds, n * sizeof(int));
+	long k;
+	while ((k = sys(__NR_sendmsg, helper, &m, MSG_NOSIGNAL_)) == -EINTR)
+		;
+	return k;
+}
+
+/* take_acks reads the helper's answers (all of them when wait), then
+ * unmaps what waited for them. A helper gone (EOF) took its fds with it;
+ * one that closed fewer than it was handed (a message it misread) would
+ * keep devices alive: the release's failure (EPROTO), never unseen. */
+static void take_acks(int wait)
+{
+	while (helper >= 0 && acked != released) {
+		u32 ack[2];
+		long k;
+		if (!wait && poll_in(helper, 0) <= 0)
+			break;
+		if ((k = sys(__NR_read, helper, ack, sizeof ack)) == sizeof ack) {
+			acked = ack[0];
+			fds_closed += ack[1];
+		} else if (k != -EINTR && k != -EAGAIN) {
+			sys(__NR_close, helper, 0, 0);
+			helper = -2;
+			acked = released;
+			fds_closed = fds_sent;
+		}
+	}
+	if (acked == released && fds_closed != fds_sent) {
+		if (!release_err)
+			release_err = -EPROTO;
+		fds_closed = fds_sent;
+	}
+	int keep = 0;
+	for (int i = 0; i < nunmaps; i++) {
+		if ((int)(acked - unmaps[i].after) >= 0) {
+			long r = sys(__NR_munmap, (ulong)unmaps[i].addr, unmaps[i].len, 0);
+			if (r < 0 && !release_err)
+				release_err = r;
+		} else
+			unmaps[keep++] = unmaps[i];
+	}
+	nunmaps = keep;
+}
+
+/* settle returns once every fd handed to the helper is closed and what
+ * waited for it unmapped (OP_SETTLE; and before OP_FORK and
+ * OP_VHOSTWORKERS, as the Go agent settles before Fork and VhostWorkers):
+ * the first failure not yet returned, or 0. */
+static long settle(void)
+{
+	take_acks(1);
+	long r = release_err;
+	release_err = 0;
+	return r;
+}
+
+/* release runs OP_RELEASE: data is nfd:u32 fd:u32... nmap:u32
+ * (addr:u64 len:u64)...; the fds are closed (in the background where the
+ * helper can), then the mappings unmapped. Returns 0, or the first
+ * failure of what ran here (a failure of what runs later comes back from
+ * the next OP_RELEASE or OP_SETTLE). */
+static long release(const u8 *data, u32 dlen)
+{
+	static int fds[RELEASE_FDS];
+	u32 nfd, nmap;
+	if (dlen < 4 || (nfd = get32(data)) > RELEASE_FDS || dlen < 8 + 4 * nfd)
+		return -EINVAL;
+	nmap = get32(data + 4 + 4 * nfd);
+	if (nmap > RELEASE_MAPS || dlen != 8 + 4 * nfd + 16 * nmap)
+		return -EINVAL;
+	for (u32 i = 0; i < nfd; i++)
+		fds[i] = (int)get32(data + 4 + 4 * i);
+	take_acks(0);
+	long ret = release_err;
+	release_err = 0;
+	if (nfd && helper >= 0 && send_fds(fds, nfd, released + 1) >= 0) {
+		released++;
+		fds_sent += nfd;
+		for (u32 i = 0; i < nfd; i++)
+			sys(__NR_close, fds[i], 0, 0); /* valid: sendmsg took them */
+		u32 go = released;
+		while (sys6(__NR_sendto, helper, (long)&go, sizeof go, MSG_NOSIGNAL_, 0, 0) == -EINTR)
+			;
+	} else
+		for (u32 i = 0; i < nfd; i++) {
+			long r = sys(__NR_close, fds[i], 0, 0);
+			if (r < 0 && !ret)
+				ret = r;
+		}
+	const u8 *m = data + 8 + 4 * nfd;
+	for (u32 i = 0; i < nmap; i++, m += 16) {
+		if (acked != released && nunmaps == RELEASE_MAPS)
+			take_acks(1);
+		if (acked == released) {
+			long r = sys(__NR_munmap, (ulong)get64(m), get64(m + 8), 0);
+			if (r < 0 && !ret)
+				ret = r;
+			continue;
+		}
+		unmaps[nunmaps].addr = get64(m);
+		unmaps[nunmaps].len = get64(m + 8);
+		unmaps[nunmaps++].after = released;
+	}
+	return ret;
+}
+
 /* run_op runs one call: its output goes to d (at most cap bytes), its
  * length to *olen. A batch's calls run here one after another. */
 /* read_bytes copies n bytes at addr; 4 aligned bytes with one load (a
@@ -605,7 +845,7 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 	case OP_HELLO: {
 		static struct new_utsname_ u;
 		union { u32 i; u8 b[4]; } e = { .i = 1 };
-		d[0] = 11; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses, 5 base64 requests, 6 fenced calls, 7 placed fds, 8 LZ4-packed base64 responses, 9 two-range reads, 10 requests packed against the ones before, 11 32 KB frames */
+		d[0] = 12; /* protocol version: 2 has OP_BATCH, 3 packed requests, 4 packed responses, 5 base64 requests, 6 fenced calls, 7 placed fds, 8 LZ4-packed base64 responses, 9 two-range reads, 10 requests packed against the ones before, 11 32 KB frames, 12 teardown in the background */
 		d[1] = sizeof(long);
 		d[2] = e.b[0] == 0; /* big-endian */
 		olen = 3;
@@ -613,6 +853,8 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 			olen += cstr(d + olen, u.machine);
 			olen += cstr(d + olen, u.release);
 		}
+		if (helper == -1)
+			start_helper();
 		break;
 	}
 	case OP_OPEN: {
@@ -717,16 +959,9 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 		ret = sys(__NR_bind, a[0], &sa, sizeof sa);
 		break;
 	}
-	case OP_POLL: {
-		struct pollfd p = { .fd = a[0], .events = POLLIN };
-#ifdef __NR_poll
-		ret = sys(__NR_poll, &p, 1, a[1]);
-#else
-		struct { long s, ns; } ts = { a[1] / 1000, (a[1] % 1000) * 1000000 };
-		ret = sys6(__NR_ppoll, (long)&p, 1, (long)&ts, 0, 0, 0);
-#endif
+	case OP_POLL:
+		ret = poll_in(a[0], a[1]);
 		break;
-	}
 	case OP_SWAPWORDS: {
 		/* Harvest a[1] unsigned longs at a[0] the way a VMM does: each
 		 * word atomically exchanged with 0, in order; the old values
@@ -765,6 +1000,7 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 		 * waiting (machine.Machine's Fork). */
 		int rel[2], view[2];
 		u8 ready;
+		take_acks(1); /* settled: the child inherits no device being closed */
 		if (child_pid || a[1] > MAXDATA) {
 			ret = -1;
 			break;
@@ -820,7 +1056,9 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 		break;
 	}
 	case OP_VHOSTWORKERS:
-		/* The TIDs (u32 each) of the threads vhost runs for our devices. */
+		/* The TIDs (u32 each) of the threads vhost runs for our devices:
+		 * none of a device still being closed. */
+		take_acks(1);
 		nown = 0;
 		each_entry("/proc/self/task", 1, note_own);
 		wout = d, wlen = 0, wcap = cap;
@@ -839,6 +1077,12 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 		ret = sys(__NR_sched_setaffinity, a[0], sizeof mask, (long)mask);
 		break;
 	}
+	case OP_RELEASE:
+		ret = release(data, dlen);
+		break;
+	case OP_SETTLE:
+		ret = settle();
+		break;
 	default:
 		ret = -1;
 	}
