@@ -1,8 +1,10 @@
 package agentbuild
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"dirtygate/arches"
@@ -50,5 +52,47 @@ func TestAgentBuildsOutsideTheCheckout(t *testing.T) {
 	}
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("the agent: %v", err)
+	}
+}
+
+// The executor is compiled once per source, compiler and flags: a second
+// build copies the cached binary (shown by planting a marker in the
+// cache), another arch's flags get their own, and a cache entry is never
+// half-written.
+func TestExecutorCached(t *testing.T) {
+	a, err := arches.Lookup("hppa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	first, err := BuildExecutor(context.Background(), a, t.TempDir(), cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, _ := filepath.Glob(filepath.Join(cache, "executor", "hppa-*"))
+	if len(kept) != 1 {
+		t.Fatalf("cache holds %v after the first build, want one hppa executor", kept)
+	}
+	built, _ := os.ReadFile(first)
+	if cached, _ := os.ReadFile(kept[0]); !bytes.Equal(built, cached) {
+		t.Fatal("the cached executor differs from the one built")
+	}
+	if err := os.WriteFile(kept[0], []byte("marker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	second, err := BuildExecutor(context.Background(), a, t.TempDir(), cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(second); string(b) != "marker" {
+		t.Fatal("the second build compiled again instead of copying the cached executor")
+	}
+	other := *a
+	other.Executor.CFlags = append(append([]string(nil), a.Executor.CFlags...), "-DDIRTYGATE_TEST_FLAG")
+	if _, err := BuildExecutor(context.Background(), &other, t.TempDir(), cache); err != nil {
+		t.Fatal(err)
+	}
+	if kept, _ = filepath.Glob(filepath.Join(cache, "executor", "*")); len(kept) != 2 {
+		t.Fatalf("cache holds %v: other flags must get their own entry", kept)
 	}
 }

@@ -24,7 +24,13 @@ func Write(path string, init []byte, extra map[string][]byte) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	zw := gzip.NewWriter(tmp)
+	// The fastest level: a Go agent and its 32-bit twin are 6 MB, which the
+	// default level took ~0.4 s of every run to pack 10% smaller; the
+	// guest unpacks either in the same time.
+	zw, err := gzip.NewWriterLevel(tmp, gzip.BestSpeed)
+	if err != nil {
+		return err
+	}
 	w := cpio.Newc.Writer(zw)
 	recs := []cpio.Record{
 		cpio.Directory("dev", 0o755),

@@ -261,7 +261,7 @@ func (p *Prepared) buildKernel(ctx context.Context) *failure {
 
 // buildGuest builds the agent (or executor) and the initramfs.
 func (p *Prepared) buildGuest(ctx context.Context) *failure {
-	initrd, err := Initramfs(ctx, p.o.Arch, p.o.OutDir, p.o.Only)
+	initrd, err := Initramfs(ctx, p.o.Arch, p.o.OutDir, p.o.CacheDir, p.o.Only)
 	if err != nil {
 		return failed(report.StageSetup, "", "%v", err)
 	}

@@ -38,7 +38,7 @@ func Target(ctx context.Context, o Options, spec string) *report.Report {
 		r.SetError(report.StageSetup, "", err.Error())
 		return finish(o, r, start)
 	}
-	program, err := runnerFor(a).program(ctx, a, o.OutDir)
+	program, err := runnerFor(a).program(ctx, a, o.OutDir, o.CacheDir)
 	if err != nil {
 		r.SetError(report.StageSetup, "", err.Error())
 		return finish(o, r, start)

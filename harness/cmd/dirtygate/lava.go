@@ -142,7 +142,7 @@ func lavaFiles(ctx context.Context, o run.Options, kernel bool) (lavaArtifacts, 
 	}
 	// A lava job always carries the compat agent where there is one
 	// (no --only filter), as it always has.
-	initrd, err := run.Initramfs(ctx, o.Arch, o.OutDir, nil)
+	initrd, err := run.Initramfs(ctx, o.Arch, o.OutDir, o.CacheDir, nil)
 	if err != nil {
 		return lavaArtifacts{}, err
 	}
