@@ -3,11 +3,14 @@
 package machine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -22,7 +25,8 @@ import (
 type native struct {
 	mu      sync.Mutex
 	maps    map[uint64][]byte
-	child   *child // the forked child waiting for ChildView
+	held    map[string]*held // prestarted programs, by path and env
+	child   *child           // the forked child waiting for ChildView
 	release chan func()
 	pending sync.WaitGroup
 }
@@ -242,9 +246,21 @@ func (m *native) OrWord(addr uint64, mask []byte) error {
 }
 
 // Spawn runs path with env added and returns its standard output; its
-// standard error goes to ours (the console).
+// standard error goes to ours (the console). A program prestarted with
+// the same path and env is let go instead of started.
 func (m *native) Spawn(path string, env []string) ([]byte, error) {
 	m.Settle()
+	if h := m.takeHeld(path, env); h != nil {
+		_, err := h.go_.Write([]byte{1})
+		h.go_.Close()
+		if werr := h.cmd.Wait(); err == nil {
+			err = werr
+		}
+		if err != nil {
+			return h.out.Bytes(), fmt.Errorf("%s (prestarted): %w", path, err)
+		}
+		return h.out.Bytes(), nil
+	}
 	cmd := exec.Command(path)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
@@ -253,6 +269,50 @@ func (m *native) Spawn(path string, env []string) ([]byte, error) {
 		return out, fmt.Errorf("%s: %w", path, err)
 	}
 	return out, nil
+}
+
+// held is a prestarted program waiting for its byte on go_.
+type held struct {
+	cmd *exec.Cmd
+	go_ io.WriteCloser
+	out *bytes.Buffer
+}
+
+func heldKey(path string, env []string) string { return path + "\x00" + strings.Join(env, "\x00") }
+
+// Prestart starts path held (HoldEnv); Spawn lets it go. One that cannot
+// start is not kept: Spawn then starts it and reports why it cannot.
+func (m *native) Prestart(path string, env []string) {
+	cmd := exec.Command(path)
+	cmd.Env = append(append(os.Environ(), env...), HoldEnv+"=1")
+	cmd.Stderr = os.Stderr
+	out := &bytes.Buffer{}
+	cmd.Stdout = out
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return
+	}
+	if err := cmd.Start(); err != nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.held == nil {
+		m.held = map[string]*held{}
+	}
+	if old := m.held[heldKey(path, env)]; old != nil {
+		old.go_.Close() // its input ends: it exits without running
+		go old.cmd.Wait()
+	}
+	m.held[heldKey(path, env)] = &held{cmd: cmd, go_: in, out: out}
+}
+
+func (m *native) takeHeld(path string, env []string) *held {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h := m.held[heldKey(path, env)]
+	delete(m.held, heldKey(path, env))
+	return h
 }
 
 // Release queues f for the one goroutine that runs released work.

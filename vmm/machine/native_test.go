@@ -3,6 +3,9 @@
 package machine_test
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,5 +57,42 @@ func TestNativeReleaseOrder(t *testing.T) {
 	}
 	if !done {
 		t.Error("Spawn started its child before the released work had run")
+	}
+}
+
+// A prestarted program waits, started, until Spawn with the same path and
+// env lets it go; Spawn then returns its output. One with another env is
+// started afresh.
+func TestNativePrestart(t *testing.T) {
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "prog")
+	script := "#!/bin/sh\necho $$ >" + dir + "/started.tmp\nmv " + dir + "/started.tmp " + dir + "/started\nhead -c 1 >/dev/null\necho ran $X $$\n"
+	if err := os.WriteFile(prog, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := machine.Native()
+	p, ok := m.(machine.Prestarter)
+	if !ok {
+		t.Fatal("the native machine cannot prestart")
+	}
+	p.Prestart(prog, []string{"X=held"})
+	var pid []byte
+	for i := 0; ; i++ {
+		var err error
+		if pid, err = os.ReadFile(filepath.Join(dir, "started")); err == nil {
+			break
+		}
+		if i == 200 {
+			t.Fatal("the prestarted program never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	out, err := m.(machine.Spawner).Spawn(prog, []string{"X=held"})
+	if want := "ran held " + string(pid); err != nil || string(out) != want {
+		t.Fatalf("Spawn of the prestarted program: %q, %v; want %q (the process started before)", out, err, want)
+	}
+	out, err = m.(machine.Spawner).Spawn(prog, []string{"X=fresh"})
+	if err != nil || !strings.HasPrefix(string(out), "ran fresh ") {
+		t.Fatalf("Spawn of a program not prestarted: %q, %v", out, err)
 	}
 }

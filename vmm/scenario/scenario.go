@@ -29,6 +29,9 @@ type Scenario struct {
 	Name string
 	Doc  string // what it does, what a pass proves, and its negative control: the README's list
 	run  func(m machine.Machine, name string) outcome
+	// prepare, if set, runs when a session that will run the scenario
+	// starts, before any scenario (compat prestarts its 32-bit agent).
+	prepare func(m machine.Machine)
 }
 
 // outcome is what a scenario body hands back for judging.

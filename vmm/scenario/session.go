@@ -22,6 +22,11 @@ func Session(m machine.Machine, w *record.Writer, hello record.Hello, only map[s
 		fmt.Fprintln(progress, "dirtygate: cannot send records:", err)
 		return 2
 	}
+	for _, s := range All() {
+		if _, skipped := skip[s.Name]; s.prepare != nil && (only == nil || only[s.Name]) && !skipped {
+			s.prepare(m)
+		}
+	}
 	code, n, decided := 0, 0, 0
 	for _, s := range All() {
 		if only != nil && !only[s.Name] {

@@ -25,6 +25,13 @@ import (
 const version = "dirtygate-agent 1"
 
 func main() {
+	if os.Getenv(machine.HoldEnv) != "" {
+		// Prestarted (the compat scenario's 32-bit agent): run when let go.
+		var b [1]byte
+		if n, _ := os.Stdin.Read(b[:]); n != 1 {
+			os.Exit(2)
+		}
+	}
 	start := time.Now()
 	pid1 := os.Getpid() == 1
 	if pid1 {
