@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"dirtygate"
 	"dirtygate/arches"
 )
 
@@ -23,11 +24,11 @@ func TestAgentBuildsForEveryGoArch(t *testing.T) {
 		if a.UsesExecutor() {
 			continue
 		}
-		if _, err := Build(ctx, a, t.TempDir()); err != nil {
+		if _, err := Build(ctx, a, t.TempDir(), ""); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 		if a.Go.CompatGOARCH != "" {
-			if _, err := BuildCompat(ctx, a, t.TempDir()); err != nil {
+			if _, err := BuildCompat(ctx, a, t.TempDir(), ""); err != nil {
 				t.Errorf("%s compat: %v", name, err)
 			}
 		}
@@ -46,7 +47,7 @@ func TestAgentBuildsOutsideTheCheckout(t *testing.T) {
 	if err := os.Mkdir("out", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin, err := Build(context.Background(), a, "out")
+	bin, err := Build(context.Background(), a, "out", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,5 +95,50 @@ func TestExecutorCached(t *testing.T) {
 	}
 	if kept, _ = filepath.Glob(filepath.Join(cache, "executor", "*")); len(kept) != 2 {
 		t.Fatalf("cache holds %v: other flags must get their own entry", kept)
+	}
+}
+
+// The agent is built once per source, toolchain and target: a second build
+// copies the cached binary (a planted marker shows it), and a change to
+// any file of the agent's packages builds anew.
+func TestAgentCached(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, dirtygate.AgentSource); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DIRTYGATE_ROOT", root)
+	a, _ := arches.Lookup("x86_64")
+	cache := t.TempDir()
+	if _, err := Build(context.Background(), a, t.TempDir(), cache); err != nil {
+		t.Fatal(err)
+	}
+	kept, _ := filepath.Glob(filepath.Join(cache, "agent", "amd64-*"))
+	if len(kept) != 1 {
+		t.Fatalf("cache holds %v after the first build, want one amd64 agent", kept)
+	}
+	if err := os.WriteFile(kept[0], []byte("marker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Build(context.Background(), a, t.TempDir(), cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(again); string(b) != "marker" {
+		t.Fatal("the second build ran go build instead of copying the cached agent")
+	}
+	f := filepath.Join(root, "vmm", "record", "types.go")
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f, append(b, "\n// changed\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := Build(context.Background(), a, t.TempDir(), cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(changed); string(b) == "marker" {
+		t.Fatal("a changed source file was built from the cache")
 	}
 }

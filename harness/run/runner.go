@@ -44,8 +44,8 @@ func runnerFor(a *arches.Arch) runner {
 // agentRunner: the agent is /init, runs every scenario, prints records.
 type agentRunner struct{}
 
-func (agentRunner) program(ctx context.Context, a *arches.Arch, outDir, _ string) (string, error) {
-	return agentbuild.Build(ctx, a, outDir)
+func (agentRunner) program(ctx context.Context, a *arches.Arch, outDir, cacheDir string) (string, error) {
+	return agentbuild.Build(ctx, a, outDir, cacheDir)
 }
 
 func (agentRunner) perScenario() time.Duration { return 0 }
@@ -92,14 +92,15 @@ func (executorRunner) onTarget(t *targetRun) { targetExecutor(t) }
 // Initramfs builds arch a's guest program (the agent or the executor) and,
 // where the compat scenario is among only (empty: all), the 32-bit agent,
 // and writes them as an initramfs in outDir: what a run boots, and what
-// `dirtygate lava` hands a lab. The two agents build side by side: each
-// `go build`, even with nothing to compile, is ~0.4 s of a warm run.
+// `dirtygate lava` hands a lab. The two agents build side by side (each
+// `go build`, even with nothing to compile, is ~0.4 s), or come from the
+// cache (agentbuild's agentCached).
 func Initramfs(ctx context.Context, a *arches.Arch, outDir, cacheDir string, only []string) (string, error) {
 	extra := map[string][]byte{}
 	compat := make(chan error, 1)
 	if a.HasCompatAgent() && (len(only) == 0 || slices.Contains(only, "compat")) {
 		go func() {
-			a32, err := agentbuild.BuildCompat(ctx, a, outDir)
+			a32, err := agentbuild.BuildCompat(ctx, a, outDir, cacheDir)
 			if err == nil {
 				extra[scenario.CompatAgent], err = os.ReadFile(a32)
 			}
