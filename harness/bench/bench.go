@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -27,10 +28,10 @@ import (
 type Row struct {
 	Arch      string
 	Kernel    string        // the source's name ("6.12")
-	Cold      time.Duration // kernel build from an empty cache, ccache off
-	Warm      time.Duration // cached kernel to a verdict
+	Cold      time.Duration   // kernel build from an empty cache, ccache off
+	Warm      []time.Duration // cached kernel to a verdict, Options.Runs of them
 	Swap      report.Timings
-	BootFloor time.Duration // QEMU start to the agent's final record, no scenario
+	BootFloor []time.Duration // QEMU start to the agent's final record, no scenario (as many)
 	MaxRSS    float64       // MiB
 	Err       string
 	Peer      *Peer // with Options.Peer
@@ -54,7 +55,9 @@ type Options struct {
 	Jobs     int
 	Progress io.Writer
 	// Peer is "kunit" to time kunit_tool's `kunit.py exec` beside
-	// dirtygate's warm run ("" none); Runs is how many runs of each.
+	// dirtygate's warm runs ("" none). Runs is how many warm runs and
+	// floors are timed (the table gives their median: on a shared
+	// 2-core host one run varies by 20%), and the peer's runs.
 	Peer        string
 	Runs        int
 	Kunitconfig string // the peer's kunitconfig; "" its example suite
@@ -103,10 +106,16 @@ func measure(ctx context.Context, a *arches.Arch, kernel string, o Options) Row 
 		row.Err = "baseline: " + r.Error
 		return row
 	}
-	start := time.Now()
-	r := run.Run(ctx, base)
-	row.Warm = time.Since(start)
-	row.MaxRSS = r.Timings.VMMaxRSS
+	for len(row.Warm) < max(o.Runs, 1) {
+		start := time.Now()
+		r := run.Run(ctx, base)
+		if r.Verdict == report.Error {
+			row.Err = "warm: " + r.Error
+			return row
+		}
+		row.Warm = append(row.Warm, time.Since(start))
+		row.MaxRSS = max(row.MaxRSS, r.Timings.VMMaxRSS)
+	}
 	if o.Peer == "kunit" {
 		row.Peer = peer(ctx, a, kernel, base, row.Warm, o)
 	}
@@ -127,15 +136,17 @@ func measure(ctx context.Context, a *arches.Arch, kernel string, o Options) Row 
 	}
 	floor := base
 	floor.Only = []string{"none"} // the agent selects nothing: boot, hello, final, reboot
-	r = run.Run(ctx, floor)
-	row.BootFloor = seconds(r.Timings.Boot + r.Timings.Agent)
+	for len(row.BootFloor) < max(o.Runs, 1) {
+		r := run.Run(ctx, floor)
+		row.BootFloor = append(row.BootFloor, seconds(r.Timings.Boot+r.Timings.Agent))
+	}
 	return row
 }
 
-// peer times more warm dirtygate runs (the first is warm) and kunit_tool's
-// runs on the same source and arch.
-func peer(ctx context.Context, a *arches.Arch, kernel string, base run.Options, warm time.Duration, o Options) *Peer {
-	p := &Peer{Dirtygate: []time.Duration{warm}}
+// peer times kunit_tool's runs on the same source and arch, beside
+// dirtygate's warm runs (and more of those if it needs more).
+func peer(ctx context.Context, a *arches.Arch, kernel string, base run.Options, warm []time.Duration, o Options) *Peer {
+	p := &Peer{Dirtygate: warm}
 	if a.Build.KUnit == "" {
 		p.None = "kunit_tool has no QEMU config for " + a.Name
 		return p
@@ -162,6 +173,17 @@ func peer(ctx context.Context, a *arches.Arch, kernel string, base run.Options, 
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// spread is the median of d and, with more than one, its range.
+func spread(d []time.Duration) string {
+	if len(d) == 0 {
+		return "-"
+	}
+	if len(d) == 1 {
+		return fmt.Sprintf("%.1fs", d[0].Seconds())
+	}
+	return fmt.Sprintf("%.1fs (%.1f-%.1f)", median(d).Seconds(), slices.Min(d).Seconds(), slices.Max(d).Seconds())
+}
 
 // uniquePatch writes a patch that adds a comment to drivers/vhost/vhost.c.
 func uniquePatch(ctx context.Context, kernel, cacheDir string) (string, error) {
@@ -190,14 +212,18 @@ func uniquePatch(ctx context.Context, kernel, cacheDir string) (string, error) {
 // Write prints the table.
 func Write(w io.Writer, rows []Row) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ARCH\tKERNEL\tCOLD BUILD\tWARM VERDICT\tPATCH SWAP (build+boot+agent)\tBOOT FLOOR\tQEMU RSS")
+	fmt.Fprintln(tw, "ARCH\tKERNEL\tCOLD BUILD\tWARM VERDICT\tPATCH SWAP (build+boot+agent)\tBOOT FLOOR\tOVER FLOOR\tQEMU RSS")
 	for _, r := range rows {
 		cold := "-"
 		if r.Cold > 0 {
 			cold = r.Cold.Round(time.Second).String()
 		}
 		swap := fmt.Sprintf("%.1fs (%.1f+%.1f+%.1f)", r.Swap.Total, r.Swap.Build, r.Swap.Boot, r.Swap.Agent)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fs\t%s\t%.1fs\t%.0f MiB\n", r.Arch, r.Kernel, cold, r.Warm.Seconds(), swap, r.BootFloor.Seconds(), r.MaxRSS)
+		over := "-"
+		if len(r.Warm) > 0 && len(r.BootFloor) > 0 {
+			over = fmt.Sprintf("%.1fs", (median(r.Warm) - median(r.BootFloor)).Seconds())
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f MiB\n", r.Arch, r.Kernel, cold, spread(r.Warm), swap, spread(r.BootFloor), over, r.MaxRSS)
 	}
 	tw.Flush()
 	for _, r := range rows {

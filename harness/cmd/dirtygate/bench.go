@@ -26,7 +26,7 @@ func (c *benchCmd) define(fs *flag.FlagSet) {
 	c.kernels.register(fs)
 	c.build = addBuild(fs)
 	c.peer = fs.String("peer", "", "`PEER` kunit also times the kernel's own kunit_tool (kunit.py exec) on the same source and arch, and prints both per run (its kernel is built once, cached)")
-	c.runs = fs.Int("runs", 3, "with --peer: how many warm runs (`N`) of each tool are timed")
+	c.runs = fs.Int("runs", 3, "how many warm runs and floors (`N`) are timed (the table gives the median and range), and of each tool with --peer")
 	c.kconfig = fs.String("peer-kunitconfig", "", "with --peer kunit: the kunitconfig `FILE` kunit_tool builds (default: KUnit's example suite)")
 }
 
