@@ -46,8 +46,8 @@ func (c *Client) Settle() {
 	if !c.has(protoRelease) {
 		return
 	}
-	if _, err := c.sys("munmap", OpSettle, 0, nil, nil); err != nil {
-		c.keepDeferred(&machine.DeferredError{Step: "teardown", Call: "a munmap after the helper's closes", Err: err})
+	if _, err := c.sys("settle", OpSettle, 0, nil, nil); err != nil {
+		c.keepDeferred(&machine.DeferredError{Step: "teardown", Call: "the background teardown (the helper's closes, the munmaps after them)", Err: err})
 	}
 }
 
