@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// unpackerCases drives executor.c's lz4_block, unbase64, run_batch and lz4_pack, compiled for this host
+// unpackerCases drives executor.c's lz4_block, unbase64, run_batch, lz4_pack and release, compiled for this host
 // with AddressSanitizer: every input is a buffer of exactly its size and
 // so is the output, so a bounds check that is missing shows as a read or
 // write outside them (the sanitizer aborts), or as a wrong return. The
@@ -87,6 +87,16 @@ static int check_batch(int i, const u8 *b, long n, long want)
 	free(out);
 	return got == want ? 0 : 50 + i;
 }
+/* check_release parses an OP_RELEASE of exactly n bytes (no helper here:
+ * what it names is closed and unmapped in place). */
+static int check_release(int i, const u8 *b, long n, long want)
+{
+	u8 *in = malloc(n ? n : 1);
+	memcpy(in, b, n);
+	long got = release(in, n);
+	free(in);
+	return got == want ? 0 : 110 + i;
+}
 int main(void)
 {
 	static const u8 placenoarg[] = {OP_EVENTFD | 0x40, 0, 0, 0, 0, 0};
@@ -129,6 +139,17 @@ int main(void)
 	r = r ? r : check_pack(7, 0, 0, 0, 0);        /* nothing, in nothing: no room for the token */
 	for (long cap = 0; cap <= 700 && !r; cap++)  /* every cap: each write's bound is checked */
 		r = check_pack(8, 3, 600, cap, cap >= 600 ? 1 : -1);
+	static const u8 rel_none[] = {0, 0, 0, 0, 0, 0, 0, 0};
+	static const u8 rel_fdcut[] = {0, 0, 0, 1, 0, 0, 0};
+	static const u8 rel_many[] = {0, 0, 0, 65, 0, 0, 0, 0};
+	static const u8 rel_mapcut[] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x10, 0};
+	static const u8 rel_badfd[] = {0, 0, 0, 1, 0, 0, 0x03, 0xe7, 0, 0, 0, 0}; /* fd 999, not open */
+	r = r ? r : check_release(0, rel_none, sizeof rel_none, 0);        /* honest: nothing to do */
+	r = r ? r : check_release(1, rel_none, 0, -EINVAL);                /* no count */
+	r = r ? r : check_release(2, rel_fdcut, sizeof rel_fdcut, -EINVAL); /* an fd cut short */
+	r = r ? r : check_release(3, rel_many, sizeof rel_many, -EINVAL);   /* more fds than a message carries */
+	r = r ? r : check_release(4, rel_mapcut, sizeof rel_mapcut, -EINVAL); /* a mapping cut short */
+	r = r ? r : check_release(5, rel_badfd, sizeof rel_badfd, -EBADF);  /* closed in place: its failure */
 	hgen = 0;
 	r = r ? r : check_pack(9, 2, 4096, 8192, 1);  /* generation 1 leaves positions up to 4 KB, */
 	hgen = 0xfffe;
@@ -158,7 +179,7 @@ func TestUnpackerBounds(t *testing.T) {
 	}
 	out, err := exec.Command(bin).CombinedOutput()
 	if err != nil {
-		t.Fatalf("the unpacker failed a case (exit 10+N: lz4 case N returned the wrong value, 30+N: base64 case N, 50+N: batch case N, 70+N: packing case N, 90+N: prefix case N; else the sanitizer's report): %v\n%s",
+		t.Fatalf("the unpacker failed a case (exit 10+N: lz4 case N returned the wrong value, 30+N: base64 case N, 50+N: batch case N, 70+N: packing case N, 90+N: prefix case N, 110+N: release case N; else the sanitizer's report): %v\n%s",
 			err, strings.TrimSpace(string(out)))
 	}
 }
