@@ -589,8 +589,8 @@ static void note_worker(long tid, const char *comm, int ours)
 /* ---- teardown in the background (protocol 12: OP_RELEASE, OP_SETTLE) ----
  * The last close of a rig's devices is most of a scenario's teardown
  * (a tap's unregistering, vhost's RCU waits: ~60 ms a scenario on hppa),
- * and nothing needs to wait for it. A helper process, forked at the first
- * OP_RELEASE, is handed the fds over a unix socket (SCM_RIGHTS) and
+ * and nothing needs to wait for it. A helper process, forked at
+ * OP_HELLO, is handed the fds over a unix socket (SCM_RIGHTS) and
  * closes them on the guest's other CPU while the next scenario runs, as
  * the Go agent's machine.Releaser does in a goroutine. The executor closes
  * its own copies at once (cheap: the message holds the files), so their
@@ -1000,7 +1000,7 @@ static long run_op(int op, const u64 *a, const u8 *data, u32 dlen, u8 *d, u32 ca
 		 * waiting (machine.Machine's Fork). */
 		int rel[2], view[2];
 		u8 ready;
-		take_acks(1); /* settled: the child inherits no device being closed */
+		take_acks(1); /* settled first, as the Go agent's Fork: nothing of an earlier rig left */
 		if (child_pid || a[1] > MAXDATA) {
 			ret = -1;
 			break;
