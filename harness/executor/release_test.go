@@ -143,3 +143,26 @@ func openFds(t *testing.T, pid int) int {
 	}
 	return len(ents)
 }
+
+// An executor before protocol 12 gets the teardown deferred call by call,
+// as before: closed for the next call that waits, no helper involved.
+func TestReleaseBeforeProtocol12(t *testing.T) {
+	c := helloed(t, &damage{})
+	c.proto.Store(protoRelease - 1)
+	fd, err := c.Eventfd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := c.Stats()
+	c.Release(func(m machine.Machine) { m.Close(fd) })
+	if st := c.Stats(); st.RoundTrips != before.RoundTrips || st.Deferred-before.Deferred != 1 {
+		t.Fatalf("stats before %+v after %+v: want the close deferred, no round trip", before, st)
+	}
+	if _, err := c.Read(fd, 8); machine.ErrnoName(err) != "EBADF" {
+		t.Fatalf("read after the released close: %v, want EBADF", err)
+	}
+	c.Settle() // nothing to wait for: no call
+	if st := c.Stats(); st.RoundTrips-before.RoundTrips != 1 {
+		t.Fatalf("Settle made a round trip to an executor without OP_SETTLE")
+	}
+}
