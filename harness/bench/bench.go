@@ -27,12 +27,12 @@ import (
 // Row is one arch's measurements; zero durations were not measured.
 type Row struct {
 	Arch      string
-	Kernel    string        // the source's name ("6.12")
+	Kernel    string          // the source's name ("6.12")
 	Cold      time.Duration   // kernel build from an empty cache, ccache off
 	Warm      []time.Duration // cached kernel to a verdict, Options.Runs of them
 	Swap      report.Timings
 	BootFloor []time.Duration // QEMU start to the agent's final record, no scenario (as many)
-	MaxRSS    float64       // MiB
+	MaxRSS    float64         // MiB
 	Err       string
 	Peer      *Peer // with Options.Peer
 }

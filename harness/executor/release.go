@@ -27,13 +27,13 @@ func (c *Client) Release(f func(machine.Machine)) {
 	}
 	v := &releasing{Client: c}
 	f(v)
-	for len(v.fds) > 0 || len(v.maps) > 0 {
-		fds, maps := v.fds[:min(len(v.fds), releaseFds)], v.maps[:min(len(v.maps), releaseMaps)]
-		v.fds, v.maps = v.fds[len(fds):], v.maps[len(maps):]
-		c.post(Call{Op: OpRelease, Data: encodeRelease(fds, maps)}, 0, "teardown")
+	for fds, maps := v.fds, v.maps; len(fds) > 0 || len(maps) > 0; {
+		n, k := min(len(fds), releaseFds), min(len(maps), releaseMaps)
+		c.post(Call{Op: OpRelease, Data: encodeRelease(fds[:n], maps[:k])}, 0, "teardown")
+		fds, maps = fds[n:], maps[k:]
 	}
-	for _, fd := range v.closed {
-		c.unplace(fd) // the executor closes its copy before any later call
+	for _, fd := range v.fds {
+		c.unplace(int(fd)) // the executor closes its copy before any later call
 	}
 }
 
@@ -54,14 +54,12 @@ func (c *Client) Settle() {
 // releasing is the view Release hands its teardown.
 type releasing struct {
 	*Client
-	fds    []uint32
-	closed []int
-	maps   [][2]uint64
+	fds  []uint32
+	maps [][2]uint64
 }
 
 func (v *releasing) Close(fd int) error {
 	v.fds = append(v.fds, uint32(fd))
-	v.closed = append(v.closed, fd)
 	return nil
 }
 

@@ -166,3 +166,43 @@ func TestReleaseBeforeProtocol12(t *testing.T) {
 		t.Fatalf("Settle made a round trip to an executor without OP_SETTLE")
 	}
 }
+
+// A teardown with more fds than one OP_RELEASE carries goes in several,
+// in order, and every fd ends up closed by the helper.
+func TestReleaseManyFds(t *testing.T) {
+	c := helloed(t, &damage{})
+	d := c.Deferring("set-up")
+	var fds []int
+	for range releaseFds + 6 {
+		fd, err := d.Eventfd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds = append(fds, fd)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	before := c.Stats()
+	c.Release(func(m machine.Machine) {
+		for _, fd := range fds {
+			m.Close(fd)
+		}
+	})
+	if st := c.Stats(); st.Deferred-before.Deferred != 2 {
+		t.Fatalf("%d fds went in %d releases, want 2", len(fds), st.Deferred-before.Deferred)
+	}
+	helper := helperOf(t)
+	c.Settle()
+	for _, fd := range []int{fds[0], fds[releaseFds-1], fds[releaseFds], fds[len(fds)-1]} {
+		if _, err := c.Read(fd, 8); machine.ErrnoName(err) != "EBADF" {
+			t.Fatalf("read of released fd %d: %v, want EBADF", fd, err)
+		}
+	}
+	if n := openFds(t, helper); n != 4 {
+		t.Fatalf("after Settle the helper holds %d fds, want 4", n)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
