@@ -10,7 +10,10 @@ var x86_64 = &Arch{
 		MakeTarget: "bzImage",
 		Image:      "arch/x86/boot/bzImage",
 		KUnit:      "x86_64",
+		// LZ4, not tinyconfig's XZ: decompressing the bzImage was ~0.8 s
+		// of every boot under TCG (2.6-2.8 s -> 1.7-2.2 s, alternating).
 		Fragment: `CONFIG_64BIT=y
+CONFIG_KERNEL_LZ4=y
 CONFIG_IA32_EMULATION=y
 CONFIG_COMPAT_32BIT_TIME=y
 CONFIG_SERIAL_8250=y

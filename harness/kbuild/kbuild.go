@@ -216,7 +216,11 @@ func CheckToolchain(a *arches.Arch) error {
 		return &Error{Stage: "toolchain", Msg: fmt.Sprintf("%s not found: install the cross compiler with `apt-get install %s`", gcc, pkg)}
 	}
 	var missing []string
-	for tool, pkg := range map[string]string{"make": "make", "flex": "flex", "bison": "bison", "bc": "bc", "patch": "patch", "perl": "perl"} {
+	tools := map[string]string{"make": "make", "flex": "flex", "bison": "bison", "bc": "bc", "patch": "patch", "perl": "perl"}
+	if strings.Contains(a.Build.Fragment, "CONFIG_KERNEL_LZ4=y") {
+		tools["lz4"] = "lz4" // the image is packed with it (x86_64)
+	}
+	for tool, pkg := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, pkg)
 		}
