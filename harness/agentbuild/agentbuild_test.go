@@ -70,31 +70,19 @@ func TestExecutorCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept, _ := filepath.Glob(filepath.Join(cache, "executor", "hppa-*"))
-	if len(kept) != 1 {
-		t.Fatalf("cache holds %v after the first build, want one hppa executor", kept)
-	}
-	built, _ := os.ReadFile(first)
-	if cached, _ := os.ReadFile(kept[0]); !bytes.Equal(built, cached) {
+	kept := copiedFromCache(t, filepath.Join(cache, "executor", "hppa-*"), func() (string, error) {
+		return BuildExecutor(context.Background(), a, t.TempDir(), cache)
+	})
+	if built, _ := os.ReadFile(first); !bytes.Equal(built, kept) {
 		t.Fatal("the cached executor differs from the one built")
-	}
-	if err := os.WriteFile(kept[0], []byte("marker"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	second, err := BuildExecutor(context.Background(), a, t.TempDir(), cache)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(second); string(b) != "marker" {
-		t.Fatal("the second build compiled again instead of copying the cached executor")
 	}
 	other := *a
 	other.Executor.CFlags = append(append([]string(nil), a.Executor.CFlags...), "-DDIRTYGATE_TEST_FLAG")
 	if _, err := BuildExecutor(context.Background(), &other, t.TempDir(), cache); err != nil {
 		t.Fatal(err)
 	}
-	if kept, _ = filepath.Glob(filepath.Join(cache, "executor", "*")); len(kept) != 2 {
-		t.Fatalf("cache holds %v: other flags must get their own entry", kept)
+	if all, _ := filepath.Glob(filepath.Join(cache, "executor", "*")); len(all) != 2 {
+		t.Fatalf("cache holds %v: other flags must get their own entry", all)
 	}
 }
 
@@ -112,20 +100,9 @@ func TestAgentCached(t *testing.T) {
 	if _, err := Build(context.Background(), a, t.TempDir(), cache); err != nil {
 		t.Fatal(err)
 	}
-	kept, _ := filepath.Glob(filepath.Join(cache, "agent", "amd64-*"))
-	if len(kept) != 1 {
-		t.Fatalf("cache holds %v after the first build, want one amd64 agent", kept)
-	}
-	if err := os.WriteFile(kept[0], []byte("marker"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	again, err := Build(context.Background(), a, t.TempDir(), cache)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(again); string(b) != "marker" {
-		t.Fatal("the second build ran go build instead of copying the cached agent")
-	}
+	copiedFromCache(t, filepath.Join(cache, "agent", "amd64-*"), func() (string, error) {
+		return Build(context.Background(), a, t.TempDir(), cache)
+	})
 	f := filepath.Join(root, "vmm", "record", "types.go")
 	b, err := os.ReadFile(f)
 	if err != nil {
@@ -141,4 +118,27 @@ func TestAgentCached(t *testing.T) {
 	if b, _ := os.ReadFile(changed); string(b) == "marker" {
 		t.Fatal("a changed source file was built from the cache")
 	}
+}
+
+// copiedFromCache checks the cache holds one entry matching glob, plants a
+// marker there and builds again: the build must hand back the marker (it
+// copied, it did not build). It returns what the entry held.
+func copiedFromCache(t *testing.T, glob string, build func() (string, error)) []byte {
+	t.Helper()
+	kept, _ := filepath.Glob(glob)
+	if len(kept) != 1 {
+		t.Fatalf("cache holds %v after the first build, want one entry", kept)
+	}
+	held, _ := os.ReadFile(kept[0])
+	if err := os.WriteFile(kept[0], []byte("marker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	again, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(again); string(b) != "marker" {
+		t.Fatal("the second build built again instead of copying the cached binary")
+	}
+	return held
 }
