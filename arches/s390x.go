@@ -14,7 +14,10 @@ var s390x = &Arch{
 		MakeTarget:   "bzImage",
 		Image:        "arch/s390/boot/bzImage",
 		KUnit:        "s390",
+		// LZ4, not tinyconfig's XZ, as x86_64: decompressing the image was
+		// ~0.7 s of every boot under TCG (1.39-1.58 s -> 0.68-0.82 s).
 		Fragment: `CONFIG_64BIT=y
+CONFIG_KERNEL_LZ4=y
 CONFIG_SCLP_TTY=y
 CONFIG_SCLP_CONSOLE=y
 CONFIG_SCLP_VT220_TTY=y
