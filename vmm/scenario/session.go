@@ -22,16 +22,19 @@ func Session(m machine.Machine, w *record.Writer, hello record.Hello, only map[s
 		fmt.Fprintln(progress, "dirtygate: cannot send records:", err)
 		return 2
 	}
+	var selected []Scenario
 	for _, s := range All() {
-		if _, skipped := skip[s.Name]; s.prepare != nil && (only == nil || only[s.Name]) && !skipped {
+		if only == nil || only[s.Name] {
+			selected = append(selected, s)
+		}
+	}
+	for _, s := range selected {
+		if _, skipped := skip[s.Name]; s.prepare != nil && !skipped {
 			s.prepare(m)
 		}
 	}
 	code, n, decided := 0, 0, 0
-	for _, s := range All() {
-		if only != nil && !only[s.Name] {
-			continue
-		}
+	for _, s := range selected {
 		n++
 		var res record.Scenario
 		if why, ok := skip[s.Name]; ok {
