@@ -94,9 +94,10 @@ func goBuild(ctx context.Context, out, what, cacheDir, goarch, goarm, gomips str
 	}
 	cached := ""
 	if cacheDir != "" {
-		if cached = agentCached(root, cacheDir, goarch, goarm, gomips); cached != "" && copyFile(cached, out) == nil {
-			return out, nil
-		}
+		cached = agentCached(root, cacheDir, goarch, goarm, gomips)
+	}
+	if fromCache(cached, out) {
+		return out, nil
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./guest/cmd/agent")
 	cmd.Dir = root
@@ -110,10 +111,7 @@ func goBuild(ctx context.Context, out, what, cacheDir, goarch, goarm, gomips str
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the agent for %s (GOARCH=%s): %v\n%s", what, goarch, err, strings.TrimSpace(string(b)))
 	}
-	if cached != "" {
-		os.MkdirAll(filepath.Dir(cached), 0o755)
-		copyFile(out, cached) // best effort: the next run builds again
-	}
+	keepInCache(out, cached)
 	return out, nil
 }
 
@@ -124,19 +122,12 @@ func goBuild(ctx context.Context, out, what, cacheDir, goarch, goarm, gomips str
 // changes what it builds. "" when any of them cannot be read: then it is
 // built, never taken from the cache.
 func agentCached(root, cacheDir, goarch, goarm, gomips string) string {
-	goCmd, err := exec.LookPath("go")
-	if err == nil {
-		goCmd, err = filepath.EvalSymlinks(goCmd)
-	}
-	if err != nil {
-		return ""
-	}
-	st, err := os.Stat(goCmd)
-	if err != nil {
+	goCmd, ok := toolID("go")
+	if !ok {
 		return ""
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%s/%s/%s\x00", goCmd, st.Size(), st.ModTime().UnixNano(), goarch, goarm, gomips)
+	fmt.Fprintf(h, "%s\x00%s/%s/%s\x00", goCmd, goarch, goarm, gomips)
 	for _, k := range []string{"GOROOT", "GOTOOLCHAIN", "GOFLAGS", "GOEXPERIMENT", "GOAMD64", "GO386", "GOARM64", "GOPPC64", "GORISCV64"} {
 		fmt.Fprintf(h, "%s=%s\x00", k, os.Getenv(k))
 	}
@@ -185,9 +176,10 @@ func BuildExecutor(ctx context.Context, a *arches.Arch, outDir, cacheDir string)
 		"-fno-stack-protector", "-Os", "-Wall"}, a.Executor.CFlags...)
 	cached := ""
 	if cacheDir != "" {
-		if cached = executorCached(cacheDir, a, gcc, flags); cached != "" && copyFile(cached, out) == nil {
-			return out, nil
-		}
+		cached = executorCached(cacheDir, a, gcc, flags)
+	}
+	if fromCache(cached, out) {
+		return out, nil
 	}
 	args := append(append(flags, "-o", out, src), a.Executor.Libs...)
 	cmd := exec.CommandContext(ctx, gcc, args...)
@@ -198,10 +190,7 @@ func BuildExecutor(ctx context.Context, a *arches.Arch, outDir, cacheDir string)
 		}
 		return "", fmt.Errorf("building the executor for %s: %s %s: %v\n%s", a.Name, gcc, strings.Join(args, " "), err, msg)
 	}
-	if cached != "" {
-		os.MkdirAll(filepath.Dir(cached), 0o755)
-		copyFile(out, cached) // best effort: the next run compiles again
-	}
+	keepInCache(out, cached)
 	return out, nil
 }
 
@@ -210,21 +199,45 @@ func BuildExecutor(ctx context.Context, a *arches.Arch, outDir, cacheDir string)
 // compiler (its path, size and modification time: an upgraded gcc builds
 // anew). "" when the compiler cannot be found.
 func executorCached(cacheDir string, a *arches.Arch, gcc string, flags []string) string {
-	path, err := exec.LookPath(gcc)
-	if err != nil {
-		return ""
-	}
-	if path, err = filepath.EvalSymlinks(path); err != nil {
-		return ""
-	}
-	st, err := os.Stat(path)
-	if err != nil {
+	cc, ok := toolID(gcc)
+	if !ok {
 		return ""
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%q\x00%q\x00", path, st.Size(), st.ModTime().UnixNano(), flags, a.Executor.Libs)
+	fmt.Fprintf(h, "%s\x00%q\x00%q\x00", cc, flags, a.Executor.Libs)
 	h.Write(executor.Source)
 	return filepath.Join(cacheDir, "executor", fmt.Sprintf("%s-%x", a.Name, h.Sum(nil)[:12]))
+}
+
+// toolID names the program a build runs by its resolved path, size and
+// modification time (an upgraded compiler builds anew); false when it
+// cannot be found.
+func toolID(name string) (string, bool) {
+	path, err := exec.LookPath(name)
+	if err == nil {
+		path, err = filepath.EvalSymlinks(path)
+	}
+	if err != nil {
+		return "", false
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", false
+	}
+	return fmt.Sprintf("%s\x00%d\x00%d", path, st.Size(), st.ModTime().UnixNano()), true
+}
+
+// fromCache copies the cached binary to out; false when there is none
+// ("" or not kept yet).
+func fromCache(cached, out string) bool { return cached != "" && copyFile(cached, out) == nil }
+
+// keepInCache keeps the binary just built as cached, best effort: a run
+// that cannot keep it builds again next time.
+func keepInCache(out, cached string) {
+	if cached != "" {
+		os.MkdirAll(filepath.Dir(cached), 0o755)
+		copyFile(out, cached)
+	}
 }
 
 // copyFile copies src to dst through a temporary file renamed into place,
@@ -234,7 +247,7 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".executor-*")
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".copy-*")
 	if err != nil {
 		return err
 	}
