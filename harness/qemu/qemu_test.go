@@ -52,7 +52,7 @@ func TestCommand(t *testing.T) {
 	}
 	hppa, _ := arches.Lookup("hppa")
 	got = Quote(Command(Config{Arch: hppa, Kernel: "/k/vmlinux", Append: []string{"dirtygate.only=carry"}}))
-	if !strings.Contains(got, "-append 'console=ttyS0,115200 panic=-1 rcupdate.rcu_expedited=1 slub_max_order=4 dirtygate.only=carry'") {
+	if !strings.Contains(got, "-append 'console=ttyS0,115200 panic=-1 rcupdate.rcu_expedited=1 slub_max_order=4 lpj=2752512 dirtygate.only=carry'") {
 		t.Errorf("hppa command lacks its machine's kernel arguments: %s", got)
 	}
 }
