@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"dirtygate/harness/atomicfile"
 	"fmt"
 	"os"
 	"os/exec"
@@ -240,28 +241,11 @@ func keepInCache(out, cached string) {
 	}
 }
 
-// copyFile copies src to dst through a temporary file renamed into place,
-// so that dst is never half-written.
+// copyFile copies src to dst, an executable, never half-written.
 func copyFile(src, dst string) error {
 	b, err := os.ReadFile(src)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".copy-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
+	return atomicfile.Write(dst, b, 0o755)
 }
