@@ -139,6 +139,13 @@ type Boot struct {
 	// what the emulated machine's firmware makes a kernel need.
 	KernelArgs []string
 
+	// Firmware, when set, is the firmware QEMU boots this machine with
+	// (-bios) instead of its own: the installed image with byte patches
+	// applied (harness/firmware), where QEMU's firmware makes the emulated
+	// machine differ from the hardware it stands for. Not on LAVA's
+	// command lines (the lab's QEMU brings its own firmware).
+	Firmware *Firmware
+
 	// NoBoot lists kernel series ("6.12") this machine cannot boot here,
 	// with the reason: their runs stop after the build, as a BuildOnly
 	// arch's do, and every report says why (a boot that is known to fail
@@ -265,6 +272,22 @@ func (a *Arch) Errnos() errno.Table {
 		return errno.Generic
 	}
 	return a.ABI.Errno
+}
+
+// Firmware is an installed QEMU firmware image and the patches that
+// correct it. Each patch's Find must occur exactly once in the image;
+// where one does not (another QEMU's firmware), the image is used as
+// installed and every report says so.
+type Firmware struct {
+	Image   string // the installed image, e.g. /usr/share/qemu/hppa-firmware.img
+	Package string // the Debian package that installs it
+	Patches []FirmwarePatch
+}
+
+// FirmwarePatch replaces one byte sequence (hex, equal lengths) and says why.
+type FirmwarePatch struct {
+	Find, Replace string
+	Why           string
 }
 
 // BootArtifact is a known boot-time warning: Match is a substring of the

@@ -36,6 +36,9 @@ type Config struct {
 	Stdin *os.File
 	// Plugin is a TCG plugin and its arguments (QEMU's -plugin), or "".
 	Plugin string
+	// Firmware is the image for -bios (harness/firmware), or "" for
+	// QEMU's own.
+	Firmware string
 }
 
 // Result is what came out of the VM.
@@ -78,6 +81,9 @@ func Command(c Config) []string {
 	args = append(args, "-nographic", "-nodefaults", "-no-reboot", "-nic", "none",
 		"-serial", "stdio", "-monitor", "none")
 	args = append(args, a.Boot.QEMUArgs...)
+	if c.Firmware != "" {
+		args = append(args, "-bios", c.Firmware)
+	}
 	if c.Plugin != "" {
 		args = append(args, "-plugin", c.Plugin)
 	}

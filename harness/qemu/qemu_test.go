@@ -55,6 +55,10 @@ func TestCommand(t *testing.T) {
 	if !strings.Contains(got, "-append 'console=ttyS0,115200 panic=-1 rcupdate.rcu_expedited=1 slub_max_order=4 lpj=2752512 dirtygate.only=carry'") {
 		t.Errorf("hppa command lacks its machine's kernel arguments: %s", got)
 	}
+	got = Quote(Command(Config{Arch: hppa, Kernel: "/k/vmlinux", Firmware: "/c/firmware/hppa-firmware.img-1"}))
+	if !strings.Contains(got, " -bios /c/firmware/hppa-firmware.img-1 ") || strings.Contains(Quote(Command(Config{Arch: hppa, Kernel: "/k/vmlinux"})), "-bios") {
+		t.Errorf("hppa's firmware goes on -bios only when given: %s", got)
+	}
 }
 
 func TestMissingBinary(t *testing.T) {

@@ -39,12 +39,15 @@ type Report struct {
 	Cause *Cause `json:"cause,omitempty"`
 	// ScenarioUndecided: the run itself went through and the error is a
 	// scenario's own (the others decided and can be compared).
-	ScenarioUndecided bool          `json:"scenario_undecided,omitempty"`
-	Accel             string        `json:"accel,omitempty"` // tcg or kvm, and why
-	Timings           Timings       `json:"timings"`
-	ConsoleLog        string        `json:"console_log,omitempty"`
-	QEMUCmdline       string        `json:"qemu_cmdline,omitempty"`
-	Agent             *record.Hello `json:"agent,omitempty"` // what the agent saw
+	ScenarioUndecided bool    `json:"scenario_undecided,omitempty"`
+	Accel             string  `json:"accel,omitempty"` // tcg or kvm, and why
+	Timings           Timings `json:"timings"`
+	ConsoleLog        string  `json:"console_log,omitempty"`
+	QEMUCmdline       string  `json:"qemu_cmdline,omitempty"`
+	// Firmware names the image QEMU booted with (-bios) and why, where
+	// the arch corrects QEMU's own (arches.Boot.Firmware).
+	Firmware string        `json:"firmware,omitempty"`
+	Agent    *record.Hello `json:"agent,omitempty"` // what the agent saw
 	// Transport, for executor runs, counts the calls made over the
 	// console and the damaged frames that had to be resent.
 	Transport     string `json:"transport,omitempty"`
@@ -390,6 +393,9 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	if r.Kernel.BuildFix != "" {
 		fmt.Fprintf(w, "build fix: %s (applied first, not under test: the source does not build for %s without it)\n", r.Kernel.BuildFix, r.Arch)
+	}
+	if r.Firmware != "" {
+		fmt.Fprintf(w, "firmware: %s\n", r.Firmware)
 	}
 	if r.QEMUCmdline != "" && r.Verdict != Pass {
 		fmt.Fprintf(w, "reproduce: %s\n", r.QEMUCmdline)

@@ -22,6 +22,7 @@ import (
 
 	"dirtygate/arches"
 	"dirtygate/harness/aliasmodel"
+	"dirtygate/harness/firmware"
 	"dirtygate/harness/kbuild"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
@@ -63,10 +64,11 @@ type Prepared struct {
 	initrd string
 
 	// Between Prepare's steps.
-	src     kernels.Source
-	patches []kernels.Patch
-	built   bool        // a build-only arch's run ends with its build
-	alias   *aliasSetup // --alias-model
+	src      kernels.Source
+	patches  []kernels.Patch
+	built    bool        // a build-only arch's run ends with its build
+	alias    *aliasSetup // --alias-model
+	firmware string      // -bios, or "" for QEMU's own
 }
 
 // Run performs the run; the report is never nil.
@@ -101,7 +103,7 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	r := &report.Report{Arch: o.Arch.Name, Patches: []string{},
 		EmulationNote: report.EmulationNote(o.Arch.Name, o.Arch.AliasingCaches)}
 	p := &Prepared{o: o, r: r, start: time.Now()}
-	for _, step := range []func(context.Context) *failure{p.aliasCheck, p.resolve, p.setup, p.buildKernel, p.buildAlias, p.buildGuest} {
+	for _, step := range []func(context.Context) *failure{p.aliasCheck, p.resolve, p.setup, p.buildKernel, p.buildAlias, p.buildGuest, p.prepareFirmware} {
 		if f := step(ctx); f != nil {
 			r.SetError(f.stage, f.step, f.msg)
 			return nil, finish(p.o, r, p.start)
@@ -144,6 +146,21 @@ func (p *Prepared) buildAlias(ctx context.Context) *failure {
 		return failed(report.StageSetup, "", "%v", err)
 	}
 	p.alias = &aliasSetup{plugin: so, out: filepath.Join(o.OutDir, "alias-model.txt"), markPA: markPA, syms: syms}
+	return nil
+}
+
+// prepareFirmware makes the firmware the arch boots with (arches.Boot.Firmware)
+// and names it in the report.
+func (p *Prepared) prepareFirmware(context.Context) *failure {
+	f := p.o.Arch.Boot.Firmware
+	if f == nil {
+		return nil
+	}
+	img, err := firmware.Prepare(p.o.CacheDir, f)
+	if err != nil {
+		return failed(report.StageSetup, "firmware", "%v", err)
+	}
+	p.firmware, p.r.Firmware = img.Path, img.Note
 	return nil
 }
 
@@ -289,7 +306,7 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 	}
 	cfg := qemu.Config{Arch: o.Arch, Kernel: k.Image, DTB: k.DTB, Initrd: p.initrd, Append: args, Accel: accel,
 		Timeout: timeout, ConsoleLog: filepath.Join(o.OutDir, "console.log"),
-		Watch: &progressLines{w: o.Progress, prefix: "[" + r.Name() + "] "}}
+		Watch: &progressLines{w: o.Progress, prefix: "[" + r.Name() + "] "}, Firmware: p.firmware}
 	if p.alias != nil {
 		cfg.Plugin = aliasmodel.PluginArg(p.alias.plugin, p.alias.out, p.alias.markPA)
 		os.Remove(p.alias.out)
