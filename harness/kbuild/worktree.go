@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -37,6 +38,10 @@ type treeState struct {
 	Dirty   bool     `json:"dirty"`
 	Applied []string `json:"applied"` // patch hashes
 	Touched []string `json:"touched"` // files the applied patches touch
+	// Configured: olddefconfig made .config from these Kconfig files, and
+	// no patch step has touched one since (kconfigInput), so the next
+	// build need not run it again (~2.5 s of a patch swap on x86_64).
+	Configured bool `json:"configured,omitempty"`
 }
 
 func (w *workTree) readState() (treeState, bool) {
@@ -121,7 +126,8 @@ func (w *workTree) applyPatches(ctx context.Context) error {
 	if strings.Join(st.Applied, ",") == strings.Join(want, ",") {
 		return nil
 	}
-	st.Dirty = true
+	configured := st.Configured && !slices.ContainsFunc(st.Touched, kconfigInput)
+	st.Dirty, st.Configured = true, false
 	if err := w.writeState(st); err != nil {
 		return err
 	}
@@ -153,7 +159,15 @@ func (w *workTree) applyPatches(ctx context.Context) error {
 		st.Applied = append(st.Applied, p.Hash)
 	}
 	st.Dirty = false
+	st.Configured = configured && !slices.ContainsFunc(st.Touched, kconfigInput)
 	return w.writeState(st)
+}
+
+// kconfigInput says whether a file (a path in the tree) is read by
+// olddefconfig: a Kconfig file, the kconfig tool, or the Makefile that
+// runs it.
+func kconfigInput(f string) bool {
+	return strings.HasPrefix(filepath.Base(f), "Kconfig") || strings.HasPrefix(f, "scripts/kconfig/") || f == "Makefile"
 }
 
 // restore copies files back from the pristine source (or removes files a
@@ -227,9 +241,17 @@ func PatchFailure(out string) string {
 	return strings.TrimSpace(out)
 }
 
-// configure creates the .config once per tree and then refreshes and
-// checks it on every build (a patch may change Kconfig).
+// configure creates the .config once per tree, refreshes it when a patch
+// step touched what olddefconfig reads, and checks it on every build.
 func (w *workTree) configure(ctx context.Context) error {
+	// Not configured until this succeeds: a merge or olddefconfig that
+	// fails or is interrupted leaves a .config nobody may skip past.
+	st, _ := w.readState()
+	configured := st.Configured
+	st.Configured = false
+	if err := w.writeState(st); err != nil {
+		return err
+	}
 	logPath := filepath.Join(w.dir, "config.log")
 	log, err := os.Create(logPath)
 	if err != nil {
@@ -245,6 +267,7 @@ func (w *workTree) configure(ctx context.Context) error {
 	// interrupted merge is regenerated, never trusted.
 	merged := filepath.Join(w.dir, "config.merged")
 	if _, err := os.Stat(merged); err != nil {
+		configured = false
 		os.Remove(cfg)
 		fmt.Fprintf(w.req.Progress, "[%s] configuring: tinyconfig + fragments\n", w.req.label())
 		os.MkdirAll(w.out(), 0o755)
@@ -260,9 +283,11 @@ func (w *workTree) configure(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := w.run(ctx, log, "make", w.makeArgs("olddefconfig")...); err != nil {
-		os.Remove(merged)
-		return &Error{Stage: "config", Msg: "make olddefconfig failed", Log: logPath}
+	if _, err := os.Stat(cfg); err != nil || !configured {
+		if err := w.run(ctx, log, "make", w.makeArgs("olddefconfig")...); err != nil {
+			os.Remove(merged)
+			return &Error{Stage: "config", Msg: "make olddefconfig failed", Log: logPath}
+		}
 	}
 	got, err := os.ReadFile(cfg)
 	if err != nil {
@@ -274,7 +299,8 @@ func (w *workTree) configure(ctx context.Context) error {
 			"olddefconfig dropped %d requested option(s), probably a missing dependency (see `depends on` in Kconfig, or make menuconfig): %s",
 			len(dropped), strings.Join(dropped, "; "))}
 	}
-	return nil
+	st.Configured = true
+	return w.writeState(st)
 }
 
 // VerifyConfig returns every requested option the final .config lacks,
