@@ -40,8 +40,11 @@ type VM struct {
 	MaxRSS   int64 // bytes
 	TimedOut bool
 	Timeout  time.Duration // what it was given, for the message
-	Exit     error         // its exit status; nil when it exited 0
-	Stderr   []byte        // its own messages
+	// StoppedAfter: the guest had said all it would, and QEMU, not ending
+	// within this grace, was stopped (0: it ended by itself).
+	StoppedAfter time.Duration
+	Exit         error  // its exit status; nil when it exited 0
+	Stderr       []byte // its own messages
 }
 
 // Judge fills r from in: agent, scenarios, splats, boot artifacts,
@@ -79,6 +82,10 @@ func Judge(r *report.Report, in Input) {
 	r.Timings.Agent = agent
 	r.Timings.Boot = max(0, vm.Duration.Seconds()-agent)
 	r.Timings.VMMaxRSS = float64(vm.MaxRSS) / (1 << 20)
+	if vm.StoppedAfter > 0 {
+		// Nothing is lost by it: the records stand or fall below.
+		r.Problems = append(r.Problems, fmt.Sprintf("the VM did not end by itself within %v of the guest's last word (its reboot hung); dirtygate stopped it", vm.StoppedAfter))
+	}
 	switch {
 	case vm.TimedOut:
 		r.SetError(report.StageBoot, "", fmt.Sprintf("the VM did not end within %v (boot hang or agent hang); see the console log", vm.Timeout))

@@ -65,6 +65,20 @@ func TestJudgeCouldNotDecide(t *testing.T) {
 	}
 }
 
+// A VM stopped after the guest's last word is judged on its records (and
+// says it was stopped): complete, they decide; cut, the run cannot.
+func TestJudgeStoppedAfterEnd(t *testing.T) {
+	base := captured(t, "../../vmm/record/testdata/console-x86_64-baseline.txt")
+	r := judged(Input{Console: base, VM: &VM{StoppedAfter: 30 * time.Second}})
+	if r.Verdict != report.Pass || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "did not end by itself within 30s") {
+		t.Errorf("complete records: %s %q, notes %q; want a pass that says the VM was stopped", r.Verdict, r.Error, r.Problems)
+	}
+	cut := base[:bytes.Index(base, []byte("DGR1 9 "))]
+	if r := judged(Input{Console: cut, VM: &VM{StoppedAfter: 30 * time.Second}}); r.Verdict != report.Error || !strings.Contains(r.Error, "incomplete") {
+		t.Errorf("cut records: %s %q; want could not decide", r.Verdict, r.Error)
+	}
+}
+
 // A warning an arch lists as a boot artifact is reported as one before the
 // agent starts, and is a finding after.
 func TestJudgeBootArtifact(t *testing.T) {

@@ -39,6 +39,12 @@ type Config struct {
 	// Firmware is the image for -bios (harness/firmware), or "" for
 	// QEMU's own.
 	Firmware string
+	// Ended, once closed, says the guest has said all it will (the agent's
+	// last line, the executor's acknowledged reboot): QEMU then has
+	// EndGrace to end by itself before it is stopped (StoppedAfterEnd),
+	// instead of what is left of Timeout. nil: wait for the timeout.
+	Ended    <-chan struct{}
+	EndGrace time.Duration
 }
 
 // Result is what came out of the VM.
@@ -48,8 +54,11 @@ type Result struct {
 	Cmdline  []string
 	Exit     error // QEMU's exit status; nil when it exited 0
 	TimedOut bool
-	Duration time.Duration
-	MaxRSS   int64 // QEMU's peak resident memory, bytes
+	// StoppedAfterEnd: the guest had ended (Config.Ended) but QEMU did not
+	// exit within EndGrace (a reboot that hung), so it was stopped.
+	StoppedAfterEnd bool
+	Duration        time.Duration
+	MaxRSS          int64 // QEMU's peak resident memory, bytes
 }
 
 // tsoHost: the host orders memory as x86 does (see arches.Boot.MTTCG).
@@ -179,17 +188,32 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	go func() { done <- cmd.Wait() }()
 	timer := time.NewTimer(c.Timeout)
 	defer timer.Stop()
-	select {
-	case err := <-done:
-		res.Exit = err
-	case <-timer.C:
-		res.TimedOut = true
+	stop := func() {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
-	case <-ctx.Done():
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		res.Exit = ctx.Err()
+	}
+	ended, grace := c.Ended, (<-chan time.Time)(nil)
+wait:
+	for {
+		select {
+		case err := <-done:
+			res.Exit = err
+			break wait
+		case <-ended:
+			ended, grace = nil, time.After(c.EndGrace)
+		case <-grace:
+			res.StoppedAfterEnd = true
+			stop()
+			break wait
+		case <-timer.C:
+			res.TimedOut = true
+			stop()
+			break wait
+		case <-ctx.Done():
+			stop()
+			res.Exit = ctx.Err()
+			break wait
+		}
 	}
 	res.Duration = time.Since(start)
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
@@ -198,6 +222,13 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	res.Console = console.Bytes()
 	res.Stderr = stderr.Bytes()
 	return res, nil
+}
+
+// Marker returns a writer for the console and a channel it closes once
+// want has passed through it (Config.Ended for a guest that prints its end).
+func Marker(want string) (io.Writer, <-chan struct{}) {
+	m := &marker{want: want, ch: make(chan struct{})}
+	return m, m.ch
 }
 
 // marker is an io.Writer that closes a channel when a string has passed

@@ -92,3 +92,42 @@ func TestTimeoutKills(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A guest that has said all it would (Config.Ended) but whose VM does not
+// end is stopped after EndGrace, not at its timeout, and says which.
+func TestEndedStopsAfterGrace(t *testing.T) {
+	a, _ := arches.Lookup("x86_64")
+	if err := Check(a); err != nil {
+		t.Fatal(err)
+	}
+	hang := *a
+	hang.Boot.QEMUArgs = nil // SeaBIOS finds nothing to boot and waits
+	ended := make(chan struct{})
+	close(ended)
+	start := time.Now()
+	res, err := Run(context.Background(), Config{Arch: &hang, Accel: "tcg", Timeout: 2 * time.Minute, Ended: ended, EndGrace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.StoppedAfterEnd || res.TimedOut || time.Since(start) > 30*time.Second {
+		t.Fatalf("stopped after end %v, timed out %v, after %v", res.StoppedAfterEnd, res.TimedOut, time.Since(start))
+	}
+}
+
+func TestMarker(t *testing.T) {
+	w, ch := Marker("agent done, exit ")
+	for _, part := range []string{"DGR1 32 0/1 final x\n\ndirtygate: agent d", "one, exi", "t 1\n"} {
+		select {
+		case <-ch:
+			t.Fatalf("closed before %q", part)
+		default:
+		}
+		w.Write([]byte(part))
+	}
+	select {
+	case <-ch:
+	default:
+		t.Fatal("the line passed and the channel is open")
+	}
+	w.Write([]byte("more")) // after: no second close
+}

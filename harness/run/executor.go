@@ -36,6 +36,8 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 	defer inW.Close()
 	client := executor.NewClient(inW, o.Arch.MachineABI(), o.Arch.Errnos())
 	cfg.Stdin = inR
+	ended := make(chan struct{})
+	cfg.Ended, cfg.EndGrace = ended, endGrace
 	if cfg.Watch != nil {
 		cfg.Watch = io.MultiWriter(cfg.Watch, client.Scanner())
 	} else {
@@ -60,6 +62,8 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 		// The executor reboots; QEMU (-no-reboot) exits.
 		if err := client.Reboot(); err != nil {
 			driveErr = fmt.Errorf("ending the VM: %w", err)
+		} else {
+			close(ended) // the executor acknowledged: it reboots now
 		}
 	}
 	v := vm.wait(errors.Is(driveErr, executor.ErrLost), driveErr != nil)

@@ -15,6 +15,7 @@ import (
 	"dirtygate/harness/judge"
 	"dirtygate/harness/qemu"
 	"dirtygate/harness/report"
+	"dirtygate/vmm/record"
 	"dirtygate/vmm/scenario"
 )
 
@@ -51,6 +52,11 @@ func (agentRunner) program(ctx context.Context, a *arches.Arch, outDir, cacheDir
 func (agentRunner) perScenario() time.Duration { return 0 }
 
 func (agentRunner) boot(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Report {
+	done, ended := qemu.Marker(record.DoneLine)
+	if cfg.Watch != nil {
+		done = io.MultiWriter(cfg.Watch, done)
+	}
+	cfg.Watch, cfg.Ended, cfg.EndGrace = done, ended, endGrace
 	res, err := qemu.Run(ctx, cfg)
 	if err != nil {
 		p.r.SetError(report.StageBoot, "", err.Error())
@@ -62,9 +68,19 @@ func (agentRunner) boot(ctx context.Context, p *Prepared, cfg qemu.Config) *repo
 
 // vmOf is how a VM ended, for the judge.
 func vmOf(res *qemu.Result, cfg qemu.Config) *judge.VM {
-	return &judge.VM{Duration: res.Duration, MaxRSS: res.MaxRSS, TimedOut: res.TimedOut, Timeout: cfg.Timeout,
+	vm := &judge.VM{Duration: res.Duration, MaxRSS: res.MaxRSS, TimedOut: res.TimedOut, Timeout: cfg.Timeout,
 		Exit: res.Exit, Stderr: res.Stderr}
+	if res.StoppedAfterEnd {
+		vm.StoppedAfter = cfg.EndGrace
+	}
+	return vm
 }
+
+// endGrace is how long a VM may take to end once its guest has said all
+// it would: a reboot takes well under a second here; one of s390x's, under
+// TCG, never reached QEMU (README, The two commands), and the run then
+// waited out its whole timeout for nothing.
+const endGrace = 30 * time.Second
 
 func (agentRunner) onTarget(t *targetRun) {
 	// The agent prints its records and exits.

@@ -39,6 +39,11 @@ const (
 	maxInflated   = 64 << 20 // a record's largest body: refuse a frame that claims more
 )
 
+// DoneLine starts the console line the agent prints after its last
+// record, as it reboots (guest/cmd/agent): from then on the host gives the
+// VM a short grace to end, not the whole run's timeout.
+const DoneLine = "dirtygate: agent done, exit "
+
 // Writer sends records; it is not safe for concurrent use.
 type Writer struct {
 	w   io.Writer

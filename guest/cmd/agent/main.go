@@ -128,7 +128,7 @@ func end(pid1 bool, code int) {
 	if !pid1 {
 		os.Exit(code)
 	}
-	fmt.Fprintf(os.Stdout, "\ndirtygate: agent done, exit %d\n", code)
+	fmt.Fprintf(os.Stdout, "\n%s%d\n", record.DoneLine, code)
 	unix.Sync()
 	unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
 	select {}
