@@ -231,5 +231,27 @@ func Write(w io.Writer, rows []Row) {
 			fmt.Fprintf(w, "%s %s: could not measure: %s\n", r.Arch, r.Kernel, r.Err)
 		}
 	}
+	writeRatios(w, rows)
 	writePeers(w, rows)
+}
+
+// writeRatios puts each executor arch's warm verdict beside the first
+// Go-agent arch's on the same kernel (medians): how far driving the
+// scenarios over the console is from running them in the guest.
+func writeRatios(w io.Writer, rows []Row) {
+	executor := func(r Row) bool {
+		a, err := arches.Lookup(r.Arch)
+		return err == nil && a.UsesExecutor()
+	}
+	for _, r := range rows {
+		if len(r.Warm) == 0 || !executor(r) {
+			continue
+		}
+		for _, g := range rows {
+			if g.Kernel == r.Kernel && len(g.Warm) > 0 && !executor(g) {
+				fmt.Fprintf(w, "%s %s: warm verdict %.1fx %s's (medians)\n", r.Arch, r.Kernel, median(r.Warm).Seconds()/median(g.Warm).Seconds(), g.Arch)
+				break
+			}
+		}
+	}
 }

@@ -33,9 +33,13 @@ func TestWriteMediansAndRanges(t *testing.T) {
 		"3.0s", // 5.53 - 2.5
 		"12.8s  ",
 		"11.3s", // one run each: no range
+		"hppa 6.1: warm verdict 2.3x x86_64's (medians)", // 12.8 / 5.53
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the table lacks %q:\n%s", want, out)
 		}
+	}
+	if n := strings.Count(out, "warm verdict "); n != 1 {
+		t.Errorf("%d ratio lines; want hppa's alone (x86_64 runs the Go agent):\n%s", n, out)
 	}
 }
