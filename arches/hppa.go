@@ -60,7 +60,9 @@ CONFIG_SLUB=y
 		// one back. The two depwi that raise it (I- and D-cache) become
 		// nops (each: ldw conf; depwi 11,7,4; stw conf): the kernel sees
 		// the B160L's own stride (SLUB: HWalign=32).
-		// Sizes and loop counts stay as QEMU's firmware reports them.
+		// Sizes and loop counts stay as QEMU's firmware reports them:
+		// zero, so parisc patches its flush loops out at boot either way
+		// (ALT_COND_NO_DCACHE); the stride changes slab alignment only.
 		// hppa's whole verdict 9.3-11.7 s -> 8.5-9.5 s, its boot
 		// 1.2-1.8 s -> 0.8-1.0 s (alternating, three runs each).
 		Firmware: &Firmware{

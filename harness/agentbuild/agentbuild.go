@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"dirtygate/harness/atomicfile"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"dirtygate"
 	"dirtygate/arches"
 	"dirtygate/guest/executor"
+	"dirtygate/harness/atomicfile"
 )
 
 // Root finds the dirtygate module: $DIRTYGATE_ROOT, or the nearest parent
@@ -236,7 +236,6 @@ func fromCache(cached, out string) bool { return cached != "" && copyFile(cached
 // that cannot keep it builds again next time.
 func keepInCache(out, cached string) {
 	if cached != "" {
-		os.MkdirAll(filepath.Dir(cached), 0o755)
 		copyFile(out, cached)
 	}
 }

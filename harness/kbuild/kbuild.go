@@ -218,7 +218,7 @@ func CheckToolchain(a *arches.Arch) error {
 	var missing []string
 	tools := map[string]string{"make": "make", "flex": "flex", "bison": "bison", "bc": "bc", "patch": "patch", "perl": "perl"}
 	if strings.Contains(a.Build.Fragment, "CONFIG_KERNEL_LZ4=y") {
-		tools["lz4"] = "lz4" // the image is packed with it (x86_64)
+		tools["lz4"] = "lz4" // the image is packed with it (x86_64, s390x)
 	}
 	for tool, pkg := range tools {
 		if _, err := exec.LookPath(tool); err != nil {

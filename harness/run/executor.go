@@ -37,7 +37,7 @@ func bootExecutor(ctx context.Context, p *Prepared, cfg qemu.Config) *report.Rep
 	client := executor.NewClient(inW, o.Arch.MachineABI(), o.Arch.Errnos())
 	cfg.Stdin = inR
 	ended := make(chan struct{})
-	cfg.Ended, cfg.EndGrace = ended, endGrace
+	cfg.Ended = ended
 	if cfg.Watch != nil {
 		cfg.Watch = io.MultiWriter(cfg.Watch, client.Scanner())
 	} else {

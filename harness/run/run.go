@@ -306,7 +306,8 @@ func Boot(ctx context.Context, p *Prepared) *report.Report {
 	}
 	cfg := qemu.Config{Arch: o.Arch, Kernel: k.Image, DTB: k.DTB, Initrd: p.initrd, Append: args, Accel: accel,
 		Timeout: timeout, ConsoleLog: filepath.Join(o.OutDir, "console.log"),
-		Watch: &progressLines{w: o.Progress, prefix: "[" + r.Name() + "] "}, Firmware: p.firmware}
+		Watch: &progressLines{w: o.Progress, prefix: "[" + r.Name() + "] "}, Firmware: p.firmware,
+		EndGrace: endGrace} // each runner says when its guest has ended (cfg.Ended)
 	if p.alias != nil {
 		cfg.Plugin = aliasmodel.PluginArg(p.alias.plugin, p.alias.out, p.alias.markPA)
 		os.Remove(p.alias.out)

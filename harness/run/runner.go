@@ -56,7 +56,7 @@ func (agentRunner) boot(ctx context.Context, p *Prepared, cfg qemu.Config) *repo
 	if cfg.Watch != nil {
 		done = io.MultiWriter(cfg.Watch, done)
 	}
-	cfg.Watch, cfg.Ended, cfg.EndGrace = done, ended, endGrace
+	cfg.Watch, cfg.Ended = done, ended
 	res, err := qemu.Run(ctx, cfg)
 	if err != nil {
 		p.r.SetError(report.StageBoot, "", err.Error())
