@@ -87,5 +87,5 @@ func RevisionSource(ctx context.Context, dir, rev, cacheDir string, log io.Write
 	if err != nil {
 		return Source{}, err
 	}
-	return Source{Dir: tree, ID: "git:" + sha, Name: "tree", Version: v, Rev: sha, Origin: abs}, nil
+	return Source{Dir: tree, ID: "git:" + sha, Name: "tree", Version: v, Rev: sha, Origin: abs, Cached: true}, nil
 }

@@ -25,6 +25,10 @@ type Source struct {
 	// Rev and Origin are set for a git revision (DIR@REV): the commit and
 	// the tree it was exported from.
 	Rev, Origin string
+	// Cached says Dir is dirtygate's own copy in its cache (an unpacked
+	// package, an exported revision), which nothing else writes: a
+	// build's working tree may hard-link its files (kbuild).
+	Cached bool
 }
 
 // Series is VERSION.PATCHLEVEL ("6.12"): what the built-in patch ports
@@ -155,7 +159,7 @@ func DebianSource(ctx context.Context, d Debian, cacheDir string, log io.Writer)
 	if err != nil {
 		return Source{}, err
 	}
-	return Source{Dir: tree, ID: id, Name: d.Name, Version: mv}, nil
+	return Source{Dir: tree, ID: id, Name: d.Name, Version: mv, Cached: true}, nil
 }
 
 // unpackOnce makes sure the kernel tree at tree exists: fill puts

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"dirtygate/kernels"
 )
 
 // workTree is one (source, arch, config) working copy and build directory.
@@ -100,19 +102,47 @@ func (w *workTree) prepare(ctx context.Context) error {
 	os.RemoveAll(w.src())
 	tmp := w.src() + ".tmp"
 	os.RemoveAll(tmp)
-	// tar rather than cp -a: a user's tree may carry a .git of gigabytes
-	// that the build never reads.
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return err
 	}
-	copyCmd := fmt.Sprintf("tar -C %q --exclude=./.git -cf - . | tar -C %q -xf -", w.req.Source.Dir, tmp)
-	if out, err := exec.CommandContext(ctx, "sh", "-c", copyCmd).CombinedOutput(); err != nil {
-		return &Error{Stage: "source", Msg: fmt.Sprintf("copying %s: %v: %s", w.req.Source.Dir, err, out)}
+	if err := copySource(ctx, w.req.Source, tmp); err != nil {
+		return &Error{Stage: "source", Msg: fmt.Sprintf("copying %s: %v", w.req.Source.Dir, err)}
 	}
 	if err := os.Rename(tmp, w.src()); err != nil {
 		return err
 	}
 	return w.writeState(treeState{})
+}
+
+// copySource fills dst with src's files. A source in dirtygate's cache
+// is hard-linked (2 s instead of 26 s of copying 1.5 GB for a Debian
+// 6.1): nothing writes through the links, as patch(1) writes each file it
+// changes anew, restore removes before it writes, and kbuild with O=
+// writes only the output tree. A user's tree is copied (its files may be
+// edited in place; tar rather than cp -a: it may carry a .git of
+// gigabytes that the build never reads), as is a cache on another
+// filesystem than the build's.
+func copySource(ctx context.Context, src kernels.Source, dst string) error {
+	if src.Cached {
+		out, err := exec.CommandContext(ctx, "cp", "-al", src.Dir+"/.", dst).CombinedOutput()
+		if err == nil {
+			return nil
+		}
+		if !bytes.Contains(out, []byte("cross-device")) {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		if err := os.RemoveAll(dst); err != nil {
+			return err
+		}
+		if err := os.Mkdir(dst, 0o755); err != nil {
+			return err
+		}
+	}
+	copyCmd := fmt.Sprintf("tar -C %q --exclude=./.git -cf - . | tar -C %q -xf -", src.Dir, dst)
+	if out, err := exec.CommandContext(ctx, "sh", "-c", copyCmd).CombinedOutput(); err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	return nil
 }
 
 // applyPatches restores what the previous patch set touched and applies

@@ -1,0 +1,70 @@
+package kbuild
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"dirtygate/arches"
+	"dirtygate/kernels"
+)
+
+// A source in dirtygate's cache is hard-linked into the working tree, and
+// patching, swapping patches and restoring never write through a link:
+// the pristine files stay as they were, each build sees its own patch.
+func TestCachedSourceLinkedNeverWritten(t *testing.T) {
+	a := &arches.Arch{Name: "fake", Mode: arches.GoAgent,
+		Build: arches.Build{KernelArch: "x86", MakeTarget: "bzImage", Image: "arch/x86/boot/bzImage"}}
+	pristine := fakeTree(t)
+	req := Request{Arch: a, Source: kernels.Source{Dir: pristine, ID: "fake:1", Version: "6.1.0", Cached: true},
+		CacheDir: t.TempDir(), Jobs: 1}
+	if err := CheckToolchain(a); err != nil {
+		t.Fatal(err) // make test installs the kernel build tools (ci/install-deps)
+	}
+	want := map[string]string{}
+	for _, f := range []string{"drivers/x.c", "Kconfig", "Makefile"} {
+		b, err := os.ReadFile(filepath.Join(pristine, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[f] = string(b)
+	}
+	work := filepath.Join(req.CacheDir, "build", "fake-"+req.treeKey()[:12], "src")
+	steps := []struct {
+		patches []kernels.Patch
+		image   string // what the fake build copies out of the tree
+	}{
+		{nil, "int x;\nconfig TINY\n"},
+		{[]kernels.Patch{patchOf("c1", "drivers/x.c", "int y;")}, "int x;\nint y;\nconfig TINY\n"},
+		{[]kernels.Patch{patchOf("k", "Kconfig", "config NEW")}, "int x;\nconfig TINY\nconfig NEW\n"},
+		{nil, "int x;\nconfig TINY\n"},
+	}
+	for i, s := range steps {
+		r := req
+		r.Patches = s.patches
+		res, err := Build(context.Background(), r)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if b, _ := os.ReadFile(res.Image); string(b) != s.image {
+			t.Errorf("step %d: the build saw %q, want %q", i, b, s.image)
+		}
+		for f, text := range want {
+			if b, _ := os.ReadFile(filepath.Join(pristine, f)); string(b) != text {
+				t.Fatalf("step %d: pristine %s now %q, was %q: written through a link", i, f, b, text)
+			}
+		}
+	}
+	pi, err := os.Stat(filepath.Join(pristine, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wi, err := os.Stat(filepath.Join(work, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(pi, wi) {
+		t.Error("the working tree's Makefile is a copy, not a link to the cached source's")
+	}
+}
