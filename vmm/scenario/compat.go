@@ -62,7 +62,7 @@ func compat(m machine.Machine, name string) outcome {
 	ran := map[string]bool{}
 	for _, s := range subs {
 		ran[s.Name] = true
-		verdicts = append(verdicts, s.Name+" "+string(s.Status))
+		verdicts = append(verdicts, fmt.Sprintf("%s %s (%d ms)", s.Name, s.Status, s.Millis))
 		if s.Status == record.Pass || s.Status == record.Fail {
 			decided++
 		}
