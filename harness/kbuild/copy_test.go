@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"dirtygate/arches"
 	"dirtygate/kernels"
@@ -66,5 +67,46 @@ func TestCachedSourceLinkedNeverWritten(t *testing.T) {
 	}
 	if !os.SameFile(pi, wi) {
 		t.Error("the working tree's Makefile is a copy, not a link to the cached source's")
+	}
+}
+
+// A working tree copied again (after an interrupted patch, here a state
+// marked dirty) is built from nothing: its files carry the source's old
+// mtimes, so an object compiled from a since-restored patched file would
+// otherwise look up to date and stay in the kernel.
+func TestRecopiedTreeRebuildsEverything(t *testing.T) {
+	a := &arches.Arch{Name: "fake", Mode: arches.GoAgent,
+		Build: arches.Build{KernelArch: "x86", MakeTarget: "bzImage", Image: "arch/x86/boot/bzImage"}}
+	src := fakeTree(t)
+	// bzImage from an object that make rebuilds only when drivers/x.c is
+	// newer, as kbuild does.
+	mk := "tinyconfig:\n\tmkdir -p $(O) && echo CONFIG_TINY=y > $(O)/.config\n" +
+		"olddefconfig:\n\ttrue\n" +
+		"$(O)/x.o: drivers/x.c\n\tcp drivers/x.c $(O)/x.o\n" +
+		"bzImage: $(O)/x.o\n\tmkdir -p $(O)/arch/x86/boot && cp $(O)/x.o $(O)/arch/x86/boot/bzImage\n"
+	if err := os.WriteFile(filepath.Join(src, "Makefile"), []byte(mk), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour) // an unpacked source's files are old
+	for _, f := range []string{"Makefile", "drivers/x.c", "Kconfig", "scripts/kconfig/merge_config.sh"} {
+		os.Chtimes(filepath.Join(src, f), old, old)
+	}
+	req := Request{Arch: a, Source: kernels.Source{Dir: src, ID: "fake:2", Version: "6.1.0", Cached: true},
+		CacheDir: t.TempDir(), Jobs: 1}
+	r := req
+	r.Patches = []kernels.Patch{patchOf("c1", "drivers/x.c", "int y;")}
+	if _, err := Build(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(req.CacheDir, "build", "fake-"+req.treeKey()[:12], "state.json")
+	if err := os.WriteFile(state, []byte(`{"dirty":true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(res.Image); string(b) != "int x;\n" {
+		t.Fatalf("the unpatched build after a fresh copy holds %q, want the pristine file: a stale object was kept", b)
 	}
 }

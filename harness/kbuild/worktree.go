@@ -97,6 +97,13 @@ func (w *workTree) prepare(ctx context.Context) error {
 	}
 	fmt.Fprintf(w.req.Progress, "[%s] copying source into the working tree\n", w.req.label())
 	os.RemoveAll(w.src())
+	// The output goes too, configured anew: the copy carries the source's
+	// old mtimes, so an object compiled from a file some earlier patch
+	// changed would look newer than the file and never be rebuilt.
+	if err := os.RemoveAll(w.out()); err != nil {
+		return err
+	}
+	os.Remove(filepath.Join(w.dir, "config.merged"))
 	tmp := w.src() + ".tmp"
 	os.RemoveAll(tmp)
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
