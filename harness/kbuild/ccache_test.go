@@ -2,11 +2,15 @@ package kbuild
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"dirtygate/arches"
+	"dirtygate/kernels"
 )
 
 // ccacheDir gives the test a ccache of its own, on, in a temporary
@@ -104,5 +108,34 @@ func TestCcacheNeverCachesIncbin(t *testing.T) {
 		if !bytes.Contains(b, []byte(payload)) {
 			t.Fatalf("piggy.o does not embed %q: an object built from an earlier payload came from the cache", payload)
 		}
+	}
+}
+
+// The first build of a tree goes around ccache (every file would miss, at
+// a second preprocessing each); later, incremental builds use it.
+func TestFirstBuildBypassesCcache(t *testing.T) {
+	a := &arches.Arch{Name: "fake", Mode: arches.GoAgent,
+		Build: arches.Build{KernelArch: "x86", MakeTarget: "bzImage", Image: "arch/x86/boot/bzImage"}}
+	src := fakeTree(t)
+	mk := "tinyconfig:\n\tmkdir -p $(O) && echo CONFIG_TINY=y > $(O)/.config\n" +
+		"olddefconfig:\n\ttrue\n" +
+		"bzImage:\n\techo \"ccache-disable=$$CCACHE_DISABLE\" >> $(O)/../calls && touch $(O)/vmlinux && " +
+		"mkdir -p $(O)/arch/x86/boot && cat drivers/x.c > $(O)/arch/x86/boot/bzImage\n"
+	if err := os.WriteFile(filepath.Join(src, "Makefile"), []byte(mk), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CCACHE_DISABLE", "")
+	os.Unsetenv("CCACHE_DISABLE")
+	req := Request{Arch: a, Source: kernels.Source{Dir: src, ID: "fake:3", Version: "6.1.0"}, CacheDir: t.TempDir(), Jobs: 1}
+	for i, p := range [][]kernels.Patch{nil, {patchOf("c1", "drivers/x.c", "int y;")}} {
+		r := req
+		r.Patches = p
+		if _, err := Build(context.Background(), r); err != nil {
+			t.Fatalf("build %d: %v", i, err)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(req.CacheDir, "build", "fake-"+req.treeKey()[:12], "calls"))
+	if got := strings.Fields(string(b)); strings.Join(got, " ") != "ccache-disable=1 ccache-disable=" {
+		t.Fatalf("make saw %q; want ccache off for the first build only", got)
 	}
 }

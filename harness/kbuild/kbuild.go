@@ -234,10 +234,15 @@ func CheckToolchain(a *arches.Arch) error {
 // run executes a command in the tree, its output appended to the log,
 // killing its whole process group on cancellation.
 func (w *workTree) run(ctx context.Context, log io.Writer, name string, args ...string) error {
+	return w.runEnv(ctx, log, nil, name, args...)
+}
+
+// runEnv is run with extra environment variables.
+func (w *workTree) runEnv(ctx context.Context, log io.Writer, extra []string, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = w.src()
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.Env = buildEnv()
+	cmd.Env = append(buildEnv(), extra...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	err := cmd.Run()
@@ -257,9 +262,10 @@ func (w *workTree) run(ctx context.Context, log io.Writer, name string, args ...
 // one's got the earlier kernel (seen: a mutant booted another mutant's
 // image, and the kill matrix changed). Direct mode preprocesses a missed
 // file to hash it, sees the .incbin and does not cache it
-// (TestCcacheNeverCachesIncbin). That costs a cold build ~40% more than
-// depend mode did (x86_64's kernel/, net/ and mm/ from nothing: 226 s
-// against 160 s).
+// (TestCcacheNeverCachesIncbin). On a miss direct mode preprocesses twice
+// (x86_64's kernel/, net/ and mm/ from nothing: 226 s, against 160 s in
+// depend mode and about that without ccache), so a tree's first build
+// goes around it (workTree.compile).
 func buildEnv() []string {
 	env := append(os.Environ(), "LC_ALL=C")
 	if _, err := os.Stat("/usr/lib/ccache"); err == nil {
