@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"dirtygate/arches"
 	"dirtygate/kernels"
 )
 
@@ -114,16 +113,9 @@ func TestCcacheNeverCachesIncbin(t *testing.T) {
 // The first build of a tree goes around ccache (every file would miss, at
 // a second preprocessing each); later, incremental builds use it.
 func TestFirstBuildBypassesCcache(t *testing.T) {
-	a := &arches.Arch{Name: "fake", Mode: arches.GoAgent,
-		Build: arches.Build{KernelArch: "x86", MakeTarget: "bzImage", Image: "arch/x86/boot/bzImage"}}
-	src := fakeTree(t)
-	mk := "tinyconfig:\n\tmkdir -p $(O) && echo CONFIG_TINY=y > $(O)/.config\n" +
-		"olddefconfig:\n\ttrue\n" +
-		"bzImage:\n\techo \"ccache-disable=$$CCACHE_DISABLE\" >> $(O)/../calls && touch $(O)/vmlinux && " +
-		"mkdir -p $(O)/arch/x86/boot && cat drivers/x.c > $(O)/arch/x86/boot/bzImage\n"
-	if err := os.WriteFile(filepath.Join(src, "Makefile"), []byte(mk), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	a := fakeArch()
+	src := fakeTreeMaking(t, "bzImage:\n\techo \"ccache-disable=$$CCACHE_DISABLE\" >> $(O)/../calls && touch $(O)/vmlinux && "+
+		"mkdir -p $(O)/arch/x86/boot && cat drivers/x.c > $(O)/arch/x86/boot/bzImage\n")
 	t.Setenv("CCACHE_DISABLE", "")
 	os.Unsetenv("CCACHE_DISABLE")
 	req := Request{Arch: a, Source: kernels.Source{Dir: src, ID: "fake:3", Version: "6.1.0"}, CacheDir: t.TempDir(), Jobs: 1}

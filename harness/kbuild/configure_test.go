@@ -35,6 +35,24 @@ func fakeTree(t *testing.T) string {
 	return src
 }
 
+// fakeArch builds fakeTree's bzImage.
+func fakeArch() *arches.Arch {
+	return &arches.Arch{Name: "fake", Mode: arches.GoAgent,
+		Build: arches.Build{KernelArch: "x86", MakeTarget: "bzImage", Image: "arch/x86/boot/bzImage"}}
+}
+
+// fakeTreeMaking is fakeTree with its own Makefile: config targets that
+// write a .config, then rules (bzImage's among them).
+func fakeTreeMaking(t *testing.T, rules string) string {
+	src := fakeTree(t)
+	mk := "tinyconfig:\n\tmkdir -p $(O) && echo CONFIG_TINY=y > $(O)/.config\n" +
+		"olddefconfig:\n\ttrue\n" + rules
+	if err := os.WriteFile(filepath.Join(src, "Makefile"), []byte(mk), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
 func patchOf(name, file, line string) kernels.Patch {
 	data := "--- a/" + file + "\n+++ b/" + file + "\n@@ -1 +1,2 @@\n" + map[string]string{
 		"drivers/x.c": " int x;\n", "Kconfig": " config TINY\n"}[file] + "+" + line + "\n"
@@ -46,8 +64,7 @@ func patchOf(name, file, line string) kernels.Patch {
 // Kconfig input skips olddefconfig; one that does, or undoes one that did,
 // runs it; so does the first build.
 func TestOlddefconfigOnlyWhenKconfigMoves(t *testing.T) {
-	a := &arches.Arch{Name: "fake", Mode: arches.GoAgent,
-		Build: arches.Build{KernelArch: "x86", MakeTarget: "bzImage", Image: "arch/x86/boot/bzImage"}}
+	a := fakeArch()
 	req := Request{Arch: a, Source: kernels.Source{Dir: fakeTree(t), ID: "fake:1", Version: "6.1.0"},
 		CacheDir: t.TempDir(), Jobs: 1}
 	if err := CheckToolchain(a); err != nil {

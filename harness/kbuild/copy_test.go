@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"dirtygate/arches"
 	"dirtygate/kernels"
 )
 
@@ -15,8 +14,7 @@ import (
 // patching, swapping patches and restoring never write through a link:
 // the pristine files stay as they were, each build sees its own patch.
 func TestCachedSourceLinkedNeverWritten(t *testing.T) {
-	a := &arches.Arch{Name: "fake", Mode: arches.GoAgent,
-		Build: arches.Build{KernelArch: "x86", MakeTarget: "bzImage", Image: "arch/x86/boot/bzImage"}}
+	a := fakeArch()
 	pristine := fakeTree(t)
 	req := Request{Arch: a, Source: kernels.Source{Dir: pristine, ID: "fake:1", Version: "6.1.0", Cached: true},
 		CacheDir: t.TempDir(), Jobs: 1}
@@ -75,18 +73,11 @@ func TestCachedSourceLinkedNeverWritten(t *testing.T) {
 // mtimes, so an object compiled from a since-restored patched file would
 // otherwise look up to date and stay in the kernel.
 func TestRecopiedTreeRebuildsEverything(t *testing.T) {
-	a := &arches.Arch{Name: "fake", Mode: arches.GoAgent,
-		Build: arches.Build{KernelArch: "x86", MakeTarget: "bzImage", Image: "arch/x86/boot/bzImage"}}
-	src := fakeTree(t)
+	a := fakeArch()
 	// bzImage from an object that make rebuilds only when drivers/x.c is
 	// newer, as kbuild does.
-	mk := "tinyconfig:\n\tmkdir -p $(O) && echo CONFIG_TINY=y > $(O)/.config\n" +
-		"olddefconfig:\n\ttrue\n" +
-		"$(O)/x.o: drivers/x.c\n\tcp drivers/x.c $(O)/x.o\n" +
-		"bzImage: $(O)/x.o\n\tmkdir -p $(O)/arch/x86/boot && cp $(O)/x.o $(O)/arch/x86/boot/bzImage\n"
-	if err := os.WriteFile(filepath.Join(src, "Makefile"), []byte(mk), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	src := fakeTreeMaking(t, "$(O)/x.o: drivers/x.c\n\tcp drivers/x.c $(O)/x.o\n"+
+		"bzImage: $(O)/x.o\n\tmkdir -p $(O)/arch/x86/boot && cp $(O)/x.o $(O)/arch/x86/boot/bzImage\n")
 	old := time.Now().Add(-time.Hour) // an unpacked source's files are old
 	for _, f := range []string{"Makefile", "drivers/x.c", "Kconfig", "scripts/kconfig/merge_config.sh"} {
 		os.Chtimes(filepath.Join(src, f), old, old)
