@@ -21,7 +21,9 @@ import (
 // filesystem than the build's.
 func copySource(ctx context.Context, src kernels.Source, dst string) error {
 	if src.Cached {
-		out, err := exec.CommandContext(ctx, "cp", "-al", src.Dir+"/.", dst).CombinedOutput()
+		cp := exec.CommandContext(ctx, "cp", "-al", src.Dir+"/.", dst)
+		cp.Env = append(os.Environ(), "LC_ALL=C") // its message is matched below
+		out, err := cp.CombinedOutput()
 		if err == nil {
 			return nil
 		}
