@@ -10,6 +10,10 @@ CANDIDATE ?= rfc-v2
 # The kernel axis: Debian's 6.1 and 6.12 LTS sources (kernels/source.go).
 KERNELS ?= 6.1,6.12
 
+# The cross compilers and QEMUs of ARCHES (empty: the default arches),
+# beyond the x86_64 and hppa ones `make test` needs (ci/install-deps).
+archdeps = ci/install-deps $$(bin/dirtygate arches --packages --arch $(or $(ARCHES),default))
+
 .PHONY: all deps build run matrix test htmltest selftest bench vet fuzz clean
 
 all: build
@@ -24,6 +28,7 @@ build: deps
 # on both kernels.
 # Exit 1 means the candidate was rejected, as the seed patch should be.
 run: build
+	$(archdeps)
 	ci/gate $(if $(ARCHES),--arch $(ARCHES)) --kernel $(KERNELS) --candidate $(CANDIDATE)
 
 # The whole matrix: every arch in arches/, their cross compilers and QEMUs
@@ -50,12 +55,14 @@ htmltest:
 # base on ARCHES (default x86_64), one arch after the other (warm: a patch
 # swap and an agent run per mutant, ~1 minute each on x86_64).
 selftest: build
+	$(if $(ARCHES),$(archdeps))
 	for a in $(or $(subst $(comma), ,$(ARCHES)),x86_64); do bin/dirtygate selftest --arch $$a || exit 2; done
 
 # Cold build, warm verdict, patch swap and boot floor per arch, as a table
 # (cold builds: several minutes per arch), and kunit_tool beside it
 # (`--peer kunit`: the kernel's own runner, built once per arch and kernel).
 bench: build
+	$(archdeps)
 	bin/dirtygate bench $(if $(ARCHES),--arch $(ARCHES)) --kernel $(KERNELS) --cold --peer kunit
 
 vet:

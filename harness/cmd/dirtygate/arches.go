@@ -14,17 +14,25 @@ import (
 
 // archesCmd lists the targets and what each is missing here, or the Debian
 // packages every arch that can run needs (for installers: `make matrix`).
-type archesCmd struct{ packages *bool }
+type archesCmd struct {
+	packages *bool
+	arch     archFlag
+}
 
 func (c *archesCmd) define(fs *flag.FlagSet) {
-	c.packages = fs.Bool("packages", false, "print the Debian packages every arch that can run needs, one a line")
+	c.packages = fs.Bool("packages", false, "print the Debian packages the arches of --arch need, one a line")
+	c.arch = addArch(fs, "all", "with --packages: the arches, comma-separated, all, or default (`make run`'s)")
 }
 
 func (c *archesCmd) run(context.Context, *flag.FlagSet) int {
 	if *c.packages {
+		as, err := c.arch.get()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "dirtygate arches:", err)
+			return 2
+		}
 		seen := map[string]bool{}
-		for _, n := range arches.Names() {
-			a, _ := arches.Lookup(n)
+		for _, a := range as {
 			for _, p := range append([]string{a.Build.CrossPackage, a.Boot.QEMUPackage}, a.Executor.Packages...) {
 				if p != "" && !seen[p] {
 					seen[p] = true

@@ -22,13 +22,20 @@ import (
 // the console. (s390x, where the seed patch also misplaces bits by XOR 32,
 // runs in `make run`; its captured consoles are in the oracle's tests.)
 //
-// The two run in parallel: kernel builds take the cache's lock one at a
-// time, and hppa's console-bound scenarios overlap the x86_64 build.
-func TestEndToEndX86(t *testing.T) { t.Parallel(); endToEnd(t, "x86_64") }
+// The two run in parallel from the start (go test's two parallel slots are
+// theirs), each on its own working tree: hppa's kernel build, shorter,
+// overlaps x86_64's, and hppa's console-bound scenarios overlap x86_64's
+// build and patch swaps.
+func TestEndToEndX86(t *testing.T) {
+	t.Parallel()
+	bin := endToEnd(t, "x86_64")
+	t.Run("selftest", func(t *testing.T) { selftestSubset(t, bin) })
+}
 
 func TestEndToEndHppa(t *testing.T) { t.Parallel(); endToEnd(t, "hppa") }
 
-func endToEnd(t *testing.T, arch string) {
+// endToEnd returns the CLI it built, for the steps that follow it.
+func endToEnd(t *testing.T, arch string) string {
 	if testing.Short() {
 		t.Skip("builds and boots a real kernel")
 	}
@@ -185,6 +192,7 @@ func endToEnd(t *testing.T, arch string) {
 	if code != 0 || !again.Kernel.Cached {
 		t.Fatalf("baseline after a bad patch: exit %d, cached %v (%s)", code, again.Kernel.Cached, again.Error)
 	}
+	return bin
 }
 
 // gateInject runs the gate as CI does (`dirtygate gate --inject`) on arch

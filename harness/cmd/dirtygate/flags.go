@@ -33,14 +33,19 @@ func addArch(fs *flag.FlagSet, def, help string) archFlag {
 // defaultArches is --arch's default where it takes a list.
 var defaultArches = strings.Join(arches.Default, ",")
 
-// get parses the list once ("all" is every arch that can run).
+// get parses the list once ("all" is every arch that can run, "default"
+// the set `make run` gates on).
 func (f archFlag) get() ([]*arches.Arch, error) { return archesOf(*f.list) }
 
-// archesOf turns an --arch value ("a,b" or "all") into definitions.
+// archesOf turns an --arch value ("a,b", "all" or "default") into
+// definitions.
 func archesOf(list string) ([]*arches.Arch, error) {
 	names := strings.Split(list, ",")
-	if list == "all" {
+	switch list {
+	case "all":
 		names = arches.Names()
+	case "default":
+		names = arches.Default
 	}
 	var as []*arches.Arch
 	for _, n := range names {
