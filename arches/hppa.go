@@ -19,8 +19,9 @@ var hppa = &Arch{
 		KernelArch:   "parisc",
 		CrossCompile: "hppa-linux-gnu-",
 		CrossPackage: "gcc-hppa-linux-gnu",
-		// vmlinuz also links vmlinux; QEMU boots the ELF directly.
-		MakeTarget: "vmlinuz",
+		// QEMU boots the ELF directly: vmlinuz would only add an XZ
+		// compression and a decompressor's link to every build.
+		MakeTarget: "vmlinux",
 		Image:      "vmlinux",
 		// tinyconfig's SLOB crashes parisc at boot.
 		Fragment: `# CONFIG_64BIT is not set
