@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"math/rand"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -256,6 +257,75 @@ func TestCapturedConsoles(t *testing.T) {
 		i := bytes.Index(b, []byte("DGR1 15 "))
 		if _, err := Parse(b[:bytes.LastIndex(b[:i-1], []byte("\n"))]); err == nil {
 			t.Fatalf("%s: truncated console parsed without error", f)
+		}
+	}
+}
+
+// The scenario records of a real x86_64 run, sent again through one
+// Writer (so its pooled deflaters are reused, each on another record),
+// come back as they were; with OmitEvidence, as they were but for their
+// evidence, and the other records untouched.
+func TestResentCapturedRecords(t *testing.T) {
+	b, err := os.ReadFile("testdata/console-x86_64-6.1-inject-baseline.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var orig []Scenario
+	for _, r := range st.Records {
+		if r.Type == TypeScenario {
+			var s Scenario
+			if err := r.Into(&s); err != nil {
+				t.Fatal(err)
+			}
+			orig = append(orig, s)
+		}
+	}
+	withEvidence := 0
+	for _, s := range orig {
+		if s.Evidence != nil {
+			withEvidence++
+		}
+	}
+	if withEvidence < 10 {
+		t.Fatalf("the capture has %d scenarios with evidence", withEvidence)
+	}
+	for _, omit := range []bool{false, true} {
+		var out bytes.Buffer
+		w := NewWriter(&out)
+		if omit {
+			w.OmitEvidence()
+		}
+		w.Send(TypeHello, Hello{Agent: "test", WordBits: 64})
+		for _, s := range orig {
+			if err := w.Send(TypeScenario, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.Send(TypeFinal, Final{Records: w.Count(), Scenarios: len(orig)})
+		again, err := Parse(out.Bytes())
+		if err != nil {
+			t.Fatalf("omit %v: %v", omit, err)
+		}
+		var h Hello
+		if err := again.Records[0].Into(&h); err != nil || h.Agent != "test" {
+			t.Errorf("omit %v: hello %+v %v", omit, h, err)
+		}
+		for i, r := range again.Records[1 : len(again.Records)-1] {
+			var s Scenario
+			if err := r.Into(&s); err != nil {
+				t.Fatal(err)
+			}
+			want := orig[i]
+			if omit {
+				want.Evidence = nil
+			}
+			if !reflect.DeepEqual(s, want) {
+				t.Errorf("omit %v: scenario %s came back as\n%+v\nwant\n%+v", omit, want.Name, s, want)
+			}
 		}
 	}
 }

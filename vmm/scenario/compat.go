@@ -20,8 +20,9 @@ const CompatAgent = "agent32"
 var compatScenarios = []string{"rx-spread", "page-cross", "carry", "preset", "bit-position", "misaligned-1",
 	"misaligned-4", "used-ring", "live-enable", "harvest", "regions", "log-lazy", "fork", "iotlb"}
 
-// compatEnv is the 32-bit agent's environment: what it runs.
-var compatEnv = []string{"DIRTYGATE_ONLY=" + strings.Join(compatScenarios, ",")}
+// compatEnv is the 32-bit agent's environment: what it runs, and that it
+// sends no evidence (compat keeps verdicts and findings only).
+var compatEnv = []string{"DIRTYGATE_ONLY=" + strings.Join(compatScenarios, ","), record.OmitEvidenceEnv + "=1"}
 
 // prestartCompat starts the 32-bit agent held, where the machine can,
 // when the session starts: its exec and runtime start (~0.3 s under TCG)

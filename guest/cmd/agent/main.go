@@ -48,6 +48,9 @@ func main() {
 		}()
 	}
 	w := record.NewWriter(os.Stdout)
+	if os.Getenv(record.OmitEvidenceEnv) != "" {
+		w.OmitEvidence()
+	}
 	code := run(w, opts, start)
 	end(pid1, code)
 }
