@@ -274,6 +274,9 @@ func buildEnv() []string {
 	return env
 }
 
+// jobs is make's -j for this request.
+func (w *workTree) jobs() string { return fmt.Sprintf("-j%d", w.req.Jobs) }
+
 func (w *workTree) makeArgs(target ...string) []string {
 	a := []string{"O=" + w.out(), "ARCH=" + w.req.Arch.Build.KernelArch}
 	if w.req.Arch.Build.CrossCompile != "" {

@@ -253,7 +253,9 @@ func (w *workTree) configure(ctx context.Context) error {
 		os.Remove(cfg)
 		fmt.Fprintf(w.req.Progress, "[%s] configuring: tinyconfig + fragments\n", w.req.label())
 		os.MkdirAll(w.out(), 0o755)
-		if err := w.run(ctx, log, "make", w.makeArgs("tinyconfig")...); err != nil {
+		// -j: tinyconfig first compiles the kconfig tool (9.4 s -> 7.0 s
+		// for x86_64 with -j2).
+		if err := w.run(ctx, log, "make", w.makeArgs(w.jobs(), "tinyconfig")...); err != nil {
 			return &Error{Stage: "config", Log: logPath, Msg: "make tinyconfig failed" +
 				" (a source tree that was built in place must be cleaned with `make mrproper` before out-of-tree builds)"}
 		}
@@ -266,7 +268,7 @@ func (w *workTree) configure(ctx context.Context) error {
 		}
 	}
 	if _, err := os.Stat(cfg); err != nil || !configured {
-		if err := w.run(ctx, log, "make", w.makeArgs("olddefconfig")...); err != nil {
+		if err := w.run(ctx, log, "make", w.makeArgs(w.jobs(), "olddefconfig")...); err != nil {
 			os.Remove(merged)
 			return &Error{Stage: "config", Msg: "make olddefconfig failed", Log: logPath}
 		}
@@ -386,7 +388,7 @@ func (w *workTree) compile(ctx context.Context) error {
 			}
 		}
 	}()
-	targets := append([]string{fmt.Sprintf("-j%d", w.req.Jobs)}, strings.Fields(b.MakeTarget)...)
+	targets := append([]string{w.jobs()}, strings.Fields(b.MakeTarget)...)
 	err = w.runEnv(ctx, io.MultiWriter(f, last), env, "make", w.makeArgs(targets...)...)
 	close(done)
 	if ctx.Err() != nil {
