@@ -205,3 +205,35 @@ type gitlabJob struct {
 	} `yaml:"parallel"`
 	Script []string `yaml:"script"`
 }
+
+// install-deps' own list is what `make test` needs: the packages of the
+// arches its end-to-end tests build and boot (x86_64, hppa). The other
+// arches' come as arguments (the Makefile's archdeps), so they must not
+// be needed here.
+func TestInstallDepsCoversMakeTest(t *testing.T) {
+	b, err := os.ReadFile("install-deps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "pkgs=(")
+	j := strings.Index(s[i:], ")")
+	if i < 0 || j < 0 {
+		t.Fatal("no pkgs=(...) in install-deps")
+	}
+	listed := strings.Fields(s[i+len("pkgs=(") : i+j])
+	for _, name := range []string{"x86_64", "hppa"} {
+		a, err := arches.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range append([]string{a.Build.CrossPackage, a.Boot.QEMUPackage}, a.Executor.Packages...) {
+			if p != "" && !slices.Contains(listed, p) {
+				t.Errorf("install-deps does not install %s (%s), which make test's %s end-to-end test needs", p, name, name)
+			}
+		}
+	}
+	if !slices.Contains(listed, "linux-source-6.1") {
+		t.Errorf("install-deps does not install linux-source-6.1, make test's kernel")
+	}
+}
