@@ -26,9 +26,9 @@ import (
 // x86_64's cold kernel is built first, alone; then the two run in
 // parallel (go test's two slots), each on its own working tree: hppa's
 // cold build overlaps x86_64's patch swaps and runs. Measured from empty
-// caches on 2 cores: the two cold builds sharing the cores took 566 s to
-// end, one after the other 520 s; and the test whose build ends last
-// still has its patch swaps and runs to do.
+// caches on 2 cores (README, the make test rows): the two cold builds
+// side by side took 566 s to end, one after the other 520 s; and the test
+// whose build ends last still has its patch swaps and runs to do.
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and boots real kernels")
