@@ -13,7 +13,8 @@ import (
 )
 
 // archesCmd lists the targets and what each is missing here, or the Debian
-// packages every arch that can run needs (for installers: `make matrix`).
+// packages the arches of --arch need (for installers: `make matrix`, and
+// `make run`'s with --arch default).
 type archesCmd struct {
 	packages *bool
 	arch     archFlag

@@ -21,7 +21,7 @@ type benchCmd struct {
 }
 
 func (c *benchCmd) define(fs *flag.FlagSet) {
-	c.arch = addArch(fs, defaultArches, "architectures, comma-separated")
+	c.arch = addArch(fs, defaultArches, "architectures, comma-separated, all, or default")
 	c.cold = fs.Bool("cold", false, "also time a cold kernel build (empty cache, ccache off): minutes per arch")
 	c.kernels.register(fs)
 	c.build = addBuild(fs)

@@ -31,7 +31,7 @@ type gateCmd struct {
 }
 
 func (c *gateCmd) define(fs *flag.FlagSet) {
-	c.arch = addArch(fs, defaultArches, "architectures, comma-separated, or all")
+	c.arch = addArch(fs, defaultArches, "architectures, comma-separated, all, or default")
 	fs.Var(&c.cands, "candidate", "patch (name or file) of the candidate; repeat for a series; with --kernel naming git trees, a revision or a range BASE..CANDIDATE")
 	fs.Var(&c.bases, "base", "patch of the base (default: none, the unpatched kernel); with --kernel naming git trees, a revision")
 	c.kernels.register(fs)

@@ -30,7 +30,7 @@ type runCmd struct {
 }
 
 func (c *runCmd) define(fs *flag.FlagSet) {
-	c.arch = addArch(fs, defaultArches, "architectures, comma-separated, or all")
+	c.arch = addArch(fs, defaultArches, "architectures, comma-separated, all, or default")
 	fs.Var(&c.patches, "patch", "built-in patch name or patch/mbox file; repeat for a series")
 	c.kernels.register(fs)
 	c.out = addOutputs(fs, "", "json", "junit", "markdown", "html")
