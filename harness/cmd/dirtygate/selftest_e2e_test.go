@@ -11,7 +11,7 @@ import (
 // (each a patch swap on the tree the end-to-end test built, ~20 s, and one
 // agent run): each must be rejected, and by the scenario written for its
 // bug class. The whole matrix is `make selftest`. It is a step of
-// TestEndToEnd/x86_64, not a parallel test of its own: it needs the same
+// TestEndToEndX86, not a parallel test of its own: it needs the same
 // tree, and as a test it held one of go test's two parallel slots while it
 // waited for that tree, so hppa's kernel build waited behind it.
 func selftestSubset(t *testing.T, bin string) {
