@@ -24,7 +24,7 @@ import (
 // than compressAbove bytes is sent deflated: its type carries the suffix
 // "+deflate" (covered by the CRC) and the payload is the base64 of the
 // deflated JSON. Scenario records carry their log bitmaps as hex, mostly
-// zeros: deflated, x86_64's whole set went from 3.1 MB of console output to
+// one repeated byte (the canaries, 0x55) and zeros: deflated, x86_64's whole set went from 3.1 MB of console output to
 // a small fraction of it, and every byte through an emulated UART costs a
 // TCG exit. Small records (hello, final) stay plain. Every frame is
 // written twice, each in one write() starting on a new line, so a copy torn

@@ -163,7 +163,8 @@ func TestCRLFAndFragments(t *testing.T) {
 	}
 }
 
-// A scenario's log bitmap (hex, mostly zeros, as every real one) is sent
+// A scenario's log bitmap (hex, here all zeros but one bit; a real one is
+// mostly the canary byte 0x55, TestResentCapturedRecords) is sent
 // deflated in a few frames and comes back as it was; small records stay
 // plain.
 func TestDeflatedBitmaps(t *testing.T) {
