@@ -373,7 +373,7 @@ func (w *workTree) compile(ctx context.Context) error {
 	if _, err := os.Stat(filepath.Join(w.out(), "vmlinux")); err != nil {
 		env, cold = []string{"CCACHE_DISABLE=1"}, " (first build of this tree: ccache off)"
 	}
-	fmt.Fprintf(w.req.Progress, "[%s] compiling %s with -j%d%s\n", w.req.label(), b.MakeTarget, w.req.Jobs, cold)
+	fmt.Fprintf(w.req.Progress, "[%s] compiling %s with %s%s\n", w.req.label(), b.MakeTarget, w.jobs(), cold)
 	done := make(chan struct{})
 	start := time.Now()
 	go func() {
