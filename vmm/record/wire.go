@@ -23,10 +23,11 @@ import (
 // Bodies longer than maxPayload are cut into fragments. A body of more
 // than compressAbove bytes is sent deflated: its type carries the suffix
 // "+deflate" (covered by the CRC) and the payload is the base64 of the
-// deflated JSON. Scenario records carry their log bitmaps as hex, mostly
-// one repeated byte (the canaries, 0x55) and zeros: deflated, x86_64's whole set went from 3.1 MB of console output to
-// a small fraction of it, and every byte through an emulated UART costs a
-// TCG exit. Small records (hello, final) stay plain. Every frame is
+// deflated JSON: every byte through an emulated UART costs a TCG exit.
+// Scenario records carry their log bitmaps as runs (runs.go; as hex they
+// were 3.1 MB of x86_64's console output before deflate, ~55 KB after),
+// and their findings and page maps deflate to about half. Small records
+// (hello, final) stay plain. Every frame is
 // written twice, each in one write() starting on a new line, so a copy torn
 // by interleaved kernel output is recovered from the other; a record with
 // no intact copy is reported, never guessed.
@@ -36,7 +37,7 @@ const (
 	copies     = 2
 
 	deflated      = "+deflate"
-	compressAbove = 1024
+	compressAbove = 256
 	maxInflated   = 64 << 20 // a record's largest body: refuse a frame that claims more
 )
 
@@ -71,9 +72,11 @@ func (w *Writer) Count() int { return w.seq }
 
 // Send encodes body as the next record of type typ.
 func (w *Writer) Send(typ string, body any) error {
-	if s, ok := body.(Scenario); ok && w.omitEvidence {
-		s.Evidence = nil
-		body = s
+	if s, ok := body.(Scenario); ok {
+		if w.omitEvidence {
+			s.Evidence = nil
+		}
+		body = s.wire()
 	}
 	frames, err := Encode(w.seq, typ, body)
 	if err != nil {
