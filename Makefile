@@ -70,6 +70,7 @@ vet:
 
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 60s ./vmm/record
+	$(GO) test -run XXX -fuzz FuzzRuns -fuzztime 60s ./vmm/record
 	$(GO) test -run XXX -fuzz FuzzDecodeResponse -fuzztime 60s ./harness/executor
 	$(GO) test -run XXX -fuzz FuzzStream -fuzztime 60s ./harness/executor
 
