@@ -124,24 +124,28 @@ type wireEvidence struct {
 	AfterRuns  string `json:"after_runs"`
 }
 
-// wire returns s as it is sent: its bitmaps as runs, from the bitmaps
-// NewEvidence saw or else from the hex when that is canonical (lowercase,
-// as NewEvidence and UnmarshalJSON write it); as hex otherwise.
+// evidenceRuns are the runs NewEvidence made of the hex it wrote.
+type evidenceRuns struct{ before, after, beforeRuns, afterRuns string }
+
+// wire returns s as it is sent: its bitmaps as runs, those NewEvidence
+// made while the hex is still what it wrote (the same string: compared
+// without reading it), else made from the hex when that is canonical
+// (lowercase, as NewEvidence and UnmarshalJSON write it); as hex otherwise.
 func (s Scenario) wire() any {
 	ev := s.Evidence
 	if ev == nil {
 		return s
 	}
-	runs := ev.runs
-	if runs == nil {
+	r := ev.runs
+	if r == nil || r.before != ev.Before || r.after != ev.After {
 		before, err1 := hex.DecodeString(ev.Before)
 		after, err2 := hex.DecodeString(ev.After)
 		if err1 != nil || err2 != nil || hex.EncodeToString(before) != ev.Before || hex.EncodeToString(after) != ev.After {
 			return s
 		}
-		runs = &[2]string{bitmapRuns(before), bitmapRuns(after)}
+		r = &evidenceRuns{ev.Before, ev.After, bitmapRuns(before), bitmapRuns(after)}
 	}
-	return wireScenario{Scenario: s, Evidence: &wireEvidence{Evidence: ev, BeforeRuns: runs[0], AfterRuns: runs[1]}}
+	return wireScenario{Scenario: s, Evidence: &wireEvidence{Evidence: ev, BeforeRuns: r.beforeRuns, AfterRuns: r.afterRuns}}
 }
 
 // UnmarshalJSON reads evidence with its bitmaps as hex (reports, older

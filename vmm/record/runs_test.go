@@ -7,6 +7,8 @@ import (
 	"math/rand"
 	"os"
 	"testing"
+
+	"dirtygate/vmm/oracle"
 )
 
 // Any bitmap comes back from its runs as it was: repeats shorter than,
@@ -124,4 +126,23 @@ func FuzzRuns(f *testing.F) {
 			t.Fatalf("%q -> %q -> runs %q -> %q, %v", r, h, bitmapRuns(b), again, err)
 		}
 	})
+}
+
+// Evidence edited after NewEvidence (a control mutating its copy, say) is
+// sent as it is now, not as the runs NewEvidence made.
+func TestEditedEvidenceSentAsItIs(t *testing.T) {
+	before := bytes.Repeat([]byte{0x55}, 64)
+	after := append([]byte(nil), before...)
+	after[9] = 0x57
+	ev := NewEvidence(oracle.Log{Layout: oracle.Layout{WordBits: 64}, Before: before, After: after, Pages: 512}, oracle.Expect{Written: map[uint64]int{73: 1}})
+	after[9] = 0x55
+	ev.After = hex.EncodeToString(after) // the stray bit edited out
+	st, err := Parse(stream(t, Scenario{Name: "edited", Status: Pass, Evidence: ev}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Scenario
+	if err := st.Records[1].Into(&got); err != nil || got.Evidence.After != ev.After {
+		t.Fatalf("sent %+v, %v; want After %s", got.Evidence, err, ev.After)
+	}
 }

@@ -101,14 +101,15 @@ type Evidence struct {
 	// runs are Before's and After's runs, made by NewEvidence from the
 	// bitmaps themselves: the wire's form (runs.go), without a pass over
 	// their hex.
-	runs *[2]string
+	runs *evidenceRuns
 }
 
 // NewEvidence captures a log and its expectation.
 func NewEvidence(l oracle.Log, e oracle.Expect) *Evidence {
 	ev := &Evidence{WordBits: l.WordBits, BigEndian: l.BigEndian, FirstBit: l.FirstBit, Pages: l.Pages, PageBase: l.PageBase,
 		Before: hex.EncodeToString(l.Before), After: hex.EncodeToString(l.After),
-		Written: e.Written, Allowed: e.Allowed, runs: &[2]string{bitmapRuns(l.Before), bitmapRuns(l.After)}}
+		Written: e.Written, Allowed: e.Allowed}
+	ev.runs = &evidenceRuns{ev.Before, ev.After, bitmapRuns(l.Before), bitmapRuns(l.After)}
 	for p, ok := range e.Required {
 		if ok {
 			ev.Required = append(ev.Required, p)
