@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math/rand"
-	"os"
 	"testing"
 
 	"dirtygate/vmm/oracle"
@@ -62,18 +61,9 @@ func TestRunsRefused(t *testing.T) {
 // its hex, and reads back the same (TestResentCapturedRecords sends it
 // through a Writer and Parse).
 func TestCapturedEvidenceAsRuns(t *testing.T) {
-	b, err := os.ReadFile("testdata/console-x86_64-6.1-inject-baseline.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
 	hexBytes, wireBytes, n := 0, 0, 0
-	for _, r := range st.Records {
-		var s Scenario
-		if r.Type != TypeScenario || r.Into(&s) != nil || s.Evidence == nil {
+	for _, s := range capturedScenarios(t) {
+		if s.Evidence == nil {
 			continue
 		}
 		n++

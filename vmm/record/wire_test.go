@@ -279,24 +279,7 @@ func TestCapturedConsoles(t *testing.T) {
 // come back as they were; with OmitEvidence, as they were but for their
 // evidence, and the other records untouched.
 func TestResentCapturedRecords(t *testing.T) {
-	b, err := os.ReadFile("testdata/console-x86_64-6.1-inject-baseline.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var orig []Scenario
-	for _, r := range st.Records {
-		if r.Type == TypeScenario {
-			var s Scenario
-			if err := r.Into(&s); err != nil {
-				t.Fatal(err)
-			}
-			orig = append(orig, s)
-		}
-	}
+	orig := capturedScenarios(t)
 	withEvidence := 0
 	for _, s := range orig {
 		if s.Evidence != nil {
@@ -341,4 +324,29 @@ func TestResentCapturedRecords(t *testing.T) {
 			}
 		}
 	}
+}
+
+// capturedScenarios are the scenario records of a real x86_64 run (6.1,
+// --inject, the baseline), as the host reads them.
+func capturedScenarios(t *testing.T) []Scenario {
+	t.Helper()
+	b, err := os.ReadFile("testdata/console-x86_64-6.1-inject-baseline.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Scenario
+	for _, r := range st.Records {
+		if r.Type == TypeScenario {
+			var s Scenario
+			if err := r.Into(&s); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+	}
+	return out
 }
