@@ -123,8 +123,8 @@ type evidenceRuns struct{ before, after, beforeRuns, afterRuns string }
 
 // wire returns s as it is sent: its bitmaps as runs, those NewEvidence
 // made while the hex is still what it wrote, else made from the hex when
-// that is canonical
-// (lowercase, as NewEvidence and UnmarshalJSON write it); as hex otherwise.
+// that is canonical (lowercase, as NewEvidence and UnmarshalJSON write
+// it); as hex otherwise.
 func (s Scenario) wire() any {
 	ev := s.Evidence
 	if ev == nil {
