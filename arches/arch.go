@@ -220,6 +220,19 @@ func (a *Arch) Guest() Program {
 	return ProgramExecutor
 }
 
+// Packages are the Debian packages building and booting this arch needs
+// beyond the host's own tools: its cross compiler (none for the host's
+// arch), its QEMU, and what the executor's build needs.
+func (a *Arch) Packages() []string {
+	var ps []string
+	for _, p := range append([]string{a.Build.CrossPackage, a.Boot.QEMUPackage}, a.Executor.Packages...) {
+		if p != "" {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
 // UsesExecutor is true when the guest runs the C executor: the scenarios
 // run on the host and drive it.
 func (a *Arch) UsesExecutor() bool { return a.Guest() == ProgramExecutor }

@@ -227,8 +227,8 @@ func TestInstallDepsCoversMakeTest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range append([]string{a.Build.CrossPackage, a.Boot.QEMUPackage}, a.Executor.Packages...) {
-			if p != "" && !slices.Contains(listed, p) {
+		for _, p := range a.Packages() {
+			if !slices.Contains(listed, p) {
 				t.Errorf("install-deps does not install %s (%s), which make test's %s end-to-end test needs", p, name, name)
 			}
 		}

@@ -34,8 +34,8 @@ func (c *archesCmd) run(context.Context, *flag.FlagSet) int {
 		}
 		seen := map[string]bool{}
 		for _, a := range as {
-			for _, p := range append([]string{a.Build.CrossPackage, a.Boot.QEMUPackage}, a.Executor.Packages...) {
-				if p != "" && !seen[p] {
+			for _, p := range a.Packages() {
+				if !seen[p] {
 					seen[p] = true
 					fmt.Println(p)
 				}
