@@ -69,6 +69,7 @@ type Prepared struct {
 	built    bool        // a build-only arch's run ends with its build
 	alias    *aliasSetup // --alias-model
 	firmware string      // -bios, or "" for QEMU's own
+	warm     func()      // waits for warmGuest
 }
 
 // Run performs the run; the report is never nil.
@@ -103,6 +104,11 @@ func Prepare(ctx context.Context, o Options) (*Prepared, *report.Report) {
 	r := &report.Report{Arch: o.Arch.Name, Patches: []string{},
 		EmulationNote: report.EmulationNote(o.Arch.Name, o.Arch.AliasingCaches)}
 	p := &Prepared{o: o, r: r, start: time.Now()}
+	// The guest programs build beside the kernel (warmGuest); a run that
+	// stops before buildGuest stops them too.
+	wctx, stop := context.WithCancel(ctx)
+	p.warm = warmGuest(wctx, o)
+	defer func() { stop(); p.warm() }()
 	for _, step := range []func(context.Context) *failure{p.aliasCheck, p.resolve, p.setup, p.buildKernel, p.buildAlias, p.buildGuest, p.prepareFirmware} {
 		if f := step(ctx); f != nil {
 			r.SetError(f.stage, f.step, f.msg)
@@ -278,6 +284,7 @@ func (p *Prepared) buildKernel(ctx context.Context) *failure {
 
 // buildGuest builds the agent (or executor) and the initramfs.
 func (p *Prepared) buildGuest(ctx context.Context) *failure {
+	p.warm()
 	initrd, err := Initramfs(ctx, p.o.Arch, p.o.OutDir, p.o.CacheDir, p.o.Only)
 	if err != nil {
 		return failed(report.StageSetup, "", "%v", err)
