@@ -154,8 +154,9 @@ func guestPrograms(ctx context.Context, a *arches.Arch, outDir, cacheDir string,
 // source's unpacking and the kernel's build, and returns what waits for
 // it: buildGuest then copies them from the cache. On a fresh machine the
 // 32-bit agent's compile (Go's standard library for 386, ~22 CPU-s) took
-// ~15 s after x86_64's kernel was built, when nothing else was left to
-// run beside it; beside the unpacking (xz, one core) it costs nothing.
+// ~15 s after x86_64's kernel was built, with nothing left to run beside
+// it; now it compiles while the source unpacks (xz keeps one core busy)
+// and the kernel builds.
 // Whatever goes wrong here is left to buildGuest, which builds again and
 // reports it.
 func warmGuest(ctx context.Context, o Options) (wait func()) {
