@@ -50,9 +50,16 @@ func (c *benchCmd) run(ctx context.Context, _ *flag.FlagSet) int {
 	if err := (preflight{kernels: c.kernels}).check(ctx); err != nil {
 		return fail("dirtygate bench", err)
 	}
+	// The host's speed, before and after: its changes move every number
+	// in the table (bench.Host).
+	fmt.Fprintln(progress(), "timing the host reference (gcc, a few seconds)")
+	before := bench.MeasureHost(ctx, bench.HostCompiles)
 	rows := bench.Run(ctx, bench.Options{Arches: as, Kernels: c.kernels.list(), CacheDir: *c.build.cache, Cold: *c.cold, Jobs: *c.build.jobs, Progress: progress(),
 		Peer: *c.peer, Runs: *c.runs, Kunitconfig: string(kconfig)})
+	after := bench.MeasureHost(ctx, bench.HostCompiles)
 	bench.Write(os.Stdout, rows)
+	bench.WriteHost(os.Stdout, "before", before)
+	bench.WriteHost(os.Stdout, "after", after)
 	for _, r := range rows {
 		if r.Err != "" || r.Peer != nil && r.Peer.Err != "" {
 			return 2
