@@ -17,9 +17,11 @@ import (
 // different hours or on different machines can be set side by side: on
 // the 2-core PVM guest dirtygate is developed on, the same `make test`
 // took 448 s one hour and 1,193 s the next (README, make test rows).
-// The workload is the shape of a kernel build: many short gcc runs, each
-// starting cc1 and as, so process start and page faults, which the
-// hypervisor makes dear, weigh as they do in a build.
+// The workload is many short gcc runs, each starting cc1 and as, so
+// process start and page faults, which the hypervisor makes dear, weigh
+// more than in one long compile; less than in a whole build, which also
+// runs make, sh, fixdep, nm and objtool per object (here 14-16% of the
+// reference's CPU was system time, ~30% of a slow kernel build's).
 type Host struct {
 	Compiles     []time.Duration // wall time of each gcc run
 	User, System time.Duration   // CPU time of all of them, gcc's children included
