@@ -56,6 +56,7 @@ func (c *benchCmd) run(ctx context.Context, _ *flag.FlagSet) int {
 	before := bench.MeasureHost(ctx, bench.HostCompiles)
 	rows := bench.Run(ctx, bench.Options{Arches: as, Kernels: c.kernels.list(), CacheDir: *c.build.cache, Cold: *c.cold, Jobs: *c.build.jobs, Progress: progress(),
 		Peer: *c.peer, Runs: *c.runs, Kunitconfig: string(kconfig)})
+	fmt.Fprintln(progress(), "timing the host reference again")
 	after := bench.MeasureHost(ctx, bench.HostCompiles)
 	bench.Write(os.Stdout, rows)
 	bench.WriteHost(os.Stdout, "before", before)
