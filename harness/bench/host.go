@@ -25,7 +25,30 @@ import (
 type Host struct {
 	Compiles     []time.Duration // wall time of each gcc run
 	User, System time.Duration   // CPU time of all of them, gcc's children included
-	Err          string
+	// THP is the host's transparent hugepage mode ("madvise"), "" if
+	// unknown: a setting, not a speed, but one that moves kernel builds.
+	// cc1 maps its collected heap without madvise, so under "madvise"
+	// every 4 KiB of it faults alone: x86_64's kernel/ and mm/ from
+	// nothing took 85-101 s under "madvise" and 71-76 s under "always"
+	// (3.3 million page faults against 1.5; README, Kernel builds).
+	THP string
+	Err string
+}
+
+// thpPath is where Linux says which transparent hugepage mode is on.
+var thpPath = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+// thpMode is the bracketed choice of thpPath's "always [madvise] never".
+func thpMode(sysfs string) string {
+	_, rest, ok := strings.Cut(sysfs, "[")
+	if !ok {
+		return ""
+	}
+	mode, _, ok := strings.Cut(rest, "]")
+	if !ok {
+		return ""
+	}
+	return mode
 }
 
 // HostCompiles is how many times a bench compiles hostSource: ~5 s on
@@ -60,6 +83,9 @@ func hostSource() string {
 // builds use for their host tools) n times, one after the other.
 func MeasureHost(ctx context.Context, n int) Host {
 	var h Host
+	if b, err := os.ReadFile(thpPath); err == nil {
+		h.THP = thpMode(string(b))
+	}
 	if _, err := exec.LookPath("gcc"); err != nil {
 		h.Err = "no gcc on PATH (install gcc: ci/install-deps)"
 		return h
@@ -105,7 +131,11 @@ func WriteHost(w io.Writer, label string, h Host) {
 	if cpu > 0 {
 		sys = 100 * h.System.Seconds() / cpu.Seconds()
 	}
-	fmt.Fprintf(w, "host reference %s: gcc -O2 of a fixed C file, %d runs: %.2fs a compile (%.2f-%.2f), %.2f CPU-s a compile, %.0f%% of it system time\n",
+	thp := ""
+	if h.THP != "" {
+		thp = ", transparent hugepages " + h.THP
+	}
+	fmt.Fprintf(w, "host reference %s: gcc -O2 of a fixed C file, %d runs: %.2fs a compile (%.2f-%.2f), %.2f CPU-s a compile, %.0f%% of it system time%s\n",
 		label, len(h.Compiles), median(h.Compiles).Seconds(), slices.Min(h.Compiles).Seconds(), slices.Max(h.Compiles).Seconds(),
-		cpu.Seconds()/float64(len(h.Compiles)), sys)
+		cpu.Seconds()/float64(len(h.Compiles)), sys, thp)
 }

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,12 @@ func TestWriteHost(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", b.String(), want)
 	}
 	b.Reset()
+	h.THP = "madvise"
+	WriteHost(&b, "before", h)
+	if want := strings.TrimSuffix(want, "\n") + ", transparent hugepages madvise\n"; b.String() != want {
+		t.Errorf("with the THP mode: got  %q\nwant %q", b.String(), want)
+	}
+	b.Reset()
 	WriteHost(&b, "after", Host{Err: "no gcc"})
 	if got := b.String(); got != "host reference after: could not measure: no gcc\n" {
 		t.Errorf("a failed measurement printed %q", got)
@@ -36,5 +44,40 @@ func TestMeasureHost(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	if h := MeasureHost(context.Background(), 2); !strings.Contains(h.Err, "install gcc") || len(h.Compiles) != 0 {
 		t.Errorf("without gcc: %+v", h)
+	}
+}
+
+// The mode is what this host's sysfs file says, read on 2026-12-02 in
+// each of its modes; anything else is unknown.
+func TestTHPMode(t *testing.T) {
+	for in, want := range map[string]string{
+		"always [madvise] never\n": "madvise",
+		"[always] madvise never\n": "always",
+		"always madvise [never]\n": "never",
+		"":                         "",
+		"always madvise never\n":   "",
+		"[always madvise never\n":  "",
+	} {
+		if got := thpMode(in); got != want {
+			t.Errorf("thpMode(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// MeasureHost reads the mode from sysfs, and leaves it unknown without it.
+func TestMeasureHostTHP(t *testing.T) {
+	dir := t.TempDir()
+	old := thpPath
+	t.Cleanup(func() { thpPath = old })
+	thpPath = filepath.Join(dir, "enabled")
+	if err := os.WriteFile(thpPath, []byte("[always] madvise never\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if h := MeasureHost(context.Background(), 1); h.THP != "always" {
+		t.Errorf("THP %q from a file saying always", h.THP)
+	}
+	thpPath = filepath.Join(dir, "missing")
+	if h := MeasureHost(context.Background(), 1); h.THP != "" {
+		t.Errorf("THP %q without the file", h.THP)
 	}
 }
