@@ -47,8 +47,9 @@ func TestMeasureHost(t *testing.T) {
 	}
 }
 
-// The mode is what this host's sysfs file says, read on 2026-12-02 in
-// each of its modes; anything else is unknown.
+// The mode is the bracketed word of the sysfs file: "always" and
+// "madvise" as this host's file read on 2026-12-02, "never" in the same
+// form; a file without one bracketed word is unknown.
 func TestTHPMode(t *testing.T) {
 	for in, want := range map[string]string{
 		"always [madvise] never\n": "madvise",
