@@ -13,10 +13,12 @@ import (
 	"time"
 )
 
-// Host is a fixed workload timed on the host, so that benches taken at
-// different hours or on different machines can be set side by side: on
-// the 2-core PVM guest dirtygate is developed on, the same `make test`
+// Host is a fixed workload timed on the host, printed so that benches
+// taken at different hours or on different machines can be set side by
+// side: on the 2-core PVM guest dirtygate is developed on, the same work
 // took 448 s one hour and 1,193 s the next (README, make test rows).
+// Whether it tells those two states apart is not yet shown: every
+// reference so far was taken in the slow one.
 // The workload is many short gcc runs, each starting cc1 and as, so
 // process start and page faults, which the hypervisor makes dear, weigh
 // more than in one long compile; less than in a whole build, which also

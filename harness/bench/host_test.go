@@ -66,8 +66,10 @@ func TestTHPMode(t *testing.T) {
 }
 
 // MeasureHost reads the mode from sysfs, and leaves it unknown without it.
+// Without gcc on PATH it compiles nothing and still reads the mode.
 func TestMeasureHostTHP(t *testing.T) {
 	dir := t.TempDir()
+	t.Setenv("PATH", dir)
 	old := thpPath
 	t.Cleanup(func() { thpPath = old })
 	thpPath = filepath.Join(dir, "enabled")
